@@ -1,0 +1,2 @@
+/** erw.engine */
+package erw.engine;

@@ -1,0 +1,2 @@
+/** erw.model.io */
+package erw.model.io;

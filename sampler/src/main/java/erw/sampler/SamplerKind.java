@@ -1,0 +1,11 @@
+package erw.sampler;
+
+/** The integrators of SPEC section 6. */
+public enum SamplerKind {
+    /** Euler-Maruyama SDE, t grid linspace(1, 0.04, K) then 0, noiseless last step. */
+    SDE,
+    /** ODE Euler on linspace(1, 0, K+1). */
+    ODE,
+    /** ODE Heun (2nd order), Euler on the last step. */
+    HEUN
+}

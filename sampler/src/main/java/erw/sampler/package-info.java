@@ -1,0 +1,2 @@
+/** erw.sampler */
+package erw.sampler;

@@ -1,0 +1,5 @@
+/** End-to-end tests across the modules (the tests live under src/test). */
+module erw.tests {
+    requires erw;
+    exports erw.tests;
+}

@@ -1,0 +1,2 @@
+/** erw.cli */
+package erw.cli;

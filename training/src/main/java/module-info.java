@@ -1,0 +1,11 @@
+/** ERW training (data, phases, checkpoints) and the {@code erw} command line. */
+module erw {
+    requires transitive erw.sampler;
+    requires info.picocli;
+    requires commons.math3;
+    requires org.knowm.xchart;
+    requires java.desktop;
+    requires com.fasterxml.jackson.databind;
+    exports erw.cli;
+    opens erw.cli to info.picocli;
+}
