@@ -3,4 +3,5 @@ module erw.engine {
     requires jdk.incubator.vector;
     exports erw.engine;
     exports erw.engine.cpu;
+    exports erw.engine.ops;
 }

@@ -1,0 +1,357 @@
+package erw.engine;
+
+import erw.engine.cpu.WorkerPool;
+import erw.engine.ops.Activation;
+import erw.engine.ops.Attention;
+import erw.engine.ops.Concat;
+import erw.engine.ops.CosineAlignLoss;
+import erw.engine.ops.Elementwise;
+import erw.engine.ops.Embedding;
+import erw.engine.ops.GatedResidual;
+import erw.engine.ops.LayerNorm;
+import erw.engine.ops.Matmul;
+import erw.engine.ops.Modulate;
+import erw.engine.ops.MseLoss;
+import erw.engine.ops.NtXentLoss;
+import erw.engine.ops.Patchify;
+import erw.engine.ops.Reduction;
+import erw.engine.ops.Scale;
+import erw.engine.ops.Softmax;
+import erw.engine.ops.TimestepEmbedding;
+import erw.engine.ops.ZeroGrad;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A recorded computation: ops appended in order over named tensors, compiled once by a
+ * {@link Backend} and run many times. The record methods create the output tensors (shapes fixed
+ * here) and check the inputs' shapes, so mistakes surface when recording, naming the op.
+ *
+ * <p>{@link #backward(Tensor)} generates the reverse graph from the forward one: zero the
+ * activations' gradients, seed d(loss) = 1, then every differentiable op's vector-Jacobian product
+ * in reverse order. Parameter gradients accumulate across backward runs until a {@code zero_grad}.
+ */
+public final class Graph {
+    private final String name;
+    private final List<Op> ops = new ArrayList<>();
+    private int counter;
+
+    public Graph(String name) {
+        this.name = name;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public List<Op> ops() {
+        return Collections.unmodifiableList(ops);
+    }
+
+    /** Appends an op built elsewhere (optimizer steps, custom kernels). */
+    public <T extends Op> T add(T op) {
+        ops.add(op);
+        return op;
+    }
+
+    /** Appends every op of another graph (composition of recorded pieces). */
+    public Graph append(Graph other) {
+        ops.addAll(other.ops);
+        return this;
+    }
+
+    private String label(String opName, String type) {
+        return opName != null ? opName : name + "." + type + (counter++);
+    }
+
+    private static boolean anyGrad(Tensor... ts) {
+        for (Tensor t : ts) if (t != null && t.requiresGrad()) return true;
+        return false;
+    }
+
+    private static Tensor activation(String name, boolean grad, int... shape) {
+        return Tensor.create(name, Tensor.Kind.ACTIVATION, grad, shape);
+    }
+
+    private static int[] withLast(Tensor x, int last) {
+        int[] s = x.shape();
+        if (s.length == 0) return new int[]{last};
+        s[s.length - 1] = last;
+        return s;
+    }
+
+    // ---- the catalogue ------------------------------------------------------------------------
+
+    /** {@code op(A) op(B) [+ bias]} (matrices: leading dims collapsed into rows). */
+    public Tensor matmul(String opName, Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias) {
+        String l = label(opName, "matmul");
+        int m = transA ? a.cols() : a.rows();
+        int n = transB ? b.rows() : b.cols();
+        int[] shape = !transA && a.rank() > 1 ? withLast(a, n) : new int[]{m, n};
+        Tensor c = activation(l, anyGrad(a, b, bias), shape);
+        return add(new Matmul(l, a, transA, b, transB, bias, c)).outputs().get(0);
+    }
+
+    /** The Linear layer {@code x W^T + b}, W of shape (out, in). */
+    public Tensor linear(String opName, Tensor x, Tensor weight, Tensor bias) {
+        return matmul(opName, x, false, weight, true, bias);
+    }
+
+    public Tensor add(String opName, Tensor a, Tensor b) {
+        String l = label(opName, "add");
+        Tensor out = activation(l, anyGrad(a, b), a.shape());
+        add(new Elementwise(l, Elementwise.Kind.ADD, a, b, out));
+        return out;
+    }
+
+    public Tensor mul(String opName, Tensor a, Tensor b) {
+        String l = label(opName, "mul");
+        Tensor out = activation(l, anyGrad(a, b), a.shape());
+        add(new Elementwise(l, Elementwise.Kind.MUL, a, b, out));
+        return out;
+    }
+
+    /** {@code alpha * x}. */
+    public Tensor scale(String opName, Tensor x, float alpha) {
+        return scale(opName, x, alpha, null);
+    }
+
+    /** {@code alpha * factor * x} with a step-varying one-element factor (read at run time). */
+    public Tensor scale(String opName, Tensor x, float alpha, Tensor factor) {
+        String l = label(opName, "scale");
+        Tensor out = activation(l, anyGrad(x), x.shape());
+        add(new Scale(l, x, alpha, factor, out));
+        return out;
+    }
+
+    /** {@code x + gate * h}, gate (N, D) broadcast over the tokens of x (N*T, D). */
+    public Tensor gatedResidual(String opName, Tensor x, Tensor gate, Tensor h) {
+        String l = label(opName, "gated_residual");
+        Tensor out = activation(l, anyGrad(x, gate, h), x.shape());
+        add(new GatedResidual(l, x, gate, h, out));
+        return out;
+    }
+
+    /** LayerNorm over the last dimension; weight and bias both null for no affine. */
+    public Tensor layerNorm(String opName, Tensor x, Tensor weight, Tensor bias, float eps) {
+        String l = label(opName, "layernorm");
+        Tensor out = activation(l, anyGrad(x, weight, bias), x.shape());
+        add(new LayerNorm(l, x, weight, bias, eps, out));
+        return out;
+    }
+
+    /** {@code x * (1 + scale) + shift}, shift and scale (N, D) broadcast over tokens. */
+    public Tensor modulate(String opName, Tensor x, Tensor shift, Tensor scale) {
+        String l = label(opName, "modulate");
+        Tensor out = activation(l, anyGrad(x, shift, scale), x.shape());
+        add(new Modulate(l, x, shift, scale, out));
+        return out;
+    }
+
+    public Tensor silu(String opName, Tensor x) {
+        String l = label(opName, "silu");
+        Tensor out = activation(l, anyGrad(x), x.shape());
+        add(new Activation(l, Activation.Kind.SILU, x, out));
+        return out;
+    }
+
+    public Tensor gelu(String opName, Tensor x) {
+        String l = label(opName, "gelu");
+        Tensor out = activation(l, anyGrad(x), x.shape());
+        add(new Activation(l, Activation.Kind.GELU_TANH, x, out));
+        return out;
+    }
+
+    public Tensor softmax(String opName, Tensor x) {
+        String l = label(opName, "softmax");
+        Tensor out = activation(l, anyGrad(x), x.shape());
+        add(new Softmax(l, x, out));
+        return out;
+    }
+
+    /** Fused multi-head attention on packed qkv (N*T, 3D) laid out (N, T, 3, h, d); returns (N*T, D). */
+    public Tensor attention(String opName, Tensor qkv, int batch, int heads) {
+        String l = label(opName, "attention");
+        Tensor out = activation(l, anyGrad(qkv), qkv.rows(), qkv.cols() / 3);
+        add(new Attention(l, qkv, batch, heads, out));
+        return out;
+    }
+
+    /** (N, C, H, W) to tokens (N*T, C*p*p). */
+    public Tensor patchify(String opName, Tensor images, int batch, int channels, int height, int width, int patch) {
+        String l = label(opName, "patchify");
+        if (patch < 1 || height % patch != 0 || width % patch != 0) {
+            throw new EngineException("patchify '" + l + "': image " + height + "x" + width + " is not divisible by patch " + patch);
+        }
+        int tokens = (height / patch) * (width / patch);
+        Tensor out = activation(l, anyGrad(images), batch * tokens, channels * patch * patch);
+        add(new Patchify(l, images, out, batch, channels, height, width, patch, false));
+        return out;
+    }
+
+    /** Tokens (N*T, p*p*C) ordered (i, j, c) to (N, C, H, W). */
+    public Tensor unpatchify(String opName, Tensor tokens, int batch, int channels, int height, int width, int patch) {
+        String l = label(opName, "unpatchify");
+        Tensor out = activation(l, anyGrad(tokens), batch, channels, height, width);
+        add(new Patchify(l, tokens, out, batch, channels, height, width, patch, true));
+        return out;
+    }
+
+    /** Rows of {@code table} picked by the integer values of {@code index}. */
+    public Tensor embedding(String opName, Tensor table, Tensor index) {
+        String l = label(opName, "embedding");
+        Tensor out = activation(l, anyGrad(table), index.size(), table.cols());
+        add(new Embedding(l, table, index, out));
+        return out;
+    }
+
+    /** Concatenation along the last axis. */
+    public Tensor concat(String opName, List<Tensor> parts) {
+        String l = label(opName, "concat");
+        if (parts.isEmpty()) throw new EngineException("concat '" + l + "': no parts");
+        int w = 0;
+        for (Tensor p : parts) w += p.cols();
+        Tensor out = activation(l, anyGrad(parts.toArray(new Tensor[0])), withLast(parts.get(0), w));
+        add(new Concat(l, parts, out, false));
+        return out;
+    }
+
+    /** Splits the last axis into {@code chunks} equal parts. */
+    public List<Tensor> chunk(String opName, Tensor x, int chunks) {
+        String l = label(opName, "chunk");
+        if (chunks < 1 || x.cols() % chunks != 0) {
+            throw new EngineException("chunk '" + l + "': last dimension of " + x + " is not divisible into " + chunks + " chunks");
+        }
+        List<Tensor> parts = new ArrayList<>();
+        for (int i = 0; i < chunks; i++) parts.add(activation(l + "." + i, x.requiresGrad(), withLast(x, x.cols() / chunks)));
+        add(new Concat(l, parts, x, true));
+        return parts;
+    }
+
+    public Tensor mse(String opName, Tensor pred, Tensor target) {
+        String l = label(opName, "mse");
+        Tensor out = activation(l, anyGrad(pred, target), 1);
+        add(new MseLoss(l, pred, target, out));
+        return out;
+    }
+
+    /** REPA's negative mean cosine similarity between token rows. */
+    public Tensor cosineAlign(String opName, Tensor z, Tensor target) {
+        String l = label(opName, "cosine_align");
+        Tensor out = activation(l, anyGrad(z), 1);
+        add(new CosineAlignLoss(l, z, target, out));
+        return out;
+    }
+
+    /** NT-Xent alignment with in-batch negatives per token position. */
+    public Tensor ntXentAlign(String opName, Tensor z, Tensor target, int batch, float tau, boolean symmetric) {
+        String l = label(opName, "ntxent_align");
+        Tensor out = activation(l, anyGrad(z), 1);
+        add(new NtXentLoss(l, z, target, batch, tau, symmetric, out));
+        return out;
+    }
+
+    public Tensor sum(String opName, Tensor x) {
+        return reduce(opName, Reduction.Kind.SUM, List.of(x));
+    }
+
+    public Tensor mean(String opName, Tensor x) {
+        return reduce(opName, Reduction.Kind.MEAN, List.of(x));
+    }
+
+    /** sqrt of the sum of squares over all the given tensors. */
+    public Tensor l2norm(String opName, List<Tensor> xs) {
+        return reduce(opName, Reduction.Kind.L2NORM, xs);
+    }
+
+    private Tensor reduce(String opName, Reduction.Kind kind, List<Tensor> xs) {
+        String l = label(opName, kind.name().toLowerCase());
+        Tensor out = activation(l, anyGrad(xs.toArray(new Tensor[0])), 1);
+        add(new Reduction(l, kind, xs, out));
+        return out;
+    }
+
+    /** Sinusoidal features of t (N) into (N, dim). */
+    public Tensor timestepEmbedding(String opName, Tensor t, int dim) {
+        String l = label(opName, "timestep_embedding");
+        Tensor out = activation(l, false, t.size(), dim);
+        add(new TimestepEmbedding(l, t, dim, out));
+        return out;
+    }
+
+    // ---- reverse mode --------------------------------------------------------------------------
+
+    /** Every tensor produced by an op of this graph, in order of creation. */
+    public Set<Tensor> producedTensors() {
+        Set<Tensor> out = new LinkedHashSet<>();
+        for (Op op : ops) out.addAll(op.outputs());
+        return out;
+    }
+
+    /**
+     * The backward graph of {@code loss} (a one-element tensor produced here): zeroes the gradients
+     * of this graph's activations, seeds d(loss)/d(loss) = 1 and runs each op's vector-Jacobian
+     * product in reverse order. Gradients of parameters and inputs accumulate.
+     */
+    public Graph backward(Tensor loss) {
+        if (loss.size() != 1) throw new EngineException("backward of graph '" + name + "': loss " + loss + " is not a scalar");
+        if (!loss.requiresGrad()) throw new EngineException("backward of graph '" + name + "': loss " + loss + " does not depend on anything that requires a gradient");
+        Set<Tensor> produced = producedTensors();
+        if (!produced.contains(loss)) throw new EngineException("backward of graph '" + name + "': loss " + loss + " is not produced by this graph");
+        Graph g = new Graph(name + ".backward");
+        List<Tensor> activations = new ArrayList<>();
+        Map<float[], Boolean> seen = new IdentityHashMap<>();
+        for (Tensor t : produced) {
+            if (t.requiresGrad() && t.kind() == Tensor.Kind.ACTIVATION && seen.put(t.grad(), Boolean.TRUE) == null) activations.add(t);
+        }
+        g.add(new ZeroGrad(name + ".zero_activation_grads", activations));
+        g.add(new SeedGrad(name + ".seed", loss));
+        for (int i = ops.size() - 1; i >= 0; i--) {
+            Op op = ops.get(i);
+            if (!op.differentiable()) continue;
+            boolean any = false;
+            for (Tensor t : op.inputs()) any |= t.requiresGrad();
+            if (any) g.add(new BackwardOf(op));
+        }
+        return g;
+    }
+
+    /** Sets d(loss) = 1 before the reverse sweep. */
+    static final class SeedGrad extends Op {
+        private final Tensor loss;
+
+        SeedGrad(String name, Tensor loss) {
+            super(name);
+            this.loss = loss;
+        }
+
+        @Override public String type() { return "seed_grad"; }
+        @Override public List<Tensor> inputs() { return List.of(); }
+        @Override public List<Tensor> outputs() { return List.of(loss); }
+        @Override public boolean differentiable() { return false; }
+        @Override public void forward(WorkerPool pool) { loss.grad()[0] = 1f; }
+    }
+
+    /** Runs the vector-Jacobian product of a forward op as a step of the backward graph. */
+    public static final class BackwardOf extends Op {
+        private final Op forward;
+
+        BackwardOf(Op forward) {
+            super(forward.name() + ".backward");
+            this.forward = forward;
+        }
+
+        public Op forwardOp() { return forward; }
+        @Override public String type() { return forward.type() + "_backward"; }
+        @Override public List<Tensor> inputs() { return forward.outputs(); }
+        @Override public List<Tensor> outputs() { return forward.inputs(); }
+        @Override public boolean differentiable() { return false; }
+        @Override public void forward(WorkerPool pool) { forward.backward(pool); }
+        @Override public long flops() { return 2 * forward.flops(); }
+    }
+}

@@ -1,0 +1,197 @@
+package erw.engine;
+
+import java.util.Arrays;
+
+/**
+ * A named device buffer: flat fp32 storage with a fixed shape, and (when it takes part in
+ * differentiation) a gradient buffer of the same size. Views share both buffers.
+ *
+ * <p>The CPU backend keeps the storage on the heap ({@code float[]}), which is what the Vector API
+ * and TornadoVM's array wrappers read fastest; a TornadoVM plan maps each tensor to one device
+ * buffer, so every parameter is its own tensor (library GEMMs cannot take offsets).
+ */
+public final class Tensor {
+
+    /** What a buffer holds; decides who writes it and whether it is zeroed before a backward pass. */
+    public enum Kind {
+        /** A trained parameter: its gradient accumulates across backward passes until zeroed. */
+        PARAM,
+        /** Data copied in from the host per step (a batch, labels, targets). */
+        INPUT,
+        /** Produced by an op of a graph. */
+        ACTIVATION,
+        /** A step-varying scalar (learning rate, lambda, step count) set from the host. */
+        SCALAR,
+        /** Persistent non-trained state (optimizer moments, EMA weights, fixed tables). */
+        STATE
+    }
+
+    private final String name;
+    private final int[] shape;
+    private final int size;
+    private final Kind kind;
+    private final float[] data;
+    private float[] grad;
+    private final boolean requiresGrad;
+    private final Tensor base;
+
+    private Tensor(String name, int[] shape, Kind kind, float[] data, float[] grad, boolean requiresGrad, Tensor base) {
+        this.name = name;
+        this.shape = shape;
+        this.size = data.length;
+        this.kind = kind;
+        this.data = data;
+        this.grad = grad;
+        this.requiresGrad = requiresGrad;
+        this.base = base;
+    }
+
+    static int checkedSize(String name, int[] shape) {
+        if (shape.length == 0) return 1;
+        long n = 1;
+        for (int d : shape) {
+            if (d <= 0) throw new EngineException("tensor '" + name + "': shape " + Arrays.toString(shape) + " has a non-positive dimension");
+            n *= d;
+            if (n > Integer.MAX_VALUE - 16) throw new EngineException("tensor '" + name + "': shape " + Arrays.toString(shape) + " has more than 2^31 elements");
+        }
+        return (int) n;
+    }
+
+    public static Tensor create(String name, Kind kind, boolean requiresGrad, int... shape) {
+        int n = checkedSize(name, shape);
+        return new Tensor(name, shape.clone(), kind, new float[n], requiresGrad ? new float[n] : null, requiresGrad, null);
+    }
+
+    /** A trained parameter (with a gradient buffer). */
+    public static Tensor param(String name, int... shape) {
+        return create(name, Kind.PARAM, true, shape);
+    }
+
+    /** Host-filled data without gradient. */
+    public static Tensor input(String name, int... shape) {
+        return create(name, Kind.INPUT, false, shape);
+    }
+
+    /** Host-filled data whose gradient is wanted (gradient checks, inputs of interest). */
+    public static Tensor inputWithGrad(String name, int... shape) {
+        return create(name, Kind.INPUT, true, shape);
+    }
+
+    /** A one-element step-varying scalar. */
+    public static Tensor scalar(String name, float value) {
+        Tensor t = create(name, Kind.SCALAR, false, 1);
+        t.data[0] = value;
+        return t;
+    }
+
+    /** Persistent state without gradient (optimizer moments, EMA copies, fixed tables). */
+    public static Tensor state(String name, int... shape) {
+        return create(name, Kind.STATE, false, shape);
+    }
+
+    /** A view with another shape of the same number of elements, sharing data and gradient. */
+    public Tensor view(String viewName, int... newShape) {
+        int n = checkedSize(viewName, newShape);
+        if (n != size) {
+            throw new EngineException("view '" + viewName + "' of '" + name + "': shape " + Arrays.toString(newShape)
+                    + " has " + n + " elements, the tensor " + Arrays.toString(shape) + " has " + size);
+        }
+        return new Tensor(viewName, newShape.clone(), kind, data, grad, requiresGrad, root());
+    }
+
+    /** The tensor this one is a view of, or itself. */
+    public Tensor root() {
+        return base == null ? this : base;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public int[] shape() {
+        return shape.clone();
+    }
+
+    public int rank() {
+        return shape.length;
+    }
+
+    public int dim(int i) {
+        return shape[i < 0 ? shape.length + i : i];
+    }
+
+    public int size() {
+        return size;
+    }
+
+    /** Size of the last dimension (the feature axis). */
+    public int cols() {
+        return shape.length == 0 ? 1 : shape[shape.length - 1];
+    }
+
+    /** Number of rows when seen as a matrix (all leading dimensions collapsed). */
+    public int rows() {
+        return size / cols();
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+
+    public boolean requiresGrad() {
+        return requiresGrad;
+    }
+
+    /** The storage; kernels and the host read and write it directly. */
+    public float[] data() {
+        return data;
+    }
+
+    /** The gradient buffer, or null when this tensor does not take part in differentiation. */
+    public float[] grad() {
+        return grad;
+    }
+
+    public String shapeString() {
+        return Arrays.toString(shape);
+    }
+
+    /** Copies host data in, checking the length. */
+    public void copyFrom(float[] src) {
+        if (src.length != size) {
+            throw new EngineException("buffer '" + name + "': expected " + size + " floats for shape " + shapeString() + ", got " + src.length);
+        }
+        System.arraycopy(src, 0, data, 0, size);
+    }
+
+    /** Copies {@code size()} floats in from {@code src[off..]}. */
+    public void copyFrom(float[] src, int off) {
+        if (off < 0 || off + size > src.length) {
+            throw new EngineException("buffer '" + name + "': need " + size + " floats from offset " + off + ", source has " + src.length);
+        }
+        System.arraycopy(src, off, data, 0, size);
+    }
+
+    public float[] toArray() {
+        return data.clone();
+    }
+
+    public float item() {
+        if (size != 1) throw new EngineException("tensor '" + name + "' of shape " + shapeString() + " is not a scalar");
+        return data[0];
+    }
+
+    public void set(float v) {
+        if (size != 1) throw new EngineException("tensor '" + name + "' of shape " + shapeString() + " is not a scalar");
+        data[0] = v;
+    }
+
+    public void zeroGrad() {
+        if (grad != null) Arrays.fill(grad, 0f);
+    }
+
+    @Override
+    public String toString() {
+        return name + shapeString();
+    }
+}

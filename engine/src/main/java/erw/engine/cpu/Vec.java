@@ -1,0 +1,74 @@
+package erw.engine.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector API building blocks for the hot loops that are not GEMMs (attention, norms, losses).
+ * Each has a fixed reduction order for a given length, so results do not depend on threads.
+ */
+public final class Vec {
+    private Vec() {}
+
+    public static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+
+    /** sum_i a[ao+i] * b[bo+i]. */
+    public static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        int i = 0;
+        float s = 0f;
+        if (n >= L) {
+            FloatVector acc = FloatVector.zero(S);
+            for (int ub = S.loopBound(n); i < ub; i += L) {
+                acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
+            }
+            s = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) s += a[ao + i] * b[bo + i];
+        return s;
+    }
+
+    /** y[yo+i] += alpha * x[xo+i]. */
+    public static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
+        int i = 0;
+        if (n >= L) {
+            FloatVector av = FloatVector.broadcast(S, alpha);
+            for (int ub = S.loopBound(n); i < ub; i += L) {
+                FloatVector.fromArray(S, x, xo + i).fma(av, FloatVector.fromArray(S, y, yo + i)).intoArray(y, yo + i);
+            }
+        }
+        for (; i < n; i++) y[yo + i] += alpha * x[xo + i];
+    }
+
+    /** y[yo+i] = alpha * y[yo+i]. */
+    public static void scale(float alpha, float[] y, int yo, int n) {
+        int i = 0;
+        if (n >= L) {
+            for (int ub = S.loopBound(n); i < ub; i += L) {
+                FloatVector.fromArray(S, y, yo + i).mul(alpha).intoArray(y, yo + i);
+            }
+        }
+        for (; i < n; i++) y[yo + i] *= alpha;
+    }
+
+    /** sum_i a[ao+i]. */
+    public static float sum(float[] a, int ao, int n) {
+        int i = 0;
+        float s = 0f;
+        if (n >= L) {
+            FloatVector acc = FloatVector.zero(S);
+            for (int ub = S.loopBound(n); i < ub; i += L) acc = acc.add(FloatVector.fromArray(S, a, ao + i));
+            s = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) s += a[ao + i];
+        return s;
+    }
+
+    /** max_i a[ao+i]. */
+    public static float max(float[] a, int ao, int n) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) m = Math.max(m, a[ao + i]);
+        return m;
+    }
+}

@@ -1,0 +1,127 @@
+package erw.engine.ops;
+
+import erw.engine.Op;
+import erw.engine.Tensor;
+import erw.engine.cpu.Vec;
+import erw.engine.cpu.WorkerPool;
+import java.util.List;
+
+/**
+ * Fused multi-head scaled-dot-product attention on a packed qkv tensor (N*T, 3D), laid out as
+ * (N, T, 3, h, d) like the published SiT: {@code out = softmax(q k^T / sqrt(d)) v}, heads
+ * concatenated into (N*T, D).
+ *
+ * <p>Memory-lean: the (T x T) probabilities are never stored. The forward keeps one log-sum-exp per
+ * query row; the backward recomputes each probability row from it (as FlashAttention does), so the
+ * extra memory is N*h*T floats instead of N*h*T*T.
+ */
+public final class Attention extends Op {
+    private final Tensor qkv, out;
+    private final int n, t, heads, dim, hd;
+    private final float scale;
+    private final float[] lse;
+
+    public Attention(String name, Tensor qkv, int batch, int heads, Tensor out) {
+        super(name);
+        this.qkv = qkv;
+        this.out = out;
+        this.n = batch;
+        this.heads = heads;
+        if (qkv.cols() % 3 != 0) throw shapeError(type(), name, "qkv's last dimension must be 3*D", qkv);
+        this.dim = qkv.cols() / 3;
+        if (heads < 1 || dim % heads != 0) throw shapeError(type(), name, "hidden size " + dim + " is not divisible by " + heads + " heads", qkv);
+        this.hd = dim / heads;
+        if (qkv.rows() % batch != 0) throw shapeError(type(), name, "rows must be batch " + batch + " x tokens", qkv);
+        this.t = qkv.rows() / batch;
+        if (out.rows() != qkv.rows() || out.cols() != dim) throw shapeError(type(), name, "output must be (" + qkv.rows() + ", " + dim + ")", qkv, out);
+        this.scale = (float) (1.0 / Math.sqrt(hd));
+        this.lse = new float[n * heads * t];
+    }
+
+    @Override public String type() { return "attention"; }
+    @Override public List<Tensor> inputs() { return List.of(qkv); }
+    @Override public List<Tensor> outputs() { return List.of(out); }
+    @Override public long flops() { return 4L * n * heads * t * t * hd; }
+
+    /** Copies the (T, d) slab of q, k or v (which = 0, 1, 2) of sample b, head h into dst. */
+    private void gather(float[] src, int b, int h, int which, float[] dst) {
+        int stride = 3 * dim, base = b * t * stride + which * dim + h * hd;
+        for (int j = 0; j < t; j++) System.arraycopy(src, base + j * stride, dst, j * hd, hd);
+    }
+
+    @Override
+    public void forward(WorkerPool pool) {
+        float[] src = qkv.data(), od = out.data();
+        pool.parallelFor(n * heads, (lo, hi) -> {
+            float[] q = new float[t * hd], k = new float[t * hd], v = new float[t * hd], p = new float[t], o = new float[hd];
+            for (int task = lo; task < hi; task++) {
+                int b = task / heads, h = task % heads;
+                gather(src, b, h, 0, q);
+                gather(src, b, h, 1, k);
+                gather(src, b, h, 2, v);
+                for (int i = 0; i < t; i++) {
+                    float m = Float.NEGATIVE_INFINITY;
+                    for (int j = 0; j < t; j++) {
+                        float s = scale * Vec.dot(q, i * hd, k, j * hd, hd);
+                        p[j] = s;
+                        if (s > m) m = s;
+                    }
+                    float sum = 0;
+                    for (int j = 0; j < t; j++) {
+                        float e = (float) Math.exp(p[j] - m);
+                        p[j] = e;
+                        sum += e;
+                    }
+                    java.util.Arrays.fill(o, 0f);
+                    for (int j = 0; j < t; j++) Vec.axpy(p[j], v, j * hd, o, 0, hd);
+                    float inv = 1f / sum;
+                    int dst = (b * t + i) * dim + h * hd;
+                    for (int c = 0; c < hd; c++) od[dst + c] = o[c] * inv;
+                    lse[task * t + i] = m + (float) Math.log(sum);
+                }
+            }
+        });
+    }
+
+    @Override
+    public void backward(WorkerPool pool) {
+        if (!qkv.requiresGrad()) return;
+        float[] src = qkv.data(), od = out.data(), g = out.grad(), gq = qkv.grad();
+        pool.parallelFor(n * heads, (lo, hi) -> {
+            float[] q = new float[t * hd], k = new float[t * hd], v = new float[t * hd];
+            float[] dk = new float[t * hd], dv = new float[t * hd], dq = new float[hd], go = new float[hd], p = new float[t];
+            for (int task = lo; task < hi; task++) {
+                int b = task / heads, h = task % heads;
+                gather(src, b, h, 0, q);
+                gather(src, b, h, 1, k);
+                gather(src, b, h, 2, v);
+                java.util.Arrays.fill(dk, 0f);
+                java.util.Arrays.fill(dv, 0f);
+                for (int i = 0; i < t; i++) {
+                    int oRow = (b * t + i) * dim + h * hd;
+                    System.arraycopy(g, oRow, go, 0, hd);
+                    float di = Vec.dot(go, 0, od, oRow, hd);
+                    float l = lse[task * t + i];
+                    java.util.Arrays.fill(dq, 0f);
+                    for (int j = 0; j < t; j++) {
+                        float pij = (float) Math.exp(scale * Vec.dot(q, i * hd, k, j * hd, hd) - l);
+                        Vec.axpy(pij, go, 0, dv, j * hd, hd);
+                        float dp = Vec.dot(go, 0, v, j * hd, hd);
+                        float ds = pij * (dp - di) * scale;
+                        Vec.axpy(ds, k, j * hd, dq, 0, hd);
+                        Vec.axpy(ds, q, i * hd, dk, j * hd, hd);
+                    }
+                    int qRow = (b * t + i) * 3 * dim + h * hd;
+                    for (int c = 0; c < hd; c++) gq[qRow + c] += dq[c];
+                }
+                for (int j = 0; j < t; j++) {
+                    int row = (b * t + j) * 3 * dim + h * hd;
+                    for (int c = 0; c < hd; c++) {
+                        gq[row + dim + c] += dk[j * hd + c];
+                        gq[row + 2 * dim + c] += dv[j * hd + c];
+                    }
+                }
+            }
+        });
+    }
+}
