@@ -2,5 +2,6 @@
 module erw.model {
     requires transitive erw.engine;
     requires com.fasterxml.jackson.databind;
+    exports erw.model;
     exports erw.model.io;
 }

@@ -1,7 +1,5 @@
 package erw.engine;
 
-import static org.junit.jupiter.api.Assertions.fail;
-
 import erw.engine.cpu.CpuBackend;
 import erw.engine.cpu.Philox;
 import java.util.ArrayList;
@@ -13,6 +11,8 @@ import java.util.function.Function;
  * function is L = sum_k <out_k, R_k> with fixed random R_k, recorded as mul + sum so that the
  * engine's backward computes dL/dx. The numeric side evaluates L in double from the fp32 forward
  * outputs with central differences.
+ *
+ * Used by the test suites of every module; a failure throws {@link AssertionError}.
  *
  * <p>Tolerances (fp32 forward, central differences with step {@code eps}):
  * |analytic - numeric| <= atol + rtol * max(|analytic|, |numeric|), defaults eps = 1e-2 scaled by
@@ -85,7 +85,7 @@ public final class GradCheck {
             }
         }
         pf.run();
-        if (worst > 1) fail(what + ": gradient mismatch (worst ratio " + worst + "):\n" + report);
+        if (worst > 1) throw new AssertionError(what + ": gradient mismatch (worst ratio " + worst + "):\n" + report);
         return worst;
     }
 

@@ -1,0 +1,81 @@
+package erw.model;
+
+import erw.engine.Graph;
+import erw.engine.Tensor;
+import java.util.IdentityHashMap;
+import java.util.Map;
+
+/**
+ * Sizes of a SiT without allocating it: parameter counts (so that SiT-XL/2 can be sized on a
+ * laptop) and the fp32 memory of a training step (parameters, gradients, AdamW moments, EMA,
+ * activations and their gradients) as the engine allocates them.
+ */
+public final class ModelSizes {
+    private ModelSizes() {}
+
+    public static long projectorParameters(SiTConfig c) {
+        long d = c.hiddenSize(), p = c.projectorDim(), z = c.zDim();
+        return p * d + p + p * p + p + z * p + z;
+    }
+
+    /** Every tensor of the model, pos_embed included. */
+    public static long parameters(SiTConfig c) {
+        long d = c.hiddenSize(), ch = c.inChannels(), ps = c.patchSize(), hid = c.mlpHidden();
+        long n = d * ch * ps * ps + d;                       // x_embedder
+        n += (long) c.tokens() * d;                          // pos_embed
+        n += SiT.FREQ_DIM * d + d + d * d + d;               // t_embedder
+        n += (c.numClasses() + 1L) * d;                      // y_embedder
+        long block = 3 * d * d + 3 * d + d * d + d + hid * d + hid + d * hid + d + 6 * d * d + 6 * d;
+        if (c.qkNorm()) block += 4L * c.headDim();
+        n += block * c.blocks();
+        if (!c.truncated()) n += ps * ps * ch * d + ps * ps * ch + 2 * d * d + 2 * d;
+        return n + projectorParameters(c);
+    }
+
+    /** Floats of the activations one forward of {@code batch} samples records (formula checked against a recorded graph in the tests). */
+    public static long activationFloats(SiTConfig c, long batch) {
+        long d = c.hiddenSize(), r = batch * c.tokens(), hid = c.mlpHidden(), pp = (long) c.patchSize() * c.patchSize() * c.inChannels();
+        long n = r * pp + 2 * r * d;                         // patches, patch embedding, + pos_embed
+        n += batch * (SiT.FREQ_DIM + 6 * d);                 // t features, mlp.0, silu, mlp.2, y embedding, c, silu(c)
+        long perBlock = 12 * batch * d                       // adaLN linear and its 6 chunks
+                + r * 12 * d + 2 * r * hid;                  // norms, modulations, qkv, attention, proj, residuals, fc1, gelu, fc2
+        if (c.qkNorm()) perBlock += r * 8 * d;               // split, q/k norms, join
+        n += perBlock * c.blocks();
+        n += 4 * r * c.projectorDim() + r * c.zDim();         // projector: 3 linears, 2 SiLUs
+        if (!c.truncated()) n += 4 * batch * d + 2 * r * d + 2 * r * pp; // final adaLN + chunks, norm, modulate, linear, unpatchify
+        return n;
+    }
+
+    /** Floats recorded as activations by a graph (each storage counted once). */
+    public static long recordedActivationFloats(Graph g) {
+        Map<float[], Boolean> seen = new IdentityHashMap<>();
+        long n = 0;
+        for (Tensor t : g.producedTensors()) {
+            if (seen.put(t.data(), Boolean.TRUE) == null) n += t.size();
+        }
+        return n;
+    }
+
+    /** A printable memory table for a training step at {@code batch} (fp32, bytes). */
+    public static String report(String name, SiTConfig c, long batch) {
+        long params = parameters(c) - (long) c.tokens() * c.hiddenSize();
+        long act = activationFloats(c, batch);
+        long[] rows = {params, params, 2 * params, params, act, act};
+        String[] labels = {"parameters (trainable)", "gradients", "AdamW moments (m, v)", "EMA copy", "activations (forward)", "activation gradients"};
+        StringBuilder sb = new StringBuilder(String.format("%s at batch %d: %,d parameters (%,d without the projector), %d tokens%n",
+                name, batch, parameters(c), parameters(c) - projectorParameters(c), c.tokens()));
+        long total = 0;
+        for (int i = 0; i < rows.length; i++) {
+            sb.append(String.format("  %-26s %14s%n", labels[i], human(4 * rows[i])));
+            total += 4 * rows[i];
+        }
+        sb.append(String.format("  %-26s %14s%n", "total (fp32)", human(total)));
+        return sb.toString();
+    }
+
+    public static String human(long bytes) {
+        if (bytes >= 1L << 30) return String.format("%.2f GiB", bytes / (double) (1L << 30));
+        if (bytes >= 1L << 20) return String.format("%.1f MiB", bytes / (double) (1L << 20));
+        return String.format("%.1f KiB", bytes / 1024.0);
+    }
+}
