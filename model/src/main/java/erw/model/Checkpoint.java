@@ -1,0 +1,134 @@
+package erw.model;
+
+import erw.engine.Tensor;
+import erw.model.io.SafeTensors;
+import erw.model.io.SafeTensorsException;
+import erw.model.io.SafeTensorsFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Model checkpoints as safetensors under the published PyTorch names, with the model config in the
+ * {@code __metadata__} key {@code erw.config}. Training checkpoints add {@code ema.<name>} and
+ * optimizer tensors to the same file; this class reads only what a model needs, so the sampler
+ * works from a checkpoint alone.
+ */
+public final class Checkpoint {
+    public static final String CONFIG_KEY = "erw.config";
+    public static final String EMA_PREFIX = "ema.";
+
+    private Checkpoint() {}
+
+    /** The model tensors (published names) as safetensors entries. */
+    public static Map<String, SafeTensors.Tensor> tensors(ParameterStore store, String prefix) {
+        Map<String, SafeTensors.Tensor> out = new LinkedHashMap<>();
+        store.all().forEach((name, t) -> out.put(prefix + name, entry(t)));
+        return out;
+    }
+
+    public static SafeTensors.Tensor entry(Tensor t) {
+        int[] s = t.shape();
+        long[] shape = new long[s.length];
+        for (int i = 0; i < s.length; i++) shape[i] = s[i];
+        return new SafeTensors.Tensor(shape, t.data().clone());
+    }
+
+    /** Writes a model-only checkpoint atomically. */
+    public static void save(Path file, SiT model, Map<String, String> extraMetadata) {
+        Map<String, String> meta = new LinkedHashMap<>(extraMetadata);
+        meta.put(CONFIG_KEY, model.config().toJson());
+        SafeTensors.write(file, tensors(model.parameters(), ""), meta);
+    }
+
+    /** The model config stored in a checkpoint, or {@code override} when given. */
+    public static SiTConfig config(SafeTensorsFile f, SiTConfig override) {
+        if (override != null) return override;
+        String json = f.metadata().get(CONFIG_KEY);
+        if (json == null) {
+            throw new IllegalArgumentException(f.path() + " has no '" + CONFIG_KEY + "' metadata (a foreign checkpoint?): "
+                    + "pass --model NAME (e.g. SiT-XL/2) plus overrides such as --num-classes, --input-size, --num-heads");
+        }
+        try {
+            return SiTConfig.fromJson(json);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(f.path() + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * Loads a model: the config from the file (or {@code override}), weights from the published names
+     * (or their {@code ema.} copies). Every missing or mis-shaped tensor is named in one error; a
+     * published SiT final layer with learned sigma (2C outputs) is cut to its first C channels.
+     */
+    public static SiT load(Path file, boolean ema, SiTConfig override) {
+        if (!Files.isRegularFile(file)) throw new IllegalArgumentException("checkpoint " + file + " does not exist");
+        try (SafeTensorsFile f = SafeTensors.open(file)) {
+            SiT model = new SiT(config(f, override));
+            String prefix = ema ? EMA_PREFIX : "";
+            if (ema && !f.contains(EMA_PREFIX + "x_embedder.proj.weight")) {
+                throw new IllegalArgumentException(file + " holds no EMA weights (no '" + EMA_PREFIX + "*' tensors): drop --ema");
+            }
+            loadInto(f, model.parameters(), prefix, false);
+            return model;
+        }
+    }
+
+    /**
+     * Copies tensors named {@code prefix + name} from the file into the store. With {@code partial},
+     * names absent from the file are skipped; otherwise every missing or mis-shaped one is reported
+     * at once and nothing is copied. Returns the names copied.
+     */
+    public static List<String> loadInto(SafeTensorsFile f, ParameterStore store, String prefix, boolean partial) {
+        List<String> problems = new ArrayList<>(), copied = new ArrayList<>();
+        Map<String, float[]> staged = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : store.all().entrySet()) {
+            String key = prefix + e.getKey();
+            Tensor t = e.getValue();
+            if (!f.contains(key)) {
+                if (!partial) problems.add("missing " + key + " (expected " + t.shapeString() + ")");
+                continue;
+            }
+            long[] shape = f.shape(key);
+            long numel = 1;
+            for (long d : shape) numel *= d;
+            if (numel == t.size() && sameDims(shape, t.shape())) {
+                staged.put(e.getKey(), f.readFloats(key));
+            } else if (e.getKey().startsWith("final_layer.linear.") && numel == 2L * t.size()) {
+                staged.put(e.getKey(), dropLearnedSigma(f.readFloats(key), t, store));
+            } else {
+                problems.add("shape of " + key + " is " + java.util.Arrays.toString(shape) + ", expected " + t.shapeString());
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new SafeTensorsException(f.path() + ": " + problems.size() + " problem" + (problems.size() > 1 ? "s" : "") + ": " + String.join("; ", problems));
+        }
+        staged.forEach((name, v) -> {
+            System.arraycopy(v, 0, store.get(name).data(), 0, v.length);
+            copied.add(name);
+        });
+        return copied;
+    }
+
+    private static boolean sameDims(long[] shape, int[] expected) {
+        if (shape.length != expected.length) return false;
+        for (int i = 0; i < shape.length; i++) if (shape[i] != expected[i]) return false;
+        return true;
+    }
+
+    /** Keeps the first C of the 2C output channels of the published learn_sigma final layer (rows ordered (i, j, c)). */
+    private static float[] dropLearnedSigma(float[] src, Tensor target, ParameterStore store) {
+        int c = store.get("x_embedder.proj.weight").dim(1);
+        int outRows = target.dim(0), cols = target.rank() > 1 ? target.dim(1) : 1;
+        float[] dst = new float[target.size()];
+        for (int r = 0; r < outRows; r++) {
+            int pix = r / c, ch = r % c;
+            int srcRow = pix * 2 * c + ch;
+            System.arraycopy(src, srcRow * cols, dst, r * cols, cols);
+        }
+        return dst;
+    }
+}
