@@ -7,5 +7,7 @@ module erw {
     requires java.desktop;
     requires com.fasterxml.jackson.databind;
     exports erw.cli;
+    exports erw.training.data;
+    exports erw.training.report;
     opens erw.cli to info.picocli;
 }

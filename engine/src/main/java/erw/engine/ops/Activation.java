@@ -4,14 +4,24 @@ import erw.engine.Op;
 import erw.engine.Tensor;
 import erw.engine.cpu.WorkerPool;
 import java.util.List;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
-/** Pointwise nonlinearities: SiLU {@code x*sigmoid(x)} and GELU with the tanh approximation. */
+/**
+ * Pointwise nonlinearities: SiLU {@code x*sigmoid(x)} and GELU with the tanh approximation.
+ * The Vector API's lanewise EXP/TANH (SVML-backed on x86) does the bulk; loop ranges start at
+ * multiples of {@link #GRAIN}, so the scalar tail is always the same elements whatever the
+ * thread count (bit-identical results).
+ */
 public final class Activation extends Op {
     public enum Kind { SILU, GELU_TANH }
 
     private static final float SQRT_2_OVER_PI = 0.7978845608028654f;
     private static final float GELU_C = 0.044715f;
 
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int GRAIN = 4096;
     private final Kind kind;
     private final Tensor x, out;
 
@@ -30,14 +40,25 @@ public final class Activation extends Op {
     @Override
     public void forward(WorkerPool pool) {
         float[] xd = x.data(), od = out.data();
-        pool.parallelFor(x.size(), 4096, (lo, hi) -> {
+        pool.parallelFor(x.size(), GRAIN, (lo, hi) -> {
+            int i = lo;
+            int ub = lo + S.loopBound(hi - lo);
             if (kind == Kind.SILU) {
-                for (int i = lo; i < hi; i++) {
+                for (; i < ub; i += S.length()) {
+                    FloatVector v = FloatVector.fromArray(S, xd, i);
+                    v.div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(od, i);
+                }
+                for (; i < hi; i++) {
                     float v = xd[i];
                     od[i] = v / (1f + (float) Math.exp(-v));
                 }
             } else {
-                for (int i = lo; i < hi; i++) {
+                for (; i < ub; i += S.length()) {
+                    FloatVector v = FloatVector.fromArray(S, xd, i);
+                    FloatVector u = v.mul(v).mul(v).mul(GELU_C).add(v).mul(SQRT_2_OVER_PI);
+                    v.mul(0.5f).mul(u.lanewise(VectorOperators.TANH).add(1f)).intoArray(od, i);
+                }
+                for (; i < hi; i++) {
                     float v = xd[i];
                     float u = SQRT_2_OVER_PI * (v + GELU_C * v * v * v);
                     od[i] = 0.5f * v * (1f + (float) Math.tanh(u));
@@ -50,15 +71,31 @@ public final class Activation extends Op {
     public void backward(WorkerPool pool) {
         if (!x.requiresGrad()) return;
         float[] xd = x.data(), g = out.grad(), gx = x.grad();
-        pool.parallelFor(x.size(), 4096, (lo, hi) -> {
+        pool.parallelFor(x.size(), GRAIN, (lo, hi) -> {
+            int i = lo;
+            int ub = lo + S.loopBound(hi - lo);
             if (kind == Kind.SILU) {
-                for (int i = lo; i < hi; i++) {
+                for (; i < ub; i += S.length()) {
+                    FloatVector v = FloatVector.fromArray(S, xd, i);
+                    FloatVector sg = FloatVector.broadcast(S, 1f).div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+                    FloatVector d = v.mul(sg.neg().add(1f)).add(1f).mul(sg);
+                    FloatVector.fromArray(S, g, i).fma(d, FloatVector.fromArray(S, gx, i)).intoArray(gx, i);
+                }
+                for (; i < hi; i++) {
                     float v = xd[i];
                     float s = 1f / (1f + (float) Math.exp(-v));
                     gx[i] += g[i] * s * (1f + v * (1f - s));
                 }
             } else {
-                for (int i = lo; i < hi; i++) {
+                for (; i < ub; i += S.length()) {
+                    FloatVector v = FloatVector.fromArray(S, xd, i);
+                    FloatVector v2 = v.mul(v);
+                    FloatVector th = v2.mul(v).mul(GELU_C).add(v).mul(SQRT_2_OVER_PI).lanewise(VectorOperators.TANH);
+                    FloatVector du = v2.mul(3f * GELU_C).add(1f).mul(SQRT_2_OVER_PI);
+                    FloatVector d = th.add(1f).mul(0.5f).add(v.mul(0.5f).mul(th.mul(th).neg().add(1f)).mul(du));
+                    FloatVector.fromArray(S, g, i).fma(d, FloatVector.fromArray(S, gx, i)).intoArray(gx, i);
+                }
+                for (; i < hi; i++) {
                     float v = xd[i];
                     float u = SQRT_2_OVER_PI * (v + GELU_C * v * v * v);
                     float th = (float) Math.tanh(u);

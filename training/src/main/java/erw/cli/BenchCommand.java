@@ -1,0 +1,131 @@
+package erw.cli;
+
+import erw.engine.cpu.CpuBackend;
+import erw.engine.cpu.GemmBenchmark;
+import erw.engine.cpu.Philox;
+import erw.engine.cpu.WorkerPool;
+import erw.model.SiTConfig;
+import erw.training.ArrayBatchSource;
+import erw.training.TrainConfig;
+import erw.training.Trainer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code erw bench gemm | train}: throughput figures, next to the peer's when it is installed. */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks: CPU GEMM GFLOP/s (vs OpenBLAS), training-step img/s.",
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Train.class})
+public final class BenchCommand implements Runnable {
+    @Override
+    public void run() {
+        new picocli.CommandLine(this).usage(System.out);
+    }
+
+    @Command(name = "gemm", mixinStandardHelpOptions = true, description = "GFLOP/s of the CPU SGEMM on 2048^3 and SiT shapes, with numpy/OpenBLAS's figure in the same run.")
+    static final class Gemm implements Callable<Integer> {
+        @Option(names = "--shapes", split = ",", description = "MxNxK list (default ${DEFAULT-VALUE}).")
+        List<String> shapes = List.of("2048x2048x2048", "4096x1152x384", "4096x384x1536");
+
+        @Option(names = "--threads", description = "Worker threads (default: cores).")
+        int threads = WorkerPool.defaultThreads();
+
+        @Option(names = "--repeats", description = "Timed repeats, best kept (default ${DEFAULT-VALUE}).")
+        int repeats = 5;
+
+        @Option(names = "--no-peer", description = "Skip the OpenBLAS comparison.")
+        boolean noPeer;
+
+        @Override
+        public Integer call() {
+            List<int[]> dims = new ArrayList<>();
+            for (String s : shapes) {
+                String[] p = s.toLowerCase(Locale.ROOT).split("x");
+                if (p.length != 3) throw new IllegalArgumentException("--shapes: '" + s + "' is not MxNxK");
+                dims.add(new int[]{Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2])});
+            }
+            try (WorkerPool pool = new WorkerPool(threads)) {
+                System.out.printf("%-18s %12s %16s %8s%n", "shape (MxNxK)", "erw GFLOP/s", "OpenBLAS GFLOP/s", "ratio");
+                for (GemmBenchmark.Result r : GemmBenchmark.run(pool, dims, repeats)) {
+                    Double peer = noPeer ? null : GemmBenchmark.openBlasGflops(r.m(), r.n(), r.k(), threads);
+                    System.out.printf(Locale.ROOT, "%-18s %12.1f %16s %8s%n", r.m() + "x" + r.n() + "x" + r.k(), r.gflops(),
+                            peer == null ? "n/a" : String.format(Locale.ROOT, "%.1f", peer),
+                            peer == null ? "" : String.format(Locale.ROOT, "%.2f", r.gflops() / peer));
+                }
+                System.out.println("threads: " + threads + (noPeer ? "" : "; peer: numpy's matmul (bench/numpy_gemm.py, OPENBLAS_NUM_THREADS=" + threads + ")"));
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true, description = "img/s of one training step (forward, velocity + alignment loss, backward, clip, AdamW, EMA) on random data.")
+    static final class Train implements Callable<Integer> {
+        @Option(names = "--model", description = "tiny (Fashion-MNIST default) or SiT-S/2 ... (default ${DEFAULT-VALUE}).")
+        String model = "tiny";
+
+        @Option(names = "--batch", description = "Batch (default: 64 for tiny, 8 otherwise).")
+        Integer batch;
+
+        @Option(names = "--steps", description = "Timed steps (default ${DEFAULT-VALUE}).")
+        int steps = 5;
+
+        @Option(names = "--warmup", description = "Untimed steps first (default ${DEFAULT-VALUE}).")
+        int warmup = 2;
+
+        @Option(names = "--threads", description = "Worker threads (default: cores).")
+        int threads = WorkerPool.defaultThreads();
+
+        @Option(names = "--profile", description = "Print time per op type.")
+        boolean profile;
+
+        @Override
+        public Integer call() throws Exception {
+            SiTConfig c = model.equalsIgnoreCase("tiny") ? TrainCommand.fashionModel(64) : SiTConfig.named(model);
+            int b = batch != null ? batch : model.equalsIgnoreCase("tiny") ? 64 : 8;
+            int per = c.inChannels() * c.inputSize() * c.inputSize(), n = Math.max(b, 16);
+            float[] img = new float[n * per], lab = new float[n], feat = new float[n * c.tokens() * c.zDim()];
+            Philox.normal(1, 1, 0, img, 0, img.length);
+            Philox.normal(1, 2, 0, feat, 0, feat.length);
+            for (int i = 0; i < n; i++) lab[i] = i % c.numClasses();
+            TrainConfig cfg = new TrainConfig();
+            cfg.method = "repa";
+            cfg.batch = b;
+            cfg.steps = warmup + steps;
+            cfg.checkpointEvery = 0;
+            Path tmp = Files.createTempDirectory("erw-bench");
+            double[] times = new double[steps];
+            try (CpuBackend cpu = new CpuBackend(new WorkerPool(threads), true, profile);
+                 Trainer t = new Trainer(cfg, c, new ArrayBatchSource(img, new int[]{c.inChannels(), c.inputSize(), c.inputSize()}, lab, c.numClasses(), feat,
+                         new int[]{c.tokens(), c.zDim()}), tmp, cpu, new Trainer.Listener() {
+                     @Override public void onStep(Trainer.StepLog l) {
+                         if (l.step() > warmup) times[(int) (l.step() - warmup - 1)] = l.seconds();
+                     }
+                 })) {
+                t.startFresh().run(warmup);
+                cpu.resetProfile();
+                t.run(warmup + steps);
+                java.util.Arrays.sort(times);
+                double med = times[steps / 2];
+                System.out.printf(Locale.ROOT, "%s batch %d, %d threads: %.3f s/step (median of %d), %.1f img/s, %,d parameters%n",
+                        model, b, threads, med, steps, b / med, t.parameters().trainableCount());
+                if (profile) printProfile(cpu.profile());
+            }
+            return 0;
+        }
+    }
+
+    static void printProfile(Map<String, long[]> prof) {
+        long total = prof.values().stream().mapToLong(v -> v[0]).sum();
+        System.out.printf("%-28s %8s %10s %10s%n", "op", "share", "ms/call", "GFLOP/s");
+        prof.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).forEach(e -> {
+            long[] v = e.getValue();
+            System.out.printf(Locale.ROOT, "%-28s %7.1f%% %10.3f %10s%n", e.getKey(), 100.0 * v[0] / total, v[0] / 1e6 / v[1],
+                    v[2] > 0 ? String.format(Locale.ROOT, "%.1f", v[2] / (double) v[0]) : "");
+        });
+    }
+}

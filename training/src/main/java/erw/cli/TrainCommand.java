@@ -1,0 +1,172 @@
+package erw.cli;
+
+import erw.engine.cpu.CpuBackend;
+import erw.engine.cpu.WorkerPool;
+import erw.model.SiTConfig;
+import erw.training.BatchSource;
+import erw.training.RunLogger;
+import erw.training.TrainConfig;
+import erw.training.Trainer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code erw train}: ERW (or REPA / SiT) training. With no arguments it runs the main job: the
+ * Fashion-MNIST dataset (imported from Debian's package), its target encoder (trained by erw) and
+ * features, then ERW on the tiny SiT with settings sized for ~30 minutes on 2 CPU cores.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Train a SiT with ERW (warmup + full phase), REPA or plain SiT.")
+public final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--method", description = "erw | repa | sit (default ${DEFAULT-VALUE}).")
+    String method = "erw";
+    @Option(names = "--align", description = "Alignment loss: cosine | ntxent (default ${DEFAULT-VALUE}).")
+    String align = "cosine";
+    @Option(names = "--data", description = "Dataset directory (erw data ...). Default: Fashion-MNIST prepared under --data-root.")
+    Path data;
+    @Option(names = "--data-root", description = "Where the default Fashion-MNIST dataset and encoder are kept (default ${DEFAULT-VALUE}).")
+    Path dataRoot = Path.of("data");
+    @Option(names = "--out", description = "Run directory (default: runs/<method>-<time>).")
+    Path out;
+    @Option(names = "--resume", description = "Continue a run bit-exactly from its newest checkpoint (a run directory or a checkpoint file).")
+    Path resume;
+    @Option(names = "--model", description = "tiny (default: the Fashion-MNIST SiT) or SiT-S/2 ... SiT-XL/8.")
+    String model = "tiny";
+    @Option(names = "--depth") Integer depth;
+    @Option(names = "--hidden") Integer hidden;
+    @Option(names = "--heads") Integer heads;
+    @Option(names = "--patch") Integer patch;
+    @Option(names = "--encoder-depth", description = "Block (1-based) the projector reads in the full phase.") Integer encoderDepth;
+    @Option(names = "--projector-dim") Integer projectorDim;
+    @Option(names = "--qk-norm", description = "QK-norm in attention (off by default).") boolean qkNorm;
+
+    @Option(names = "--steps", description = "Total steps incl. the warmup (default: 1400 on the built-in data, 400000 otherwise).") Long steps;
+    @Option(names = "--warmup-steps", description = "ERW Phase 1 steps (default: 10% of --steps).") Long warmupSteps;
+    @Option(names = "--batch", description = "Batch size (default: 64 on the built-in data, 256 otherwise).") Integer batch;
+    @Option(names = "--lr", description = "AdamW learning rate (default: 1e-4; 1e-3 on the built-in data).") Double lr;
+    @Option(names = "--ema-decay", description = "EMA decay (default: 0.9999; 0.995 on the built-in data).") Double emaDecay;
+    @Option(names = "--l2r-depth", description = "Blocks of the ERW warmup model (default: 4; 2 on the built-in data).") Integer l2rDepth;
+    @Option(names = "--c0", description = "Phase 2 lambda at the boundary (default: 6 XL, 3 L, 1 otherwise).") Double c0;
+    @Option(names = "--half-life", description = "Phase 2 lambda half-life in steps (default 50000).") Double halfLife;
+    @Option(names = "--warmup-lambda", description = "Phase 1 loss weight (default 0.5).") Double warmupLambda;
+    @Option(names = "--repa-lambda", description = "REPA's alignment weight (default 0.5).") Double repaLambda;
+    @Option(names = "--ntxent-tau") Double tau;
+    @Option(names = "--ntxent-symmetric") boolean symmetric;
+    @Option(names = "--label-dropout") Double labelDropout;
+    @Option(names = "--clip") Double clip;
+    @Option(names = "--weight-decay") Double weightDecay;
+    @Option(names = "--time-sampling", description = "uniform | lognormal") String timeSampling;
+    @Option(names = "--seed") Long seed;
+    @Option(names = "--checkpoint-every") Long checkpointEvery;
+    @Option(names = "--log-every") Long logEvery;
+    @Option(names = "--sample-every", description = "Steps between EMA sample grids (0 = only at the end).") Long sampleEvery;
+    @Option(names = "--sample-steps", description = "SDE steps for the sample grids (default 50).") Integer sampleSteps;
+    @Option(names = "--threads", description = "CPU worker threads (default: cores).") Integer threads;
+    @Option(names = "--backend", description = "cpu | tornado | auto (default ${DEFAULT-VALUE}).") String backend = "auto";
+
+    /** The tiny SiT for 32x32x1 Fashion-MNIST with the projector at block 2, target width z. */
+    public static SiTConfig fashionModel(int z) {
+        return new SiTConfig(6, 192, 3, 4, 32, 1, 10, 2, 512, z, 4.0, false, false, 0);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Backends.Choice be = Backends.choose(backend);
+        boolean builtIn = data == null;
+        Path runDir;
+        TrainConfig cfg;
+        Path resumeFrom = null;
+        if (resume != null) {
+            resumeFrom = Trainer.latestCheckpoint(resume);
+            cfg = Trainer.storedConfig(resumeFrom);
+            runDir = Files.isDirectory(resume) ? resume : resume.getParent();
+        } else {
+            cfg = new TrainConfig();
+            if (builtIn) {
+                cfg.steps = 1400;
+                cfg.batch = 64;
+                cfg.lr = 1e-3;
+                cfg.emaDecay = 0.995;
+                cfg.l2rDepth = 2;
+                cfg.checkpointEvery = 500;
+                cfg.logEvery = 20;
+                cfg.sampleEvery = 0;
+            }
+            apply(cfg);
+            cfg.validate();
+            runDir = out != null ? out : Path.of("runs", cfg.method + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        }
+        BatchSource source = builtIn ? DefaultData.prepare(dataRoot, cfg.seed, System.err) : DefaultData.open(data);
+        SiTConfig mc = modelConfig(source, builtIn);
+        Files.createDirectories(runDir);
+        Files.writeString(runDir.resolve("config.json"), "{\"model\": " + mc.toJson() + ",\n\"train\": " + cfg.toJson() + "}\n");
+        System.err.printf("erw train: method %s, %s, %,d steps (warmup %d), batch %d, backend %s, run directory %s%n",
+                cfg.method, describe(mc), cfg.steps, cfg.warmup(), cfg.batch, be.name(), runDir);
+        long t0 = System.nanoTime();
+        try (CpuBackend cpu = new CpuBackend(new WorkerPool(threads != null ? threads : WorkerPool.defaultThreads()), true, false);
+             RunLogger log = new RunLogger(runDir, cfg.steps, cfg.logEvery, System.err);
+             RunArtifacts artifacts = new RunArtifacts(runDir, log, cfg, source.numClasses(), System.err);
+             Trainer trainer = new Trainer(cfg, mc, source, runDir, cpu, artifacts)) {
+            if (resumeFrom != null) {
+                trainer.resume(resumeFrom);
+                System.err.println("resumed from " + resumeFrom + " at step " + trainer.step());
+            } else {
+                trainer.startFresh();
+            }
+            trainer.run(cfg.steps);
+            artifacts.finish(trainer);
+        }
+        System.err.printf("done in %s: %s%n", formatMinutes((System.nanoTime() - t0) / 1e9), runDir);
+        return 0;
+    }
+
+    private static String formatMinutes(double s) {
+        return String.format("%.1f min", s / 60);
+    }
+
+    private static String describe(SiTConfig c) {
+        return String.format("SiT depth %d, hidden %d, %d heads, patch %d, %dx%dx%d, projector at block %d -> %d",
+                c.depth(), c.hiddenSize(), c.numHeads(), c.patchSize(), c.inChannels(), c.inputSize(), c.inputSize(), c.encoderDepth(), c.zDim());
+    }
+
+    private SiTConfig modelConfig(BatchSource source, boolean builtIn) {
+        int[] img = source.imageShape();
+        int z = source.hasFeatures() ? source.featureShape()[1] : 768;
+        SiTConfig base = model.equalsIgnoreCase("tiny") ? fashionModel(z) : SiTConfig.named(model);
+        return new SiTConfig(depth != null ? depth : base.depth(), hidden != null ? hidden : base.hiddenSize(), heads != null ? heads : base.numHeads(),
+                patch != null ? patch : base.patchSize(), img[1], img[0], source.numClasses(),
+                encoderDepth != null ? encoderDepth : base.encoderDepth(), projectorDim != null ? projectorDim : base.projectorDim(), z,
+                base.mlpRatio(), qkNorm, false, 0);
+    }
+
+    private void apply(TrainConfig c) {
+        c.method = method;
+        c.align = align;
+        if (steps != null) c.steps = steps;
+        if (warmupSteps != null) c.warmupSteps = warmupSteps;
+        if (batch != null) c.batch = batch;
+        if (lr != null) c.lr = lr;
+        if (emaDecay != null) c.emaDecay = emaDecay;
+        if (l2rDepth != null) c.l2rDepth = l2rDepth;
+        if (c0 != null) c.c0 = c0;
+        if (halfLife != null) c.halfLife = halfLife;
+        if (warmupLambda != null) c.warmupLambda = warmupLambda;
+        if (repaLambda != null) c.repaLambda = repaLambda;
+        if (tau != null) c.ntxentTau = tau;
+        c.ntxentSymmetric = symmetric;
+        if (labelDropout != null) c.labelDropout = labelDropout;
+        if (clip != null) c.clip = clip;
+        if (weightDecay != null) c.weightDecay = weightDecay;
+        if (timeSampling != null) c.timeSampling = timeSampling;
+        if (seed != null) c.seed = seed;
+        if (checkpointEvery != null) c.checkpointEvery = checkpointEvery;
+        if (logEvery != null) c.logEvery = logEvery;
+        if (sampleEvery != null) c.sampleEvery = sampleEvery;
+        if (sampleSteps != null) c.sampleSteps = sampleSteps;
+    }
+}
