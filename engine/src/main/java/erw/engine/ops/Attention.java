@@ -5,6 +5,8 @@ import erw.engine.Tensor;
 import erw.engine.cpu.Vec;
 import erw.engine.cpu.WorkerPool;
 import java.util.List;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 
 /**
  * Fused multi-head scaled-dot-product attention on a packed qkv tensor (N*T, 3D), laid out as
@@ -43,35 +45,60 @@ public final class Attention extends Op {
     @Override public List<Tensor> outputs() { return List.of(out); }
     @Override public long flops() { return 4L * n * heads * t * t * hd; }
 
-    /** Copies the (T, d) slab of q, k or v (which = 0, 1, 2) of sample b, head h into dst. */
+    /** Copies the (T, d) slab of q, k or v (which = 0, 1, 2) of sample b, head h into dst, row-major. */
     private void gather(float[] src, int b, int h, int which, float[] dst) {
         int stride = 3 * dim, base = b * t * stride + which * dim + h * hd;
         for (int j = 0; j < t; j++) System.arraycopy(src, base + j * stride, dst, j * hd, hd);
+    }
+
+    /** The same slab transposed to (d, T), so that a row of scores is a sum of T-long axpys. */
+    private void gatherTransposed(float[] src, int b, int h, int which, float[] dst) {
+        int stride = 3 * dim, base = b * t * stride + which * dim + h * hd;
+        for (int j = 0; j < t; j++) {
+            int o = base + j * stride;
+            for (int c = 0; c < hd; c++) dst[c * t + j] = src[o + c];
+        }
+    }
+
+    /** s[0..T) = scale * q_i . K^T, from the transposed keys. */
+    private void scores(float[] q, int i, float[] kt, float[] s) {
+        java.util.Arrays.fill(s, 0f);
+        for (int c = 0; c < hd; c++) Vec.axpy(q[i * hd + c], kt, c * t, s, 0, t);
+        Vec.scale(scale, s, 0, t);
+    }
+
+    /** p = exp(s - shift) in place; returns the sum. */
+    private float expShifted(float[] s, float shift) {
+        int j = 0;
+        FloatVector acc = FloatVector.zero(Vec.S);
+        for (int ub = Vec.S.loopBound(t); j < ub; j += Vec.S.length()) {
+            FloatVector e = FloatVector.fromArray(Vec.S, s, j).sub(shift).lanewise(VectorOperators.EXP);
+            e.intoArray(s, j);
+            acc = acc.add(e);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; j < t; j++) {
+            float e = (float) Math.exp(s[j] - shift);
+            s[j] = e;
+            sum += e;
+        }
+        return sum;
     }
 
     @Override
     public void forward(WorkerPool pool) {
         float[] src = qkv.data(), od = out.data();
         pool.parallelFor(n * heads, (lo, hi) -> {
-            float[] q = new float[t * hd], k = new float[t * hd], v = new float[t * hd], p = new float[t], o = new float[hd];
+            float[] q = new float[t * hd], kt = new float[t * hd], v = new float[t * hd], p = new float[t], o = new float[hd];
             for (int task = lo; task < hi; task++) {
                 int b = task / heads, h = task % heads;
                 gather(src, b, h, 0, q);
-                gather(src, b, h, 1, k);
+                gatherTransposed(src, b, h, 1, kt);
                 gather(src, b, h, 2, v);
                 for (int i = 0; i < t; i++) {
-                    float m = Float.NEGATIVE_INFINITY;
-                    for (int j = 0; j < t; j++) {
-                        float s = scale * Vec.dot(q, i * hd, k, j * hd, hd);
-                        p[j] = s;
-                        if (s > m) m = s;
-                    }
-                    float sum = 0;
-                    for (int j = 0; j < t; j++) {
-                        float e = (float) Math.exp(p[j] - m);
-                        p[j] = e;
-                        sum += e;
-                    }
+                    scores(q, i, kt, p);
+                    float m = Vec.max(p, 0, t);
+                    float sum = expShifted(p, m);
                     java.util.Arrays.fill(o, 0f);
                     for (int j = 0; j < t; j++) Vec.axpy(p[j], v, j * hd, o, 0, hd);
                     float inv = 1f / sum;
@@ -88,37 +115,37 @@ public final class Attention extends Op {
         if (!qkv.requiresGrad()) return;
         float[] src = qkv.data(), od = out.data(), g = out.grad(), gq = qkv.grad();
         pool.parallelFor(n * heads, (lo, hi) -> {
-            float[] q = new float[t * hd], k = new float[t * hd], v = new float[t * hd];
-            float[] dk = new float[t * hd], dv = new float[t * hd], dq = new float[hd], go = new float[hd], p = new float[t];
+            float[] q = new float[t * hd], k = new float[t * hd], kt = new float[t * hd], vt = new float[t * hd];
+            float[] dkt = new float[t * hd], dvt = new float[t * hd], dq = new float[hd], go = new float[hd], p = new float[t], dp = new float[t];
             for (int task = lo; task < hi; task++) {
                 int b = task / heads, h = task % heads;
                 gather(src, b, h, 0, q);
                 gather(src, b, h, 1, k);
-                gather(src, b, h, 2, v);
-                java.util.Arrays.fill(dk, 0f);
-                java.util.Arrays.fill(dv, 0f);
+                gatherTransposed(src, b, h, 1, kt);
+                gatherTransposed(src, b, h, 2, vt);
+                java.util.Arrays.fill(dkt, 0f);
+                java.util.Arrays.fill(dvt, 0f);
                 for (int i = 0; i < t; i++) {
                     int oRow = (b * t + i) * dim + h * hd;
                     System.arraycopy(g, oRow, go, 0, hd);
                     float di = Vec.dot(go, 0, od, oRow, hd);
-                    float l = lse[task * t + i];
+                    scores(q, i, kt, p);
+                    expShifted(p, lse[task * t + i]);               // the probabilities, recomputed
+                    java.util.Arrays.fill(dp, 0f);
+                    for (int c = 0; c < hd; c++) Vec.axpy(go[c], vt, c * t, dp, 0, t);   // dP_i = dO_i V^T
+                    for (int c = 0; c < hd; c++) Vec.axpy(go[c], p, 0, dvt, c * t, t);   // dV^T += dO_i^T P_i
+                    for (int j = 0; j < t; j++) dp[j] = p[j] * (dp[j] - di) * scale;      // dS_i (times the scale)
                     java.util.Arrays.fill(dq, 0f);
-                    for (int j = 0; j < t; j++) {
-                        float pij = (float) Math.exp(scale * Vec.dot(q, i * hd, k, j * hd, hd) - l);
-                        Vec.axpy(pij, go, 0, dv, j * hd, hd);
-                        float dp = Vec.dot(go, 0, v, j * hd, hd);
-                        float ds = pij * (dp - di) * scale;
-                        Vec.axpy(ds, k, j * hd, dq, 0, hd);
-                        Vec.axpy(ds, q, i * hd, dk, j * hd, hd);
-                    }
+                    for (int j = 0; j < t; j++) Vec.axpy(dp[j], k, j * hd, dq, 0, hd);    // dQ_i = dS_i K
+                    for (int c = 0; c < hd; c++) Vec.axpy(q[i * hd + c], dp, 0, dkt, c * t, t); // dK^T += Q_i^T dS_i
                     int qRow = (b * t + i) * 3 * dim + h * hd;
                     for (int c = 0; c < hd; c++) gq[qRow + c] += dq[c];
                 }
                 for (int j = 0; j < t; j++) {
                     int row = (b * t + j) * 3 * dim + h * hd;
                     for (int c = 0; c < hd; c++) {
-                        gq[row + dim + c] += dk[j * hd + c];
-                        gq[row + 2 * dim + c] += dv[j * hd + c];
+                        gq[row + dim + c] += dkt[c * t + j];
+                        gq[row + 2 * dim + c] += dvt[c * t + j];
                     }
                 }
             }
