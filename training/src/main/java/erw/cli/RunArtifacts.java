@@ -1,0 +1,96 @@
+package erw.cli;
+
+import erw.engine.Tensor;
+import erw.model.SiT;
+import erw.training.PhaseProgram;
+import erw.training.RunLogger;
+import erw.training.TrainConfig;
+import erw.training.Trainer;
+import erw.training.report.LossPlot;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a run leaves beside its checkpoints: {@code loss.png} (loss curves, redrawn at every
+ * checkpoint) and {@code samples-XXXXXXX.png} grids of EMA samples (one row per class) at sample
+ * intervals and at the end. Forwards every event to the {@link RunLogger}.
+ */
+final class RunArtifacts implements Trainer.Listener, AutoCloseable {
+    private final Path runDir;
+    private final RunLogger log;
+    private final TrainConfig cfg;
+    private final int numClasses;
+    private final PrintStream err;
+
+    RunArtifacts(Path runDir, RunLogger log, TrainConfig cfg, int numClasses, PrintStream err) {
+        this.runDir = runDir;
+        this.log = log;
+        this.cfg = cfg;
+        this.numClasses = numClasses;
+        this.err = err;
+    }
+
+    @Override
+    public void onStep(Trainer.StepLog s) {
+        log.onStep(s);
+    }
+
+    @Override
+    public void onTransition(List<String> copied, List<String> fresh) {
+        log.onTransition(copied, fresh);
+    }
+
+    @Override
+    public void onCheckpoint(Path file, long step) {
+        log.onCheckpoint(file, step);
+        plotLosses();
+    }
+
+    @Override
+    public void onSample(long step, PhaseProgram program) {
+        writeSamples(step, program);
+    }
+
+    /** Final artifacts: the loss plot and a sample grid from the final EMA weights. */
+    void finish(Trainer trainer) {
+        plotLosses();
+        if (trainer.program().phase == 2 && (cfg.sampleEvery == 0 || trainer.step() % cfg.sampleEvery != 0)) writeSamples(trainer.step(), trainer.program());
+    }
+
+    void plotLosses() {
+        List<double[]> h = log.history();
+        if (h.isEmpty()) return;
+        Map<String, double[][]> series = new LinkedHashMap<>();
+        String[] names = {"loss", "loss_v", "loss_align"};
+        for (int k = 0; k < names.length; k++) {
+            double[] xs = new double[h.size()], ys = new double[h.size()];
+            for (int i = 0; i < h.size(); i++) {
+                xs[i] = h.get(i)[0];
+                ys[i] = h.get(i)[k + 1];
+            }
+            series.put(names[k], new double[][]{xs, ys});
+        }
+        Path file = runDir.resolve("loss.png");
+        LossPlot.writePng(file, "erw " + cfg.method + " (" + cfg.align + ")", "step", "loss", series, false);
+    }
+
+    void writeSamples(long step, PhaseProgram program) {
+        SiT ema = new SiT(program.model.config());
+        Map<String, Tensor> dst = ema.parameters().all();
+        for (Tensor e : program.ema) {
+            Tensor d = dst.get(e.name().substring("ema.".length()));
+            System.arraycopy(e.data(), 0, d.data(), 0, e.size());
+        }
+        Path file = runDir.resolve(String.format("samples-%07d.png", step));
+        SampleGrids.write(ema, file, numClasses, 8, cfg.sampleSteps, cfg.sampleCfg, cfg.seed);
+        err.println("\nsamples " + file);
+    }
+
+    @Override
+    public void close() {
+        log.close();
+    }
+}
