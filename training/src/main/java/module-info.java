@@ -7,6 +7,8 @@ module erw {
     requires java.desktop;
     requires com.fasterxml.jackson.databind;
     exports erw.cli;
+    exports erw.training;
+    opens erw.training to com.fasterxml.jackson.databind;
     exports erw.training.data;
     exports erw.training.report;
     opens erw.cli to info.picocli;
