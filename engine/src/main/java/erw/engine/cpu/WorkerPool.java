@@ -1,17 +1,21 @@
 package erw.engine.cpu;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * A fixed pool of worker threads for data-parallel loops over an outer dimension.
  *
- * <p>{@link #parallelFor} splits {@code [0, n)} into contiguous ranges, one per thread; the caller's
- * thread runs the first range. Kernels must compute every index the same way whatever range it
- * falls in, which is what makes results independent of the thread count.
+ * <p>{@link #parallelFor} cuts {@code [0, n)} into blocks of {@code grain} indices; the caller and
+ * the workers claim runs of blocks from a shared counter until none are left. The caller never
+ * waits for a worker that has not started (on a loaded machine a descheduled worker just gets no
+ * blocks), only for blocks already claimed. Kernels must compute every index the same way whatever
+ * block range it falls in and whichever thread runs it, which makes results independent of the
+ * thread count; range boundaries are always multiples of {@code grain}.
  *
- * <p>Dispatch is a generation counter the workers spin on briefly and then park on, so that the
- * thousands of small loops of a training step do not pay a queue hand-off each.
+ * <p>Idle workers spin briefly, then park, so the thousands of small loops of a training step do
+ * not pay a queue hand-off each.
  */
 public final class WorkerPool implements AutoCloseable {
 
@@ -21,27 +25,51 @@ public final class WorkerPool implements AutoCloseable {
         void run(int lo, int hi);
     }
 
+    /** One parallel loop, published whole so that a late worker never mixes two loops. */
+    private static final class Job {
+        final RangeBody body;
+        final int n, grain, blocks, claimSize;
+        final AtomicInteger next = new AtomicInteger();
+        final AtomicInteger active = new AtomicInteger();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+
+        Job(RangeBody body, int n, int grain, int blocks, int claimSize) {
+            this.body = body;
+            this.n = n;
+            this.grain = grain;
+            this.blocks = blocks;
+            this.claimSize = claimSize;
+        }
+
+        /** Claims and runs runs of blocks until none are left. */
+        void work() {
+            int b;
+            while ((b = next.getAndAdd(claimSize)) < blocks) {
+                int lo = b * grain, hi = Math.min(n, (b + claimSize) * grain);
+                try {
+                    body.run(lo, hi);
+                } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                    next.set(blocks);
+                }
+            }
+        }
+    }
+
     private static volatile WorkerPool shared;
+    private static final ThreadLocal<Boolean> IN_LOOP = ThreadLocal.withInitial(() -> false);
 
     private final int threads;
     private final Thread[] workers;
-    private static final ThreadLocal<Boolean> IN_WORKER = ThreadLocal.withInitial(() -> false);
-    private final AtomicInteger pending = new AtomicInteger();
-    /** One parallel loop, published whole so that a late worker never mixes two loops. */
-    private record Job(RangeBody body, int n, int grain, int active, int blocks, int generation) {}
-
-    private volatile Job job = new Job(null, 0, 1, 0, 0, 0);
+    private volatile Job job;
     private volatile boolean closed;
-    private volatile Throwable failure;
-    private final Thread[] waiting = new Thread[1];
 
     public WorkerPool(int threads) {
         if (threads < 1) throw new IllegalArgumentException("worker threads must be >= 1, got " + threads);
         this.threads = threads;
         this.workers = new Thread[threads - 1];
         for (int i = 0; i < workers.length; i++) {
-            final int id = i + 1;
-            Thread t = new Thread(() -> workerLoop(id), "erw-worker-" + id);
+            Thread t = new Thread(this::workerLoop, "erw-worker-" + (i + 1));
             t.setDaemon(true);
             workers[i] = t;
             t.start();
@@ -78,81 +106,67 @@ public final class WorkerPool implements AutoCloseable {
         return threads;
     }
 
-    /** Runs body over [0, n) split in contiguous ranges; returns when all ranges are done. */
+    /** Runs body over [0, n); returns when every index is done. */
     public void parallelFor(int n, RangeBody body) {
         parallelFor(n, 1, body);
     }
 
     /**
      * As {@link #parallelFor(int, RangeBody)}, with range boundaries at multiples of {@code grain}
-     * (for kernels that work on blocks of indices). Small loops run on the caller's thread.
+     * (for kernels that work on blocks of indices). Loops of one block, and loops started from
+     * inside another loop's body, run serially on the calling thread.
      */
     public void parallelFor(int n, int grain, RangeBody body) {
         if (n <= 0) return;
         if (closed) throw new IllegalStateException("worker pool is closed");
         int blocks = (n + grain - 1) / grain;
-        // a loop started from inside a worker's range runs serially there (no nested dispatch)
-        if (threads == 1 || blocks == 1 || IN_WORKER.get()) {
+        if (threads == 1 || blocks == 1 || IN_LOOP.get()) {
             body.run(0, n);
             return;
         }
         synchronized (this) {
-            this.failure = null;
-            int active = Math.min(threads, blocks);
-            pending.set(active - 1);
-            waiting[0] = Thread.currentThread();
-            Job j = new Job(body, n, grain, active, blocks, job.generation() + 1);
+            // a few claims per thread balance uneven blocks without many counter round trips
+            int claim = Math.max(1, blocks / (threads * 4));
+            Job j = new Job(body, n, grain, blocks, claim);
             job = j;
-            for (int i = 0; i < active - 1; i++) LockSupport.unpark(workers[i]);
-            Throwable mine = null;
-            IN_WORKER.set(true);
+            for (Thread w : workers) LockSupport.unpark(w);
+            IN_LOOP.set(true);
             try {
-                runRange(j, 0);
-            } catch (Throwable t) {
-                mine = t;
+                j.work();
             } finally {
-                IN_WORKER.set(false);
+                IN_LOOP.set(false);
             }
             int spins = 0;
-            while (pending.get() > 0) {
-                if (++spins < 20_000) Thread.onSpinWait();
-                else LockSupport.parkNanos(this, 50_000);
+            while (j.active.get() > 0) {
+                if (++spins < 50_000) Thread.onSpinWait();
+                else Thread.yield();
             }
-            Throwable f = mine != null ? mine : failure;
+            Throwable f = j.failure.get();
             if (f instanceof RuntimeException re) throw re;
             if (f instanceof Error e) throw e;
             if (f != null) throw new RuntimeException(f);
         }
     }
 
-    private static void runRange(Job j, int id) {
-        int per = j.blocks() / j.active(), extra = j.blocks() % j.active();
-        int b0 = id * per + Math.min(id, extra);
-        int b1 = b0 + per + (id < extra ? 1 : 0);
-        int lo = b0 * j.grain(), hi = Math.min(j.n(), b1 * j.grain());
-        if (lo < hi) j.body().run(lo, hi);
-    }
-
-    private void workerLoop(int id) {
-        IN_WORKER.set(true);
-        int seen = 0;
-        while (true) {
-            int spins = 0;
-            Job j;
-            while ((j = job).generation() == seen && !closed) {
-                if (++spins < 20_000) Thread.onSpinWait();
-                else LockSupport.park(this);
-            }
-            if (closed) return;
-            seen = j.generation();
-            if (id < j.active()) {
-                try {
-                    runRange(j, id);
-                } catch (Throwable t) {
-                    failure = t;
-                } finally {
-                    if (pending.decrementAndGet() == 0) LockSupport.unpark(waiting[0]);
+    private void workerLoop() {
+        IN_LOOP.set(true);
+        Job seen = null;
+        while (!closed) {
+            Job j = job;
+            if (j == null || j == seen) {
+                int spins = 0;
+                while ((j = job) == seen && !closed) {
+                    if (++spins < 20_000) Thread.onSpinWait();
+                    else LockSupport.park(this);
                 }
+                if (closed) return;
+            }
+            seen = j;
+            j.active.incrementAndGet();
+            try {
+                j.work();
+            } finally {
+                j.active.decrementAndGet();
             }
         }
     }
