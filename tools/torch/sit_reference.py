@@ -311,8 +311,9 @@ class SiT(nn.Module):
         x = torch.einsum("nhwpqc->nchpwq", x)
         return x.reshape(x.shape[0], c, h * p, w * p)
 
-    def forward(self, x, t, y, train_label_dropout=False, generator=None):
-        """x (N,C,H,W), t (N) in [0,1], y (N) long -> (velocity (N,C,H,W) or None if truncated, zs (N,T,Z))."""
+    def forward(self, x, t, y, train_label_dropout=False, generator=None, return_zs=True):
+        """x (N,C,H,W), t (N) in [0,1], y (N) long -> (velocity (N,C,H,W) or None if truncated, zs (N,T,Z)).
+        return_zs=False skips the projector (zs is None), as a sampler needs only the velocity."""
         x = self.x_embedder(x) + self.pos_embed
         N, T, D = x.shape
         c = self.t_embedder(t) + self.y_embedder(y, train_label_dropout, generator)
@@ -320,7 +321,7 @@ class SiT(nn.Module):
         zs = None
         for i, block in enumerate(self.blocks):
             x = block(x, c, rope=rope)
-            if (i + 1) == self.encoder_depth:
+            if (i + 1) == self.encoder_depth and return_zs:
                 zs = self.projectors[0](x.reshape(-1, D)).reshape(N, T, -1)
         if self.final_layer is None:
             return None, zs
@@ -378,9 +379,11 @@ def loss_align(kind, zs, z_target, tau=0.1, symmetric=False):
 # sampler (SPEC section 6)
 
 @torch.no_grad()
-def euler_maruyama(model, z, y, num_steps=250, cfg_scale=1.0, guidance_low=0.0, guidance_high=1.0, generator=None):
+def euler_maruyama(model, z, y, num_steps=250, cfg_scale=1.0, guidance_low=0.0, guidance_high=1.0, generator=None,
+                   stop_after=None):
     """SDE sampler of REPA/ERW for the linear path: t grid linspace(1, 0.04, K) then 0 (K model calls).
-    Time grid in float64, model in its own dtype."""
+    Time grid in float64, model in its own dtype. stop_after: return the state after that many of
+    the K-1 stochastic steps (for timing a long schedule by a prefix)."""
     dtype = z.dtype
     t_steps = torch.linspace(1.0, 0.04, num_steps, dtype=torch.float64)
     t_steps = torch.cat([t_steps, torch.tensor([0.0], dtype=torch.float64)])
@@ -395,7 +398,7 @@ def euler_maruyama(model, z, y, num_steps=250, cfg_scale=1.0, guidance_low=0.0, 
         else:
             xin, yin = x_cur.to(dtype), y
         tin = torch.full((xin.shape[0],), float(t_cur), dtype=dtype)
-        v, _ = model(xin, tin, yin)
+        v, _ = model(xin, tin, yin, return_zs=False)
         v = v.to(torch.float64)
         if xin.shape[0] != x_cur.shape[0]:
             vc, vu = v.chunk(2)
@@ -404,7 +407,9 @@ def euler_maruyama(model, z, y, num_steps=250, cfg_scale=1.0, guidance_low=0.0, 
         w = 2 * t_cur
         return v - 0.5 * w * score, w
 
-    for t_cur, t_next in zip(t_steps[:-2], t_steps[1:-1]):
+    for i, (t_cur, t_next) in enumerate(zip(t_steps[:-2], t_steps[1:-1])):
+        if stop_after is not None and i >= stop_after:
+            return x.to(dtype)
         dt = t_next - t_cur
         d, w = drift(x, t_cur)
         eps = torch.randn(x.shape, generator=generator, dtype=torch.float64)

@@ -38,11 +38,25 @@ import java.util.Set;
  */
 public final class Graph {
     private final String name;
+    private final boolean differentiable;
     private final List<Op> ops = new ArrayList<>();
     private int counter;
 
     public Graph(String name) {
+        this(name, true);
+    }
+
+    /**
+     * @param differentiable false for inference graphs (sampling, feature extraction): activations
+     *                       get no gradient buffers, which halves their memory; no backward.
+     */
+    public Graph(String name, boolean differentiable) {
         this.name = name;
+        this.differentiable = differentiable;
+    }
+
+    public static Graph inference(String name) {
+        return new Graph(name, false);
     }
 
     public String name() {
@@ -69,7 +83,8 @@ public final class Graph {
         return opName != null ? opName : name + "." + type + (counter++);
     }
 
-    private static boolean anyGrad(Tensor... ts) {
+    private boolean anyGrad(Tensor... ts) {
+        if (!differentiable) return false;
         for (Tensor t : ts) if (t != null && t.requiresGrad()) return true;
         return false;
     }
@@ -228,7 +243,7 @@ public final class Graph {
             throw new EngineException("chunk '" + l + "': last dimension of " + x + " is not divisible into " + chunks + " chunks");
         }
         List<Tensor> parts = new ArrayList<>();
-        for (int i = 0; i < chunks; i++) parts.add(activation(l + "." + i, x.requiresGrad(), withLast(x, x.cols() / chunks)));
+        for (int i = 0; i < chunks; i++) parts.add(activation(l + "." + i, anyGrad(x), withLast(x, x.cols() / chunks)));
         add(new Concat(l, parts, x, true));
         return parts;
     }
@@ -299,6 +314,7 @@ public final class Graph {
      * product in reverse order. Gradients of parameters and inputs accumulate.
      */
     public Graph backward(Tensor loss) {
+        if (!differentiable) throw new EngineException("backward of graph '" + name + "': it was recorded for inference");
         if (loss.size() != 1) throw new EngineException("backward of graph '" + name + "': loss " + loss + " is not a scalar");
         if (!loss.requiresGrad()) throw new EngineException("backward of graph '" + name + "': loss " + loss + " does not depend on anything that requires a gradient");
         Set<Tensor> produced = producedTensors();

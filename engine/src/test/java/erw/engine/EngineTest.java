@@ -205,4 +205,25 @@ class EngineTest {
             assertArrayEquals(new float[]{6, 6}, w.grad());
         }
     }
+
+    @Test
+    void resultsDoNotChangeWhenTheJitCompilesTheKernels() {
+        // the same plan run many times (interpreted, then C1, then C2 code) gives the same bits
+        try (CpuBackend cpu = new CpuBackend(2)) {
+            Tensor x = Tensor.input("x", 64, 48);
+            GradCheck.fill(x, 3, 2f);
+            Graph g = Graph.inference("jit");
+            Tensor y = g.gelu("gelu", g.silu("silu", x));
+            Tensor a = g.attention("attn", g.concat("qkv", List.of(y, x, y)), 4, 2);
+            Tensor s = g.softmax("sm", a);
+            Plan p = cpu.compile(g);
+            p.run();
+            float[] first = s.toArray();
+            for (int i = 0; i < 3000; i++) {
+                p.run();
+                if (i % 500 == 0) assertArrayEquals(first, s.toArray(), "run " + i);
+            }
+            assertArrayEquals(first, s.toArray());
+        }
+    }
 }

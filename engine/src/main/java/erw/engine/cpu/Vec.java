@@ -1,7 +1,6 @@
 package erw.engine.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -23,7 +22,7 @@ public final class Vec {
             for (int ub = S.loopBound(n); i < ub; i += L) {
                 acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
             }
-            s = acc.reduceLanes(VectorOperators.ADD);
+            s = FastMath.sumLanes(acc);
         }
         for (; i < n; i++) s += a[ao + i] * b[bo + i];
         return s;
@@ -59,7 +58,7 @@ public final class Vec {
         if (n >= L) {
             FloatVector acc = FloatVector.zero(S);
             for (int ub = S.loopBound(n); i < ub; i += L) acc = acc.add(FloatVector.fromArray(S, a, ao + i));
-            s = acc.reduceLanes(VectorOperators.ADD);
+            s = FastMath.sumLanes(acc);
         }
         for (; i < n; i++) s += a[ao + i];
         return s;

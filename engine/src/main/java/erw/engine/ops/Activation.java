@@ -2,15 +2,15 @@ package erw.engine.ops;
 
 import erw.engine.Op;
 import erw.engine.Tensor;
+import erw.engine.cpu.FastMath;
 import erw.engine.cpu.WorkerPool;
 import java.util.List;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Pointwise nonlinearities: SiLU {@code x*sigmoid(x)} and GELU with the tanh approximation.
- * The Vector API's lanewise EXP/TANH (SVML-backed on x86) does the bulk; loop ranges start at
+ * Vectorized with {@link FastMath}'s exp/tanh (the same bits as its scalar tail); loop ranges start at
  * multiples of {@link #GRAIN}, so the scalar tail is always the same elements whatever the
  * thread count (bit-identical results).
  */
@@ -46,22 +46,22 @@ public final class Activation extends Op {
             if (kind == Kind.SILU) {
                 for (; i < ub; i += S.length()) {
                     FloatVector v = FloatVector.fromArray(S, xd, i);
-                    v.div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(od, i);
+                    v.mul(FastMath.sigmoid(v)).intoArray(od, i);
                 }
                 for (; i < hi; i++) {
                     float v = xd[i];
-                    od[i] = v / (1f + (float) Math.exp(-v));
+                    od[i] = v * FastMath.sigmoid(v);
                 }
             } else {
                 for (; i < ub; i += S.length()) {
                     FloatVector v = FloatVector.fromArray(S, xd, i);
                     FloatVector u = v.mul(v).mul(v).mul(GELU_C).add(v).mul(SQRT_2_OVER_PI);
-                    v.mul(0.5f).mul(u.lanewise(VectorOperators.TANH).add(1f)).intoArray(od, i);
+                    v.mul(0.5f).mul(FastMath.tanh(u).add(1f)).intoArray(od, i);
                 }
                 for (; i < hi; i++) {
                     float v = xd[i];
                     float u = SQRT_2_OVER_PI * (v + GELU_C * v * v * v);
-                    od[i] = 0.5f * v * (1f + (float) Math.tanh(u));
+                    od[i] = 0.5f * v * (1f + FastMath.tanh(u));
                 }
             }
         });
@@ -77,20 +77,20 @@ public final class Activation extends Op {
             if (kind == Kind.SILU) {
                 for (; i < ub; i += S.length()) {
                     FloatVector v = FloatVector.fromArray(S, xd, i);
-                    FloatVector sg = FloatVector.broadcast(S, 1f).div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+                    FloatVector sg = FastMath.sigmoid(v);
                     FloatVector d = v.mul(sg.neg().add(1f)).add(1f).mul(sg);
                     FloatVector.fromArray(S, g, i).fma(d, FloatVector.fromArray(S, gx, i)).intoArray(gx, i);
                 }
                 for (; i < hi; i++) {
                     float v = xd[i];
-                    float s = 1f / (1f + (float) Math.exp(-v));
+                    float s = FastMath.sigmoid(v);
                     gx[i] += g[i] * s * (1f + v * (1f - s));
                 }
             } else {
                 for (; i < ub; i += S.length()) {
                     FloatVector v = FloatVector.fromArray(S, xd, i);
                     FloatVector v2 = v.mul(v);
-                    FloatVector th = v2.mul(v).mul(GELU_C).add(v).mul(SQRT_2_OVER_PI).lanewise(VectorOperators.TANH);
+                    FloatVector th = FastMath.tanh(v2.mul(v).mul(GELU_C).add(v).mul(SQRT_2_OVER_PI));
                     FloatVector du = v2.mul(3f * GELU_C).add(1f).mul(SQRT_2_OVER_PI);
                     FloatVector d = th.add(1f).mul(0.5f).add(v.mul(0.5f).mul(th.mul(th).neg().add(1f)).mul(du));
                     FloatVector.fromArray(S, g, i).fma(d, FloatVector.fromArray(S, gx, i)).intoArray(gx, i);
@@ -98,7 +98,7 @@ public final class Activation extends Op {
                 for (; i < hi; i++) {
                     float v = xd[i];
                     float u = SQRT_2_OVER_PI * (v + GELU_C * v * v * v);
-                    float th = (float) Math.tanh(u);
+                    float th = FastMath.tanh(u);
                     float du = SQRT_2_OVER_PI * (1f + 3f * GELU_C * v * v);
                     gx[i] += g[i] * (0.5f * (1f + th) + 0.5f * v * (1f - th * th) * du);
                 }

@@ -2,11 +2,11 @@ package erw.engine.ops;
 
 import erw.engine.Op;
 import erw.engine.Tensor;
+import erw.engine.cpu.FastMath;
 import erw.engine.cpu.Vec;
 import erw.engine.cpu.WorkerPool;
 import java.util.List;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * Fused multi-head scaled-dot-product attention on a packed qkv tensor (N*T, 3D), laid out as
@@ -72,13 +72,13 @@ public final class Attention extends Op {
         int j = 0;
         FloatVector acc = FloatVector.zero(Vec.S);
         for (int ub = Vec.S.loopBound(t); j < ub; j += Vec.S.length()) {
-            FloatVector e = FloatVector.fromArray(Vec.S, s, j).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector e = FastMath.exp(FloatVector.fromArray(Vec.S, s, j).sub(shift));
             e.intoArray(s, j);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = FastMath.sumLanes(acc);
         for (; j < t; j++) {
-            float e = (float) Math.exp(s[j] - shift);
+            float e = FastMath.exp(s[j] - shift);
             s[j] = e;
             sum += e;
         }
