@@ -85,7 +85,7 @@ public final class SiTVelocity implements VelocityField, AutoCloseable {
         Tensor x = Tensor.input("x", rows, c.inChannels(), side, side);
         Tensor t = Tensor.input("t", rows);
         Tensor y = Tensor.input("y", rows);
-        Graph g = new Graph("sample_step_b" + rows);
+        Graph g = Graph.inference("sample_step_b" + rows);
         SiT.Outputs o = model.forward(g, x, t, y);
         Graph pruned = prune(g, o.velocity(), "sample_step_b" + rows);
         return new Recorded(backend.compile(pruned), x, t, y, o.velocity(), pruned.ops().size());

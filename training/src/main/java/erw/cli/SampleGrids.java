@@ -1,0 +1,27 @@
+package erw.cli;
+
+import erw.engine.cpu.CpuBackend;
+import erw.model.SiT;
+import erw.model.SiTConfig;
+import erw.sampler.Sampler;
+import erw.sampler.SamplerKind;
+import erw.sampler.SiTVelocity;
+import erw.training.report.ImageGrid;
+import java.nio.file.Path;
+
+/** EMA sample grids during training: one row per class, drawn with the SDE sampler from a fixed seed. */
+final class SampleGrids {
+    private SampleGrids() {}
+
+    static void write(SiT model, Path file, int numClasses, int perClass, int steps, double cfg, long seed) {
+        SiTConfig c = model.config();
+        int n = numClasses * perClass, side = c.inputSize(), size = c.inChannels() * side * side;
+        float[] labels = new float[n];
+        for (int i = 0; i < n; i++) labels[i] = i / perClass;
+        try (CpuBackend cpu = new CpuBackend(); SiTVelocity field = new SiTVelocity(model, cpu)) {
+            Sampler sampler = new Sampler(field, size, Sampler.Options.of(SamplerKind.SDE, steps, seed).withCfg(cfg, 0, 1), cpu.pool());
+            float[] x = sampler.sample(labels, 0, null);
+            if (c.inChannels() == 1 || c.inChannels() == 3) ImageGrid.writePng(file, x, n, c.inChannels(), side, side, perClass, 3);
+        }
+    }
+}
