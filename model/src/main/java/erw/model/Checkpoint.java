@@ -21,6 +21,10 @@ public final class Checkpoint {
     public static final String CONFIG_KEY = "erw.config";
     public static final String EMA_PREFIX = "ema.";
 
+    private static final java.util.Set<String> FLOAT_DTYPES = java.util.Set.of("F32", "F16", "BF16", "F64");
+    /** Names that belong to a SiT; anything else in a file (EMA, optimizer, inputs, outputs) is side data. */
+    private static final List<String> MODEL_PREFIXES = List.of("x_embedder.", "t_embedder.", "y_embedder.", "blocks.", "final_layer.", "projectors.", "pos_embed");
+
     private Checkpoint() {}
 
     /** The model tensors (published names) as safetensors entries. */
@@ -92,6 +96,11 @@ public final class Checkpoint {
                 if (!partial) problems.add("missing " + key + " (expected " + t.shapeString() + ")");
                 continue;
             }
+            String dtype = f.dtype(key);
+            if (!FLOAT_DTYPES.contains(dtype)) {
+                problems.add("dtype of " + key + " is " + dtype + ", expected a float type (F32, F16, BF16, F64)");
+                continue;
+            }
             long[] shape = f.shape(key);
             long numel = 1;
             for (long d : shape) numel *= d;
@@ -101,6 +110,14 @@ public final class Checkpoint {
                 staged.put(e.getKey(), dropLearnedSigma(f.readFloats(key), t, store));
             } else {
                 problems.add("shape of " + key + " is " + java.util.Arrays.toString(shape) + ", expected " + t.shapeString());
+            }
+        }
+        if (!partial) {
+            for (String key : f.names()) {
+                if (!key.startsWith(prefix)) continue;
+                String name = key.substring(prefix.length());
+                boolean modelLike = MODEL_PREFIXES.stream().anyMatch(name::startsWith);
+                if (modelLike && !store.contains(name)) problems.add("unexpected " + key + " " + java.util.Arrays.toString(f.shape(key)) + " (not a tensor of this model)");
             }
         }
         if (!problems.isEmpty()) {
