@@ -1,0 +1,134 @@
+package erw.engine.cpu;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Throughput of {@link Sgemm} on given shapes, and, for comparison, of numpy's SGEMM (OpenBLAS when
+ * numpy is built on it) through {@code bench/numpy_gemm.py}.
+ */
+public final class GemmBenchmark {
+    private GemmBenchmark() {}
+
+    /** One shape's best time over the repeats, as GFLOP/s ({@code 2 m n k} flops). */
+    public record Result(int m, int n, int k, double gflops, double bestSeconds) {}
+
+    /**
+     * The numpy comparison script, relative to the working directory (the repository root); the
+     * system property {@code erw.bench.numpyScript} overrides it.
+     */
+    public static final String NUMPY_SCRIPT = "bench/numpy_gemm.py";
+    private static final String PYTHON = "/usr/bin/python3";
+
+    /** {@code C = A B} with nothing transposed, for each shape {@code {m, n, k}}. */
+    public static List<Result> run(WorkerPool pool, List<int[]> shapes, int repeats) {
+        return run(pool, shapes, repeats, false, false);
+    }
+
+    /**
+     * {@code C = op(A) op(B)} for each shape {@code {m, n, k}}: warms up (at least two calls and about
+     * half a second, so that C2 has compiled the kernels), then keeps the best of {@code repeats} timed calls.
+     */
+    public static List<Result> run(WorkerPool pool, List<int[]> shapes, int repeats, boolean transA, boolean transB) {
+        if (repeats < 1) throw new IllegalArgumentException("repeats must be >= 1, got " + repeats);
+        List<Result> out = new ArrayList<>();
+        for (int[] s : shapes) {
+            int m = s[0], n = s[1], k = s[2];
+            SplittableRandom rnd = new SplittableRandom(0x5eed + m * 31L + n * 17L + k);
+            float[] a = new float[Math.multiplyExact(m, k)], b = new float[Math.multiplyExact(k, n)];
+            float[] c = new float[Math.multiplyExact(m, n)];
+            for (int i = 0; i < a.length; i++) a[i] = (float) (rnd.nextDouble() - 0.5);
+            for (int i = 0; i < b.length; i++) b[i] = (float) (rnd.nextDouble() - 0.5);
+            long warmUntil = System.nanoTime() + 500_000_000L;
+            for (int w = 0; w < 2 || (System.nanoTime() < warmUntil && w < 1000); w++) {
+                Sgemm.gemm(pool, transA, transB, m, n, k, a, 0, b, 0, c, 0, false);
+            }
+            long best = Long.MAX_VALUE;
+            for (int r = 0; r < repeats; r++) {
+                long t0 = System.nanoTime();
+                Sgemm.gemm(pool, transA, transB, m, n, k, a, 0, b, 0, c, 0, false);
+                best = Math.min(best, System.nanoTime() - t0);
+            }
+            double seconds = Math.max(best, 1) * 1e-9;
+            out.add(new Result(m, n, k, 2.0 * m * n * k / seconds * 1e-9, seconds));
+        }
+        return out;
+    }
+
+    private static final Pattern GFLOPS = Pattern.compile("\"gflops\"\\s*:\\s*([-+0-9.eE]+)");
+    private static final Pattern SHAPE = Pattern.compile("\"shape\"\\s*:\\s*\"([0-9]+x[0-9]+x[0-9]+)\"");
+
+    /**
+     * GFLOP/s of numpy's float32 matmul for {@code (m x k) (k x n)} with {@code threads} BLAS threads,
+     * by running {@code /usr/bin/python3 bench/numpy_gemm.py MxNxK} with {@code OPENBLAS_NUM_THREADS},
+     * {@code OMP_NUM_THREADS} and {@code MKL_NUM_THREADS} set to {@code threads}; null when the
+     * script, Python or numpy is missing, or the script fails or prints no figure for the shape.
+     */
+    public static Double openBlasGflops(int m, int n, int k, int threads) {
+        Path script = Path.of(System.getProperty("erw.bench.numpyScript", NUMPY_SCRIPT));
+        if (!Files.isRegularFile(script) || !Files.isExecutable(Path.of(PYTHON))) return null;
+        String shape = m + "x" + n + "x" + k;
+        ProcessBuilder pb = new ProcessBuilder(PYTHON, script.toString(), shape).redirectErrorStream(true);
+        Map<String, String> env = pb.environment();
+        String t = Integer.toString(Math.max(1, threads));
+        env.put("OPENBLAS_NUM_THREADS", t);
+        env.put("OMP_NUM_THREADS", t);
+        env.put("MKL_NUM_THREADS", t);
+        try {
+            Process p = pb.start();
+            p.getOutputStream().close();
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            Thread reader = Thread.ofVirtual().start(() -> {
+                try (InputStream in = p.getInputStream()) {
+                    in.transferTo(bytes);
+                } catch (IOException ignored) {
+                    // the process died; whatever was read is parsed below
+                }
+            });
+            if (!p.waitFor(300, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return null;
+            }
+            reader.join(5_000);
+            if (p.exitValue() != 0) return null;
+            return parseGflops(bytes.toString(StandardCharsets.UTF_8), shape);
+        } catch (IOException e) {
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        }
+    }
+
+    /** The gflops of the JSON line for {@code shape} (or of the only JSON line with gflops), else null. */
+    static Double parseGflops(String output, String shape) {
+        Double any = null;
+        int count = 0;
+        for (String line : output.split("\\R")) {
+            Matcher g = GFLOPS.matcher(line);
+            if (!g.find()) continue;
+            double v;
+            try {
+                v = Double.parseDouble(g.group(1));
+            } catch (NumberFormatException e) {
+                continue;
+            }
+            Matcher s = SHAPE.matcher(line);
+            if (s.find() && s.group(1).equals(shape)) return v;
+            any = v;
+            count++;
+        }
+        return count == 1 ? any : null;
+    }
+}

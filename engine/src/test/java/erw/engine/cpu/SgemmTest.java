@@ -1,0 +1,175 @@
+package erw.engine.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Sgemm} against a double-precision reference, for every transpose combination, edge sizes
+ * around the micro-tile and cache-block sizes, accumulate or not, non-zero offsets; and bit-identical
+ * results whatever the number of threads.
+ *
+ * <p>Tolerance: each element is a sum of k products accumulated in float, so its error is at most
+ * about {@code k u (|c0| + sum_p |a_ip b_pj|)} with {@code u = 2^-24}; the test allows
+ * {@code (k + 2) 2^-23 (|c0| + sum_p |a_ip b_pj|) + 1e-30}, twice that bound.
+ */
+class SgemmTest {
+    private static WorkerPool pool1, pool2, pool3;
+
+    @BeforeAll
+    static void pools() {
+        pool1 = new WorkerPool(1);
+        pool2 = new WorkerPool(2);
+        pool3 = new WorkerPool(3);
+    }
+
+    @AfterAll
+    static void close() {
+        pool1.close();
+        pool2.close();
+        pool3.close();
+    }
+
+    private static final float SENTINEL = Float.NaN;
+
+    /** Operands laid out at offsets inside larger arrays whose other elements are NaN. */
+    private record Problem(boolean transA, boolean transB, int m, int n, int k, float[] a, int aOff, float[] b,
+                           int bOff, float[] c, int cOff, float[] c0) {}
+
+    private static Problem problem(SplittableRandom rnd, boolean transA, boolean transB, int m, int n, int k,
+                                   boolean offsets) {
+        int aOff = offsets ? 1 + rnd.nextInt(7) : 0, bOff = offsets ? 1 + rnd.nextInt(7) : 0;
+        int cOff = offsets ? 1 + rnd.nextInt(7) : 0;
+        float[] a = new float[aOff + m * k + 5], b = new float[bOff + k * n + 5], c = new float[cOff + m * n + 5];
+        java.util.Arrays.fill(a, SENTINEL);
+        java.util.Arrays.fill(b, SENTINEL);
+        java.util.Arrays.fill(c, SENTINEL);
+        for (int i = 0; i < m * k; i++) a[aOff + i] = (float) (2 * rnd.nextDouble() - 1);
+        for (int i = 0; i < k * n; i++) b[bOff + i] = (float) (2 * rnd.nextDouble() - 1);
+        for (int i = 0; i < m * n; i++) c[cOff + i] = (float) (2 * rnd.nextDouble() - 1);
+        return new Problem(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, c.clone());
+    }
+
+    private static float[] run(WorkerPool pool, Problem p, boolean accumulate) {
+        float[] c = p.c0().clone();
+        Sgemm.gemm(pool, p.transA(), p.transB(), p.m(), p.n(), p.k(), p.a(), p.aOff(), p.b(), p.bOff(), c, p.cOff(),
+                accumulate);
+        return c;
+    }
+
+    private static void check(Problem p, boolean accumulate, float[] c) {
+        int m = p.m(), n = p.n(), k = p.k();
+        String what = (p.transA() ? "T" : "N") + (p.transB() ? "T" : "N") + " " + m + "x" + n + "x" + k
+                + (accumulate ? " accumulate" : "");
+        for (int i = 0; i < c.length; i++) {
+            boolean inside = i >= p.cOff() && i < p.cOff() + m * n;
+            if (!inside && !Float.isNaN(c[i])) fail(what + ": wrote outside C at " + i);
+        }
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double c0 = accumulate ? p.c0()[p.cOff() + i * n + j] : 0;
+                double sum = c0, mag = Math.abs(c0);
+                for (int q = 0; q < k; q++) {
+                    double av = p.transA() ? p.a()[p.aOff() + q * m + i] : p.a()[p.aOff() + i * k + q];
+                    double bv = p.transB() ? p.b()[p.bOff() + j * k + q] : p.b()[p.bOff() + q * n + j];
+                    sum += av * bv;
+                    mag += Math.abs(av * bv);
+                }
+                double got = c[p.cOff() + i * n + j];
+                double tol = (k + 2) * 0x1p-23 * mag + 1e-30;
+                if (!(Math.abs(got - sum) <= tol)) {
+                    fail(what + ": C[" + i + "][" + j + "] = " + got + ", expected " + sum + " +- " + tol);
+                }
+            }
+        }
+    }
+
+    @Test
+    void matchesReferenceOnEdgeSizes() {
+        SplittableRandom rnd = new SplittableRandom(42);
+        int[] dims = {1, 3, 17, 33, 65, 130};
+        for (int t = 0; t < 4; t++) {
+            boolean transA = (t & 1) != 0, transB = (t & 2) != 0;
+            for (int m : dims) {
+                for (int n : dims) {
+                    for (int k : dims) {
+                        boolean accumulate = rnd.nextBoolean();
+                        Problem p = problem(rnd, transA, transB, m, n, k, rnd.nextBoolean());
+                        check(p, accumulate, run(pool2, p, accumulate));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void matchesReferenceAcrossCacheBlocks() {
+        SplittableRandom rnd = new SplittableRandom(7);
+        // k past the k block (several, with a remainder), n past the column block, tiles of 4 and 12 rows,
+        // 1- and 2-vector column edges, a short-and-wide C (split by columns), tiny and k = 1 shapes
+        int[][] shapes = {
+            {29, 2053, 390}, {100, 47, 1000}, {4, 6, 3}, {1, 1, 1}, {5, 700, 50}, {37, 9, 1}, {16, 16, 800},
+            {13, 48, 64}, {64, 33, 385}
+        };
+        for (int[] s : shapes) {
+            for (int t = 0; t < 4; t++) {
+                boolean transA = (t & 1) != 0, transB = (t & 2) != 0;
+                for (boolean accumulate : new boolean[] {false, true}) {
+                    Problem p = problem(rnd, transA, transB, s[0], s[1], s[2], true);
+                    check(p, accumulate, run(pool2, p, accumulate));
+                }
+            }
+        }
+    }
+
+    @Test
+    void bitIdenticalAcrossThreadCounts() {
+        SplittableRandom rnd = new SplittableRandom(3);
+        // split by rows, split by columns, rows with a 4-row edge tile and more than one k block
+        int[][] shapes = {{300, 200, 500}, {8, 1000, 300}, {124, 77, 450}};
+        for (int[] s : shapes) {
+            for (int t = 0; t < 4; t++) {
+                boolean transA = (t & 1) != 0, transB = (t & 2) != 0;
+                for (boolean accumulate : new boolean[] {false, true}) {
+                    Problem p = problem(rnd, transA, transB, s[0], s[1], s[2], true);
+                    float[] one = run(pool1, p, accumulate);
+                    assertArrayEquals(one, run(pool2, p, accumulate), "2 threads");
+                    assertArrayEquals(one, run(pool3, p, accumulate), "3 threads");
+                }
+            }
+        }
+        // and correct
+        Problem p = problem(rnd, true, false, 300, 200, 500, false);
+        check(p, true, run(pool2, p, true));
+    }
+
+    @Test
+    void emptyReductionZeroesOrKeeps() {
+        float[] c = {1, 2, 3, 4, 5, 6, 7};
+        Sgemm.gemm(pool2, false, false, 2, 3, 0, new float[0], 0, new float[0], 0, c, 1, true);
+        assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6, 7}, c);
+        Sgemm.gemm(pool2, false, true, 2, 3, 0, new float[0], 0, new float[0], 0, c, 1, false);
+        assertArrayEquals(new float[] {1, 0, 0, 0, 0, 0, 0}, c);
+    }
+
+    @Test
+    void benchmarkReportsAndParses() {
+        List<GemmBenchmark.Result> r = GemmBenchmark.run(pool2, List.of(new int[] {40, 50, 60}), 2);
+        assertEquals(1, r.size());
+        assertEquals(40, r.get(0).m());
+        assertTrue(r.get(0).gflops() > 0 && r.get(0).bestSeconds() > 0);
+        String out = "noise\n{\"shape\": \"8x8x8\", \"gflops\": 1.5}\n{\"shape\":\"2048x2048x2048\",\"gflops\":183.2,\"s\":0.09}\n";
+        assertEquals(183.2, GemmBenchmark.parseGflops(out, "2048x2048x2048"));
+        assertEquals(1.5, GemmBenchmark.parseGflops(out, "8x8x8"));
+        assertNull(GemmBenchmark.parseGflops(out, "1x1x1"));
+        assertNull(GemmBenchmark.parseGflops("Traceback: no module named numpy", "1x1x1"));
+    }
+}
