@@ -3,6 +3,7 @@ package erw.engine.ops;
 import erw.engine.Op;
 import erw.engine.Tensor;
 import erw.engine.cpu.FastMath;
+import erw.engine.cpu.Sgemm;
 import erw.engine.cpu.Vec;
 import erw.engine.cpu.WorkerPool;
 import java.util.List;
@@ -51,35 +52,19 @@ public final class Attention extends Op {
         for (int j = 0; j < t; j++) System.arraycopy(src, base + j * stride, dst, j * hd, hd);
     }
 
-    /** The same slab transposed to (d, T), so that a row of scores is a sum of T-long axpys. */
-    private void gatherTransposed(float[] src, int b, int h, int which, float[] dst) {
-        int stride = 3 * dim, base = b * t * stride + which * dim + h * hd;
-        for (int j = 0; j < t; j++) {
-            int o = base + j * stride;
-            for (int c = 0; c < hd; c++) dst[c * t + j] = src[o + c];
-        }
-    }
-
-    /** s[0..T) = scale * q_i . K^T, from the transposed keys. */
-    private void scores(float[] q, int i, float[] kt, float[] s) {
-        java.util.Arrays.fill(s, 0f);
-        for (int c = 0; c < hd; c++) Vec.axpy(q[i * hd + c], kt, c * t, s, 0, t);
-        Vec.scale(scale, s, 0, t);
-    }
-
-    /** p = exp(s - shift) in place; returns the sum. */
-    private float expShifted(float[] s, float shift) {
+    /** s[off..off+T) = exp(s - shift) in place; returns the sum. */
+    private float expShifted(float[] s, int off, float shift) {
         int j = 0;
         FloatVector acc = FloatVector.zero(Vec.S);
         for (int ub = Vec.S.loopBound(t); j < ub; j += Vec.S.length()) {
-            FloatVector e = FastMath.exp(FloatVector.fromArray(Vec.S, s, j).sub(shift));
-            e.intoArray(s, j);
+            FloatVector e = FastMath.exp(FloatVector.fromArray(Vec.S, s, off + j).sub(shift));
+            e.intoArray(s, off + j);
             acc = acc.add(e);
         }
         float sum = FastMath.sumLanes(acc);
         for (; j < t; j++) {
-            float e = FastMath.exp(s[j] - shift);
-            s[j] = e;
+            float e = FastMath.exp(s[off + j] - shift);
+            s[off + j] = e;
             sum += e;
         }
         return sum;
@@ -89,23 +74,24 @@ public final class Attention extends Op {
     public void forward(WorkerPool pool) {
         float[] src = qkv.data(), od = out.data();
         pool.parallelFor(n * heads, (lo, hi) -> {
-            float[] q = new float[t * hd], kt = new float[t * hd], v = new float[t * hd], p = new float[t], o = new float[hd];
+            float[] q = new float[t * hd], k = new float[t * hd], v = new float[t * hd], p = new float[t * t], o = new float[t * hd];
             for (int task = lo; task < hi; task++) {
                 int b = task / heads, h = task % heads;
                 gather(src, b, h, 0, q);
-                gatherTransposed(src, b, h, 1, kt);
+                gather(src, b, h, 1, k);
                 gather(src, b, h, 2, v);
+                // S = Q K^T as a small GEMM (nested in this loop, so it runs on this thread)
+                Sgemm.gemm(pool, false, true, t, t, hd, q, 0, k, 0, p, 0, false);
                 for (int i = 0; i < t; i++) {
-                    scores(q, i, kt, p);
-                    float m = Vec.max(p, 0, t);
-                    float sum = expShifted(p, m);
-                    java.util.Arrays.fill(o, 0f);
-                    for (int j = 0; j < t; j++) Vec.axpy(p[j], v, j * hd, o, 0, hd);
-                    float inv = 1f / sum;
-                    int dst = (b * t + i) * dim + h * hd;
-                    for (int c = 0; c < hd; c++) od[dst + c] = o[c] * inv;
+                    int r = i * t;
+                    Vec.scale(scale, p, r, t);
+                    float m = Vec.max(p, r, t);
+                    float sum = expShifted(p, r, m);
+                    Vec.scale(1f / sum, p, r, t);
                     lse[task * t + i] = m + (float) Math.log(sum);
                 }
+                Sgemm.gemm(pool, false, false, t, hd, t, p, 0, v, 0, o, 0, false);
+                for (int i = 0; i < t; i++) System.arraycopy(o, i * hd, od, (b * t + i) * dim + h * hd, hd);
             }
         });
     }
@@ -115,37 +101,38 @@ public final class Attention extends Op {
         if (!qkv.requiresGrad()) return;
         float[] src = qkv.data(), od = out.data(), g = out.grad(), gq = qkv.grad();
         pool.parallelFor(n * heads, (lo, hi) -> {
-            float[] q = new float[t * hd], k = new float[t * hd], kt = new float[t * hd], vt = new float[t * hd];
-            float[] dkt = new float[t * hd], dvt = new float[t * hd], dq = new float[hd], go = new float[hd], p = new float[t], dp = new float[t];
+            float[] q = new float[t * hd], k = new float[t * hd], v = new float[t * hd], go = new float[t * hd], o = new float[t * hd];
+            float[] p = new float[t * t], dp = new float[t * t], dq = new float[t * hd], dk = new float[t * hd], dv = new float[t * hd];
             for (int task = lo; task < hi; task++) {
                 int b = task / heads, h = task % heads;
                 gather(src, b, h, 0, q);
                 gather(src, b, h, 1, k);
-                gatherTransposed(src, b, h, 1, kt);
-                gatherTransposed(src, b, h, 2, vt);
-                java.util.Arrays.fill(dkt, 0f);
-                java.util.Arrays.fill(dvt, 0f);
+                gather(src, b, h, 2, v);
                 for (int i = 0; i < t; i++) {
-                    int oRow = (b * t + i) * dim + h * hd;
-                    System.arraycopy(g, oRow, go, 0, hd);
-                    float di = Vec.dot(go, 0, od, oRow, hd);
-                    scores(q, i, kt, p);
-                    expShifted(p, lse[task * t + i]);               // the probabilities, recomputed
-                    java.util.Arrays.fill(dp, 0f);
-                    for (int c = 0; c < hd; c++) Vec.axpy(go[c], vt, c * t, dp, 0, t);   // dP_i = dO_i V^T
-                    for (int c = 0; c < hd; c++) Vec.axpy(go[c], p, 0, dvt, c * t, t);   // dV^T += dO_i^T P_i
-                    for (int j = 0; j < t; j++) dp[j] = p[j] * (dp[j] - di) * scale;      // dS_i (times the scale)
-                    java.util.Arrays.fill(dq, 0f);
-                    for (int j = 0; j < t; j++) Vec.axpy(dp[j], k, j * hd, dq, 0, hd);    // dQ_i = dS_i K
-                    for (int c = 0; c < hd; c++) Vec.axpy(q[i * hd + c], dp, 0, dkt, c * t, t); // dK^T += Q_i^T dS_i
-                    int qRow = (b * t + i) * 3 * dim + h * hd;
-                    for (int c = 0; c < hd; c++) gq[qRow + c] += dq[c];
+                    System.arraycopy(g, (b * t + i) * dim + h * hd, go, i * hd, hd);
+                    System.arraycopy(od, (b * t + i) * dim + h * hd, o, i * hd, hd);
                 }
+                // the probabilities, recomputed from the saved log-sum-exp
+                Sgemm.gemm(pool, false, true, t, t, hd, q, 0, k, 0, p, 0, false);
+                for (int i = 0; i < t; i++) {
+                    Vec.scale(scale, p, i * t, t);
+                    expShifted(p, i * t, lse[task * t + i]);
+                }
+                Sgemm.gemm(pool, false, true, t, t, hd, go, 0, v, 0, dp, 0, false);   // dP = dO V^T
+                Sgemm.gemm(pool, true, false, t, hd, t, p, 0, go, 0, dv, 0, false);   // dV = P^T dO
+                for (int i = 0; i < t; i++) {                                          // dS = P (dP - rowsum(dO O)) * scale
+                    float di = Vec.dot(go, i * hd, o, i * hd, hd);
+                    int r = i * t;
+                    for (int j = 0; j < t; j++) dp[r + j] = p[r + j] * (dp[r + j] - di) * scale;
+                }
+                Sgemm.gemm(pool, false, false, t, hd, t, dp, 0, k, 0, dq, 0, false);  // dQ = dS K
+                Sgemm.gemm(pool, true, false, t, hd, t, dp, 0, q, 0, dk, 0, false);   // dK = dS^T Q
                 for (int j = 0; j < t; j++) {
                     int row = (b * t + j) * 3 * dim + h * hd;
                     for (int c = 0; c < hd; c++) {
-                        gq[row + dim + c] += dkt[c * t + j];
-                        gq[row + 2 * dim + c] += dvt[c * t + j];
+                        gq[row + c] += dq[j * hd + c];
+                        gq[row + dim + c] += dk[j * hd + c];
+                        gq[row + 2 * dim + c] += dv[j * hd + c];
                     }
                 }
             }
