@@ -299,6 +299,22 @@ public final class Graph {
         return out;
     }
 
+    /** Mean over each sample's tokens: (N*T, D) to (N, D). */
+    public Tensor tokenMean(String opName, Tensor x, int batch) {
+        String l = label(opName, "token_mean");
+        Tensor out = activation(l, anyGrad(x), batch, x.cols());
+        add(new erw.engine.ops.TokenMean(l, x, batch, out));
+        return out;
+    }
+
+    /** Mean softmax cross-entropy of logits (N, K) against integer labels (N). */
+    public Tensor crossEntropy(String opName, Tensor logits, Tensor labels) {
+        String l = label(opName, "softmax_cross_entropy");
+        Tensor out = activation(l, anyGrad(logits), 1);
+        add(new erw.engine.ops.SoftmaxCrossEntropy(l, logits, labels, out));
+        return out;
+    }
+
     // ---- reverse mode --------------------------------------------------------------------------
 
     /** Every tensor produced by an op of this graph, in order of creation. */

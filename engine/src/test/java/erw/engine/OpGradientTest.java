@@ -124,6 +124,16 @@ class OpGradientTest {
     }
 
     @Test
+    void classifierHead() {
+        Tensor tokens = in("tokens", 33, 2 * 3, 4);
+        check.check("token_mean", g -> List.of(g.tokenMean("pool", tokens, 2)), List.of(tokens));
+        Tensor logits = in("logits", 34, 3, 5);
+        Tensor labels = Tensor.input("labels", 3);
+        labels.copyFrom(new float[]{4, 0, 2});
+        check.check("cross_entropy", g -> List.of(g.crossEntropy("ce", logits, labels)), List.of(logits));
+    }
+
+    @Test
     void reductions() {
         Tensor x = in("x", 30, 4, 5), w = in("w", 31, 3);
         check.check("sum", g -> List.of(g.sum("sum", x)), List.of(x));

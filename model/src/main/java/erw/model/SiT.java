@@ -22,8 +22,11 @@ public final class SiT {
     private final SiTConfig cfg;
     private final ParameterStore store = new ParameterStore();
 
-    /** What a recorded forward returns: velocity (N,C,H,W), or null for the warmup model, and projector tokens (N,T,Z). */
-    public record Outputs(Tensor velocity, Tensor zs) {}
+    /**
+     * What a recorded forward returns: velocity (N,C,H,W), or null for the warmup model; projector
+     * tokens (N,T,Z); and the hidden tokens (N*T, D) after the last block held.
+     */
+    public record Outputs(Tensor velocity, Tensor zs, Tensor hidden) {}
 
     public SiT(SiTConfig cfg) {
         this.cfg = cfg;
@@ -159,14 +162,14 @@ public final class SiT {
             h = block(g, i, h, condAct, n);
             if (i + 1 == cfg.projectorBlock()) zs = projector(g, h, n);
         }
-        if (cfg.truncated()) return new Outputs(null, zs);
+        if (cfg.truncated()) return new Outputs(null, zs, h);
 
         List<Tensor> fm = g.chunk("final_layer.adaLN.chunk", g.linear("final_layer.adaLN_modulation.1", condAct,
                 p("final_layer.adaLN_modulation.1.weight"), p("final_layer.adaLN_modulation.1.bias")), 2);
         Tensor fin = g.modulate("final_layer.modulate", g.layerNorm("final_layer.norm_final", h, null, null, LN_EPS), fm.get(0), fm.get(1));
         fin = g.linear("final_layer.linear", fin, p("final_layer.linear.weight"), p("final_layer.linear.bias"));
         Tensor v = g.unpatchify("final_layer.unpatchify", fin, n, c, side, side, ps);
-        return new Outputs(v, zs);
+        return new Outputs(v, zs, h);
     }
 
     private Tensor block(Graph g, int i, Tensor h, Tensor condAct, int n) {
