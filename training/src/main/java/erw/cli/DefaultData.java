@@ -20,7 +20,7 @@ import java.util.Map;
 final class DefaultData {
     private DefaultData() {}
 
-    static final int ENCODER_STEPS = 500, ENCODER_BATCH = 128;
+    static final int ENCODER_STEPS = 800, ENCODER_BATCH = 128;
 
     static BatchSource prepare(Path root, long seed, PrintStream err) throws Exception {
         Path dir = FashionMnist.defaultDirectory();

@@ -74,7 +74,7 @@ final class RunArtifacts implements Trainer.Listener, AutoCloseable {
             series.put(names[k], new double[][]{xs, ys});
         }
         Path file = runDir.resolve("loss.png");
-        LossPlot.writePng(file, "erw " + cfg.method + " (" + cfg.align + ")", "step", "loss", series, false);
+        LossPlot.writePng(file, "erw train: method " + cfg.method + (cfg.method.equals("sit") ? "" : ", " + cfg.align + " alignment"), "step", "loss", series, false);
     }
 
     void writeSamples(long step, PhaseProgram program) {
