@@ -299,6 +299,14 @@ public final class Graph {
         return out;
     }
 
+    /** Rotary position embedding on the q and k parts of packed qkv (N*T, 3D); tables (T, d). */
+    public Tensor rope(String opName, Tensor qkv, Tensor cos, Tensor sin, int batch, int heads) {
+        String l = label(opName, "rope");
+        Tensor out = activation(l, anyGrad(qkv), qkv.shape());
+        add(new erw.engine.ops.Rope(l, qkv, cos, sin, batch, heads, out));
+        return out;
+    }
+
     /** Mean over each sample's tokens: (N*T, D) to (N, D). */
     public Tensor tokenMean(String opName, Tensor x, int batch) {
         String l = label(opName, "token_mean");

@@ -90,6 +90,13 @@ class OpGradientTest {
     }
 
     @Test
+    void rope() {
+        // N=2, T=3, D=8, 2 heads of 4; random tables exercise every term
+        Tensor qkv = in("qkv", 35, 2 * 3, 24), cos = fixed("cos", 36, 3, 4), sin = fixed("sin", 37, 3, 4);
+        check.check("rope", g -> List.of(g.rope("rope", qkv, cos, sin, 2, 2)), List.of(qkv));
+    }
+
+    @Test
     void patchifyAndUnpatchify() {
         Tensor img = in("img", 20, 2, 3, 4, 4);
         check.check("patchify", g -> List.of(g.patchify("pf", img, 2, 3, 4, 4, 2)), List.of(img));

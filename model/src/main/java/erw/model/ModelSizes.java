@@ -29,6 +29,7 @@ public final class ModelSizes {
         if (c.qkNorm()) block += 4L * c.headDim();
         n += block * c.blocks();
         if (!c.truncated()) n += ps * ps * ch * d + ps * ps * ch + 2 * d * d + 2 * d;
+        if (c.rope()) n += 2L * c.tokens() * c.headDim();   // the fixed rotary tables
         return n + projectorParameters(c);
     }
 
@@ -40,6 +41,7 @@ public final class ModelSizes {
         long perBlock = 12 * batch * d                       // adaLN linear and its 6 chunks
                 + r * 12 * d + 2 * r * hid;                  // norms, modulations, qkv, attention, proj, residuals, fc1, gelu, fc2
         if (c.qkNorm()) perBlock += r * 8 * d;               // split, q/k norms, join
+        if (c.rope() && !c.truncated()) perBlock += r * 3 * d;
         n += perBlock * c.blocks();
         n += 4 * r * c.projectorDim() + r * c.zDim();         // projector: 3 linears, 2 SiLUs
         if (!c.truncated()) n += 4 * batch * d + 2 * r * d + 2 * r * pp; // final adaLN + chunks, norm, modulate, linear, unpatchify

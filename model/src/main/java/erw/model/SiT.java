@@ -71,6 +71,11 @@ public final class SiT {
         store.param("projectors.0.4.weight", cfg.zDim(), cfg.projectorDim());
         store.param("projectors.0.4.bias", cfg.zDim());
         fillPosEmbed(store.get("pos_embed").data(), d, cfg.inputSize() / p);
+        if (cfg.rope()) {
+            store.buffer("feat_rope.freqs_cos", cfg.tokens(), cfg.headDim());
+            store.buffer("feat_rope.freqs_sin", cfg.tokens(), cfg.headDim());
+            fillRope(store.get("feat_rope.freqs_cos").data(), store.get("feat_rope.freqs_sin").data(), cfg.headDim() / 2, cfg.inputSize() / p);
+        }
     }
 
     public SiTConfig config() {
@@ -92,7 +97,7 @@ public final class SiT {
             String name = e.getKey();
             Tensor t = e.getValue();
             stream++;
-            if (name.equals("pos_embed")) continue;
+            if (name.equals("pos_embed") || name.startsWith("feat_rope.")) continue;
             float[] v = t.data();
             java.util.Arrays.fill(v, 0f);
             if (name.endsWith(".bias") || name.startsWith("final_layer.") || name.contains("adaLN_modulation")) continue;
@@ -123,6 +128,32 @@ public final class SiT {
                     out[o + quarter + k] = (float) Math.cos(j * w);
                     out[o + 2 * quarter + k] = (float) Math.sin(i * w);
                     out[o + 3 * quarter + k] = (float) Math.cos(i * w);
+                }
+            }
+        }
+    }
+
+    /**
+     * LightningDiT's VisionRotaryEmbeddingFast(dim = d/2, grid) tables (T, d): frequencies
+     * 1/10000^(2k/dim) repeated pairwise; the first dim features rotate by the token's row, the
+     * last dim by its column.
+     */
+    static void fillRope(float[] cos, float[] sin, int dim, int grid) {
+        float[] freqs = new float[dim];
+        for (int k = 0; k < dim / 2; k++) {
+            float f = (float) (1.0 / Math.pow(10000.0, (float) (2 * k) / dim));
+            freqs[2 * k] = f;
+            freqs[2 * k + 1] = f;
+        }
+        for (int i = 0; i < grid; i++) {
+            for (int j = 0; j < grid; j++) {
+                int o = (i * grid + j) * 2 * dim;
+                for (int k = 0; k < dim; k++) {
+                    float a = i * freqs[k], b = j * freqs[k];
+                    cos[o + k] = (float) Math.cos(a);
+                    sin[o + k] = (float) Math.sin(a);
+                    cos[o + dim + k] = (float) Math.cos(b);
+                    sin[o + dim + k] = (float) Math.sin(b);
                 }
             }
         }
@@ -179,6 +210,8 @@ public final class SiT {
         Tensor a = g.modulate(b + "modulate1", g.layerNorm(b + "norm1", h, null, null, LN_EPS), m.get(0), m.get(1));
         Tensor qkv = g.linear(b + "attn.qkv", a, p(b + "attn.qkv.weight"), p(b + "attn.qkv.bias"));
         if (cfg.qkNorm()) qkv = qkNorm(g, b, qkv);
+        // RoPE after QK-norm; off in the ERW warmup model (SPEC section 4)
+        if (cfg.rope() && !cfg.truncated()) qkv = g.rope(b + "attn.rope", qkv, p("feat_rope.freqs_cos"), p("feat_rope.freqs_sin"), n, cfg.numHeads());
         Tensor att = g.attention(b + "attn.sdpa", qkv, n, cfg.numHeads());
         att = g.linear(b + "attn.proj", att, p(b + "attn.proj.weight"), p(b + "attn.proj.bias"));
         h = g.gatedResidual(b + "residual1", h, m.get(2), att);

@@ -31,7 +31,7 @@ public record SiTConfig(int depth, int hiddenSize, int numHeads, int patchSize, 
         require(zDim >= 1, "z_dim", zDim, ">= 1");
         require(mlpRatio > 0, "mlp_ratio", mlpRatio, "> 0");
         require(truncatedDepth >= 0 && truncatedDepth <= depth, "truncated_depth", truncatedDepth, "in [0, depth]");
-        require(!rope, "rope", rope, "false (2-D RoPE is not implemented yet)");
+        require(!rope || (hiddenSize / numHeads) % 2 == 0, "rope", rope, "used with an even head dimension");
     }
 
     private static void require(boolean ok, String field, Object value, String expected) {
