@@ -26,6 +26,15 @@ public final class Reduce {
         return s;
     }
 
+    /** Deterministic sum of squares of a whole array (gradient norms). */
+    public static double sumSquares(WorkerPool pool, float[] x) {
+        return sum(pool, x.length, (lo, hi) -> {
+            double acc = 0;
+            for (int i = lo; i < hi; i++) acc += (double) x[i] * x[i];
+            return acc;
+        });
+    }
+
     /**
      * Column sums of a row-major (rows x cols) matrix added into {@code out[outOff + c]}: parallel over
      * columns, each column summed over rows in row order.

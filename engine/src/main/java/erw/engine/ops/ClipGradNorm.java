@@ -33,14 +33,7 @@ public final class ClipGradNorm extends Op {
     @Override
     public void forward(WorkerPool pool) {
         double s = 0;
-        for (Tensor p : params) {
-            float[] g = p.grad();
-            s += Reduce.sum(pool, g.length, (lo, hi) -> {
-                double acc = 0;
-                for (int i = lo; i < hi; i++) acc += (double) g[i] * g[i];
-                return acc;
-            });
-        }
+        for (Tensor p : params) s += Reduce.sumSquares(pool, p.grad());
         float norm = (float) Math.sqrt(s);
         normOut.data()[0] = norm;
         float coef = Math.min(1f, maxNorm / (norm + 1e-6f));

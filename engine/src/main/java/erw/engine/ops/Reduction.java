@@ -44,10 +44,9 @@ public final class Reduction extends Op {
         double s = 0;
         for (Tensor x : xs) {
             float[] d = x.data();
-            s += Reduce.sum(pool, d.length, (lo, hi) -> {
+            s += kind == Kind.L2NORM ? Reduce.sumSquares(pool, d) : Reduce.sum(pool, d.length, (lo, hi) -> {
                 double acc = 0;
-                if (kind == Kind.L2NORM) for (int i = lo; i < hi; i++) acc += (double) d[i] * d[i];
-                else for (int i = lo; i < hi; i++) acc += d[i];
+                for (int i = lo; i < hi; i++) acc += d[i];
                 return acc;
             });
         }
