@@ -102,7 +102,8 @@ public final class TrainCommand implements Callable<Integer> {
             runDir = out != null ? out : Path.of("runs", cfg.method + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         }
         BatchSource source = builtIn ? DefaultData.prepare(dataRoot, cfg.seed, System.err) : DefaultData.open(data);
-        SiTConfig mc = modelConfig(source, builtIn);
+        // a resumed run keeps the model it was started with, whatever the command line says
+        SiTConfig mc = resumeFrom != null ? storedModel(resumeFrom) : modelConfig(source, builtIn);
         Files.createDirectories(runDir);
         Files.writeString(runDir.resolve("config.json"), "{\"model\": " + mc.toJson() + ",\n\"train\": " + cfg.toJson() + "}\n");
         System.err.printf("erw train: method %s, %s, %,d steps (warmup %d), batch %d, backend %s, run directory %s%n",
@@ -123,6 +124,12 @@ public final class TrainCommand implements Callable<Integer> {
         }
         System.err.printf("done in %s: %s%n", formatMinutes((System.nanoTime() - t0) / 1e9), runDir);
         return 0;
+    }
+
+    private static SiTConfig storedModel(Path checkpoint) {
+        try (erw.model.io.SafeTensorsFile f = erw.model.io.SafeTensors.open(checkpoint)) {
+            return erw.model.Checkpoint.config(f, null).full();
+        }
     }
 
     private static String formatMinutes(double s) {

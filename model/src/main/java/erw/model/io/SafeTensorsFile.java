@@ -277,6 +277,24 @@ public final class SafeTensorsFile implements AutoCloseable {
         read(e, dst, dstOff);
     }
 
+    /**
+     * Converts elements {@code [first, first + count)} of the tensor (flat, C order) into
+     * {@code dst[dstOff ..]}: rows of a large memory-mapped tensor without reading the rest.
+     */
+    public void readFloats(String name, long first, int count, float[] dst, int dstOff) {
+        Entry e = entry(name);
+        if (first < 0 || count < 0 || first + count > e.numel || dstOff < 0 || dst.length - dstOff < count) {
+            throw new SafeTensorsException(path + ": elements [" + first + ", " + (first + count) + ") of tensor '" + name + "' "
+                    + Arrays.toString(e.shape) + " (" + e.numel + " elements) into a destination of length " + dst.length + " at " + dstOff + " are out of range");
+        }
+        ensureOpen(name);
+        try {
+            e.dtype.toFloats(data, e.begin + first * e.dtype.size, ByteOrder.LITTLE_ENDIAN, dst, dstOff, count);
+        } catch (IllegalStateException ex) {
+            throw closedError(name, ex);
+        }
+    }
+
     /** The values of an integer (I*, U*, BOOL) tensor, e.g. class labels; U64 above Long.MAX_VALUE wraps. */
     public long[] readLongs(String name) {
         Entry e = entry(name);

@@ -1,0 +1,63 @@
+package erw.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import erw.cli.Main;
+import erw.engine.cpu.Philox;
+import erw.model.io.Npy;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The user's path through the CLI: import own data, train an encoder, add features, train ERW, resume, sample. */
+class CliEndToEndTest {
+    static int run(String... args) {
+        CommandLine cl = Main.commandLine();
+        StringWriter err = new StringWriter();
+        cl.setErr(new PrintWriter(err));
+        int code = cl.execute(args);
+        if (code != 0) System.err.println(String.join(" ", args) + "\n" + err);
+        return code;
+    }
+
+    @Test
+    void importEncoderFeaturesTrainResumeSample(@TempDir Path dir) throws Exception {
+        int n = 96;
+        float[] img = new float[n * 16 * 16], lab = new float[n];
+        Philox.normal(3, 3, 0, img, 0, img.length);
+        for (int i = 0; i < n; i++) {
+            lab[i] = i % 3;
+            for (int p = 0; p < 256; p++) img[i * 256 + p] = 0.2f * img[i * 256 + p] + ((p % 16) / 5 == i % 3 ? 0.8f : -0.8f);
+        }
+        Npy.write(dir.resolve("x.npy"), new long[]{n, 1, 16, 16}, img);
+        Npy.write(dir.resolve("y.npy"), new long[]{n}, lab);
+        Path data = dir.resolve("data"), enc = dir.resolve("enc.safetensors"), runDir = dir.resolve("run");
+        assertEquals(0, run("data", "import", "--images", dir.resolve("x.npy").toString(), "--labels", dir.resolve("y.npy").toString(), "--out", data.toString()));
+        assertEquals(0, run("encoder", "train", "--data", data.toString(), "--out", enc.toString(), "--steps", "15", "--batch", "16", "--depth", "1", "--hidden", "32"));
+        assertEquals(0, run("data", "features", "--data", data.toString(), "--encoder", enc.toString()));
+        assertEquals(0, run("data", "inspect", data.toString()));
+        String[] train = {"train", "--data", data.toString(), "--out", runDir.toString(), "--steps", "6", "--warmup-steps", "2", "--batch", "8",
+                "--depth", "2", "--hidden", "32", "--heads", "2", "--encoder-depth", "1", "--l2r-depth", "1", "--projector-dim", "16",
+                "--checkpoint-every", "3", "--sample-steps", "3", "--log-every", "2"};
+        assertEquals(0, run(train));
+        assertTrue(Files.exists(runDir.resolve("step-0000006.safetensors")) && Files.exists(runDir.resolve("loss.png"))
+                && Files.exists(runDir.resolve("samples-0000006.png")) && Files.exists(runDir.resolve("metrics.jsonl")));
+        // resume from step 3 (in phase 2) reproduces the final checkpoint bit for bit
+        byte[] straight = Files.readAllBytes(runDir.resolve("step-0000006.safetensors"));
+        Files.delete(runDir.resolve("step-0000006.safetensors"));
+        assertEquals(0, run("train", "--data", data.toString(), "--resume", runDir.toString()));
+        assertTrue(java.util.Arrays.equals(straight, Files.readAllBytes(runDir.resolve("step-0000006.safetensors"))), "resumed checkpoint differs");
+        assertEquals(0, run("sample", "--checkpoint", runDir.resolve("step-0000006.safetensors").toString(), "--ema", "--steps", "3", "--n", "2",
+                "--classes", "0,2", "--no-progress", "--out", dir.resolve("samples").toString()));
+        assertTrue(Files.exists(dir.resolve("samples/samples.png")));
+        // bad input: one line, exit code 2
+        assertEquals(2, run("train", "--method", "dit", "--data", data.toString(), "--out", dir.resolve("x").toString()));
+        assertEquals(2, run("train", "--data", data.toString(), "--steps", "5", "--warmup-steps", "9", "--out", dir.resolve("y").toString()));
+        assertEquals(2, run("train", "--data", dir.resolve("missing").toString()));
+    }
+}

@@ -1,0 +1,148 @@
+package erw.cli;
+
+import erw.engine.cpu.CpuBackend;
+import erw.model.io.Npy;
+import erw.model.io.SafeTensors;
+import erw.model.io.SafeTensorsFile;
+import erw.training.TargetEncoder;
+import erw.training.data.DatasetDir;
+import erw.training.data.FashionMnist;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code erw data}: make, import, inspect dataset directories and add target features. */
+@Command(name = "data", mixinStandardHelpOptions = true, description = "Dataset directories: import Fashion-MNIST or your own latents/features, add encoder features, inspect.",
+        subcommands = {DataCommand.Fashion.class, DataCommand.Import.class, DataCommand.Features.class, DataCommand.Inspect.class})
+public final class DataCommand implements Runnable {
+    @Override
+    public void run() {
+        new picocli.CommandLine(this).usage(System.out);
+    }
+
+    /** All rows of a dataset in memory (for importers and feature extraction). */
+    record Loaded(float[] images, float[] labels, int[] imageShape, int numClasses) {}
+
+    static Loaded loadAll(DatasetDir d) {
+        int n = d.count();
+        int[] s = d.imageShape();
+        float[] img = new float[n * s[0] * s[1] * s[2]], lab = new float[n];
+        int[] idx = new int[n];
+        for (int i = 0; i < n; i++) idx[i] = i;
+        d.batch(idx, img, lab, null);
+        return new Loaded(img, lab, s, d.numClasses());
+    }
+
+    @Command(name = "fashion-mnist", mixinStandardHelpOptions = true, description = "Fashion-MNIST IDX files (Debian's dataset-fashion-mnist) to a dataset directory: 32x32, [-1, 1].")
+    static final class Fashion implements Callable<Integer> {
+        @Option(names = "--out", required = true) Path out;
+        @Option(names = "--source", description = "IDX directory (default ${DEFAULT-VALUE}).") Path source = FashionMnist.defaultDirectory();
+        @Option(names = "--split", description = "train | test (default ${DEFAULT-VALUE}).") String split = "train";
+        @Option(names = "--limit", description = "Keep the first N images.") Integer limit;
+
+        @Override
+        public Integer call() {
+            if (!split.equals("train") && !split.equals("test")) throw new IllegalArgumentException("--split " + split + ": use train or test");
+            FashionMnist f = FashionMnist.load(source, split.equals("train"));
+            int n = limit == null ? f.count() : Math.min(limit, f.count());
+            if (n < 1) throw new IllegalArgumentException("--limit " + limit + ": must be >= 1");
+            float[] labels = new float[n];
+            for (int i = 0; i < n; i++) labels[i] = f.labels()[i];
+            DatasetDir.write(out, Arrays.copyOf(f.images(), n * 1024), new int[]{1, 32, 32}, labels, FashionMnist.NUM_CLASSES, null, null, null,
+                    "pixels/127.5 - 1, padded 28->32 with -1");
+            System.err.println("wrote " + n + " images to " + out);
+            return 0;
+        }
+    }
+
+    @Command(name = "import", mixinStandardHelpOptions = true, description = "Latents/images, labels and (optionally) target features saved by PyTorch (.safetensors or .npy) to a dataset directory.")
+    static final class Import implements Callable<Integer> {
+        @Option(names = "--images", required = true, description = "(N, C, H, W) latents or images.") Path images;
+        @Option(names = "--labels", required = true, description = "(N) integer class ids.") Path labels;
+        @Option(names = "--features", description = "(N, T, Z) target features, e.g. DINOv2 patch tokens.") Path features;
+        @Option(names = "--num-classes", description = "Classes (default: max label + 1).") Integer numClasses;
+        @Option(names = "--encoder", description = "Name of the encoder that made the features.") String encoder;
+        @Option(names = "--out", required = true) Path out;
+
+        @Override
+        public Integer call() {
+            Npy.Array img = read(images, 4), lab = read(labels, 1), feat = features == null ? null : read(features, 3);
+            int n = (int) img.shape()[0];
+            if (lab.shape()[0] != n) throw new IllegalArgumentException(labels + ": " + lab.shape()[0] + " labels for " + n + " images in " + images);
+            if (feat != null && feat.shape()[0] != n) throw new IllegalArgumentException(features + ": features for " + feat.shape()[0] + " samples, " + images + " has " + n);
+            int k = numClasses != null ? numClasses : 1;
+            if (numClasses == null) for (float l : lab.data()) k = Math.max(k, (int) l + 1);
+            DatasetDir.write(out, img.data(), new int[]{(int) img.shape()[1], (int) img.shape()[2], (int) img.shape()[3]}, lab.data(), k,
+                    feat == null ? null : feat.data(), feat == null ? null : new int[]{(int) feat.shape()[1], (int) feat.shape()[2]}, encoder, "as imported");
+            DatasetDir.open(out).close(); // validates labels against num_classes
+            System.err.println("imported " + n + " samples to " + out);
+            return 0;
+        }
+
+        /** The only tensor of a safetensors file (or its first), or a .npy array, checked for rank. */
+        static Npy.Array read(Path file, int rank) {
+            Npy.Array a;
+            if (file.toString().endsWith(".npy")) {
+                a = Npy.read(file);
+            } else {
+                try (SafeTensorsFile f = SafeTensors.open(file)) {
+                    String name = f.names().iterator().next();
+                    a = new Npy.Array(f.shape(name), f.readFloats(name));
+                }
+            }
+            if (a.shape().length != rank) throw new IllegalArgumentException(file + ": expected " + rank + " dimensions, got shape " + Arrays.toString(a.shape()));
+            return a;
+        }
+    }
+
+    @Command(name = "features", mixinStandardHelpOptions = true, description = "Writes a target encoder's last-block tokens into a dataset as its alignment targets.")
+    static final class Features implements Callable<Integer> {
+        @Option(names = "--data", required = true) Path data;
+        @Option(names = "--encoder", required = true, description = "Encoder checkpoint (erw encoder train).") Path encoderFile;
+        @Option(names = "--batch", description = "Batch (default ${DEFAULT-VALUE}).") int batch = 250;
+
+        @Override
+        public Integer call() {
+            Loaded all;
+            try (DatasetDir d = DatasetDir.open(data)) {
+                all = loadAll(d);
+            }
+            TargetEncoder enc = TargetEncoder.load(encoderFile);
+            int[] s = all.imageShape();
+            if (enc.config().inChannels() != s[0] || enc.config().inputSize() != s[1]) {
+                throw new IllegalArgumentException(encoderFile + ": encoder expects " + enc.config().inChannels() + "x" + enc.config().inputSize() + " inputs, the dataset has " + Arrays.toString(s));
+            }
+            int n = all.labels().length;
+            float[] f;
+            try (CpuBackend cpu = new CpuBackend()) {
+                f = enc.features(cpu, all.images(), n, batch, System.err);
+            }
+            String name = String.format(Locale.ROOT, "erw ViT classifier depth %d width %d (test accuracy %.2f%%)", enc.config().depth(), enc.width(), 100 * enc.testAccuracy());
+            DatasetDir.write(data, all.images(), s, all.labels(), all.numClasses(), f, new int[]{enc.config().tokens(), enc.width()}, name, "unchanged");
+            System.err.println("features (" + n + ", " + enc.config().tokens() + ", " + enc.width() + ") written to " + data);
+            return 0;
+        }
+    }
+
+    @Command(name = "inspect", mixinStandardHelpOptions = true, description = "Prints a dataset's shapes, classes, encoder and pixel range.")
+    static final class Inspect implements Callable<Integer> {
+        @Parameters(index = "0") Path dir;
+
+        @Override
+        public Integer call() {
+            try (DatasetDir d = DatasetDir.open(dir)) {
+                Loaded all = loadAll(d);
+                float lo = Float.POSITIVE_INFINITY, hi = Float.NEGATIVE_INFINITY;
+                for (float v : all.images()) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+                System.out.printf("%s: %d samples of %s, %d classes, values in [%.3f, %.3f], features %s%s%n", dir, d.count(), Arrays.toString(d.imageShape()),
+                        d.numClasses(), lo, hi, d.hasFeatures() ? Arrays.toString(d.featureShape()) : "none",
+                        d.encoderName() == null ? "" : " from " + d.encoderName());
+            }
+            return 0;
+        }
+    }
+}

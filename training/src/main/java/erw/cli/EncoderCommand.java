@@ -1,0 +1,61 @@
+package erw.cli;
+
+import erw.engine.cpu.CpuBackend;
+import erw.training.TargetEncoder;
+import erw.training.data.DatasetDir;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code erw encoder train}: the target encoder (a ViT classifier on the labels) whose tokens become the alignment targets. */
+@Command(name = "encoder", mixinStandardHelpOptions = true, description = "Target encoders.", subcommands = EncoderCommand.Train.class)
+public final class EncoderCommand implements Runnable {
+    @Override
+    public void run() {
+        new picocli.CommandLine(this).usage(System.out);
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true, description = "Train a ViT classifier (erw's SiT blocks) on a dataset's labels; reports test accuracy.")
+    static final class Train implements Callable<Integer> {
+        @Option(names = "--data", required = true) Path data;
+        @Option(names = "--test-data", description = "Held-out dataset for the reported accuracy.") Path testData;
+        @Option(names = "--out", required = true) Path out;
+        @Option(names = "--steps") int steps = DefaultData.ENCODER_STEPS;
+        @Option(names = "--batch") int batch = DefaultData.ENCODER_BATCH;
+        @Option(names = "--lr") double lr = 2e-3;
+        @Option(names = "--seed") long seed = 0;
+        @Option(names = "--depth") int depth = 4;
+        @Option(names = "--hidden") int hidden = 64;
+        @Option(names = "--heads") int heads = 2;
+        @Option(names = "--patch", description = "Patch size: use the diffusion model's, so the token grids match.") int patch = 4;
+
+        @Override
+        public Integer call() {
+            DataCommand.Loaded train, test = null;
+            try (DatasetDir d = DatasetDir.open(data)) {
+                train = DataCommand.loadAll(d);
+            }
+            if (testData != null) {
+                try (DatasetDir d = DatasetDir.open(testData)) {
+                    test = DataCommand.loadAll(d);
+                }
+            }
+            int[] s = train.imageShape();
+            var cfg = new erw.model.SiTConfig(depth, hidden, heads, patch, s[1], s[0], train.numClasses(), depth, 16, 8, 4.0, false, false, 0);
+            try (CpuBackend cpu = new CpuBackend()) {
+                TargetEncoder enc = new TargetEncoder(cfg).train(cpu, train.images(), ints(train.labels()), test == null ? null : test.images(),
+                        test == null ? null : ints(test.labels()), steps, batch, lr, seed, System.err);
+                enc.save(out);
+            }
+            System.err.println("encoder written to " + out);
+            return 0;
+        }
+
+        private static int[] ints(float[] f) {
+            int[] out = new int[f.length];
+            for (int i = 0; i < f.length; i++) out[i] = (int) f[i];
+            return out;
+        }
+    }
+}

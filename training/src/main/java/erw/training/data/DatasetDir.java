@@ -1,0 +1,203 @@
+package erw.training.data;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import erw.model.io.SafeTensors;
+import erw.model.io.SafeTensorsException;
+import erw.model.io.SafeTensorsFile;
+import erw.training.BatchSource;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A dataset directory: {@code manifest.json} plus safetensors shards holding {@code images}
+ * (n, C, H, W) (images or latents), {@code labels} (n) and optionally {@code features} (n, T, Z), the
+ * alignment targets. Shards stay memory-mapped; a batch copies only its rows.
+ *
+ * <pre>{"format": "erw-dataset/1", "count": N, "image_shape": [C,H,W], "num_classes": K,
+ *  "feature_shape": [T,Z] | null, "encoder": "...", "normalisation": "...",
+ *  "shards": [{"file": "shard-00000.safetensors", "count": n}, ...]}</pre>
+ */
+public final class DatasetDir implements BatchSource, AutoCloseable {
+    public static final String FORMAT = "erw-dataset/1", MANIFEST = "manifest.json";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path dir;
+    private final int count, numClasses;
+    private final int[] imageShape, featureShape;
+    private final String encoder;
+    private final List<SafeTensorsFile> shards = new ArrayList<>();
+    private final int[] shardStart;
+
+    private DatasetDir(Path dir, int count, int[] imageShape, int numClasses, int[] featureShape, String encoder, int shardCount) {
+        this.dir = dir;
+        this.count = count;
+        this.imageShape = imageShape;
+        this.numClasses = numClasses;
+        this.featureShape = featureShape;
+        this.encoder = encoder;
+        this.shardStart = new int[shardCount + 1];
+    }
+
+    /** Opens and validates a dataset directory; every error names the file and field at fault. */
+    public static DatasetDir open(Path dir) {
+        Path mf = dir.resolve(MANIFEST);
+        if (!Files.isRegularFile(mf)) throw new IllegalArgumentException("dataset " + dir + ": no " + MANIFEST + " (make one with `erw data fashion-mnist` or `erw data import`)");
+        JsonNode m;
+        try {
+            m = JSON.readTree(mf.toFile());
+        } catch (IOException e) {
+            throw new IllegalArgumentException(mf + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (m == null || !m.isObject() || !FORMAT.equals(m.path("format").asText())) throw new IllegalArgumentException(mf + ": field 'format' must be \"" + FORMAT + "\"");
+        int count = m.path("count").asInt(-1);
+        if (count <= 0) throw new IllegalArgumentException(mf + ": dataset is empty (count = " + m.path("count") + ")");
+        int[] img = ints(mf, m, "image_shape", 3);
+        int k = m.path("num_classes").asInt(-1);
+        if (k < 1) throw new IllegalArgumentException(mf + ": field 'num_classes' must be >= 1");
+        int[] feat = m.path("feature_shape").isArray() ? ints(mf, m, "feature_shape", 2) : null;
+        JsonNode sh = m.path("shards");
+        if (!sh.isArray() || sh.isEmpty()) throw new IllegalArgumentException(mf + ": field 'shards' must list at least one shard");
+        DatasetDir d = new DatasetDir(dir, count, img, k, feat, m.path("encoder").isTextual() ? m.path("encoder").asText() : null, sh.size());
+        try {
+            int at = 0;
+            for (int i = 0; i < sh.size(); i++) {
+                Path file = dir.resolve(sh.get(i).path("file").asText());
+                int n = sh.get(i).path("count").asInt(-1);
+                if (!Files.isRegularFile(file)) throw new IllegalArgumentException(mf + ": shard " + file + " does not exist");
+                SafeTensorsFile f = SafeTensors.open(file);
+                d.shards.add(f);
+                check(f, "images", new long[]{n, img[0], img[1], img[2]});
+                check(f, "labels", new long[]{n});
+                if (feat != null) {
+                    if (!f.contains("features")) throw new IllegalArgumentException(file + ": the manifest declares features but the shard has none");
+                    long[] fs = f.shape("features");
+                    if (fs.length != 3 || fs[0] != n) throw new IllegalArgumentException(file + ": features " + Arrays.toString(fs) + " do not match the " + n + " images of the shard");
+                    if (fs[1] != feat[0] || fs[2] != feat[1]) throw new IllegalArgumentException(file + ": features have " + fs[1] + " tokens of width " + fs[2] + ", the manifest says [" + feat[0] + ", " + feat[1] + "]");
+                }
+                for (float l : f.readFloats("labels")) {
+                    if (l < 0 || l >= k || l != Math.rint(l)) throw new IllegalArgumentException(file + ": label " + l + " is outside [0, " + k + ")");
+                }
+                d.shardStart[i] = at;
+                at += n;
+            }
+            d.shardStart[sh.size()] = at;
+            if (at != count) throw new IllegalArgumentException(mf + ": shards hold " + at + " samples, 'count' says " + count);
+            return d;
+        } catch (RuntimeException e) {
+            d.close();
+            throw e;
+        }
+    }
+
+    private static void check(SafeTensorsFile f, String name, long[] expected) {
+        if (!f.contains(name)) throw new IllegalArgumentException(f.path() + ": missing tensor '" + name + "'");
+        if (!Arrays.equals(f.shape(name), expected)) {
+            throw new IllegalArgumentException(f.path() + ": '" + name + "' has shape " + Arrays.toString(f.shape(name)) + ", expected " + Arrays.toString(expected));
+        }
+    }
+
+    private static int[] ints(Path mf, JsonNode m, String field, int len) {
+        JsonNode a = m.path(field);
+        if (!a.isArray() || a.size() != len) throw new IllegalArgumentException(mf + ": field '" + field + "' must be a list of " + len + " positive integers");
+        int[] out = new int[len];
+        for (int i = 0; i < len; i++) {
+            out[i] = a.get(i).asInt(-1);
+            if (out[i] < 1) throw new IllegalArgumentException(mf + ": field '" + field + "' must be a list of " + len + " positive integers");
+        }
+        return out;
+    }
+
+    /** Writes a one-shard dataset (manifest last, so a half-written directory never opens). */
+    public static void write(Path dir, float[] images, int[] imageShape, float[] labels, int numClasses, float[] features, int[] featureShape,
+                             String encoder, String normalisation) {
+        int n = labels.length;
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + dir + ": " + e.getMessage(), e);
+        }
+        Map<String, SafeTensors.Tensor> t = new LinkedHashMap<>();
+        t.put("images", new SafeTensors.Tensor(new long[]{n, imageShape[0], imageShape[1], imageShape[2]}, images));
+        t.put("labels", new SafeTensors.Tensor(new long[]{n}, labels));
+        if (features != null) t.put("features", new SafeTensors.Tensor(new long[]{n, featureShape[0], featureShape[1]}, features));
+        String shard = "shard-00000.safetensors";
+        SafeTensors.write(dir.resolve(shard), t, Map.of("format", FORMAT));
+        ObjectNode m = JSON.createObjectNode();
+        m.put("format", FORMAT).put("count", n);
+        ArrayNode is = m.putArray("image_shape");
+        for (int v : imageShape) is.add(v);
+        m.put("num_classes", numClasses);
+        if (features != null) {
+            ArrayNode fs = m.putArray("feature_shape");
+            for (int v : featureShape) fs.add(v);
+        } else {
+            m.putNull("feature_shape");
+        }
+        if (encoder != null) m.put("encoder", encoder);
+        else m.putNull("encoder");
+        m.put("normalisation", normalisation);
+        m.putArray("shards").addObject().put("file", shard).put("count", n);
+        try {
+            Path tmp = Files.createTempFile(dir, ".manifest", ".tmp");
+            Files.writeString(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(m));
+            Files.move(tmp, dir.resolve(MANIFEST), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + dir.resolve(MANIFEST) + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override public int count() { return count; }
+    @Override public int[] imageShape() { return imageShape.clone(); }
+    @Override public int numClasses() { return numClasses; }
+    @Override public boolean hasFeatures() { return featureShape != null; }
+    @Override public int[] featureShape() { return featureShape == null ? null : featureShape.clone(); }
+
+    public String encoderName() {
+        return encoder;
+    }
+
+    public Path directory() {
+        return dir;
+    }
+
+    @Override
+    public void batch(int[] indices, float[] images, float[] labels, float[] features) {
+        int per = imageShape[0] * imageShape[1] * imageShape[2];
+        int fper = featureShape == null ? 0 : featureShape[0] * featureShape[1];
+        float[] one = new float[1];
+        for (int i = 0; i < indices.length; i++) {
+            int r = indices[i];
+            if (r < 0 || r >= count) throw new IllegalArgumentException("dataset " + dir + ": index " + r + " outside [0, " + count + ")");
+            int s = 0;
+            while (r >= shardStart[s + 1]) s++;
+            long row = r - shardStart[s];
+            SafeTensorsFile f = shards.get(s);
+            f.readFloats("images", row * per, per, images, i * per);
+            f.readFloats("labels", row, 1, one, 0);
+            labels[i] = one[0];
+            if (features != null && fper > 0) f.readFloats("features", row * fper, fper, features, i * fper);
+        }
+    }
+
+    @Override
+    public void close() {
+        for (SafeTensorsFile f : shards) {
+            try {
+                f.close();
+            } catch (SafeTensorsException ignored) {
+                // already closed
+            }
+        }
+    }
+}
