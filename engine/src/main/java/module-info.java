@@ -4,4 +4,5 @@ module erw.engine {
     exports erw.engine;
     exports erw.engine.cpu;
     exports erw.engine.ops;
+    uses erw.engine.BackendProvider;
 }

@@ -6,6 +6,7 @@ module erw {
     requires org.knowm.xchart;
     requires java.desktop;
     requires com.fasterxml.jackson.databind;
+    uses erw.engine.BackendProvider;
     exports erw.cli;
     exports erw.training;
     opens erw.training to com.fasterxml.jackson.databind;

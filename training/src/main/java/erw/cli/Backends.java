@@ -1,20 +1,57 @@
 package erw.cli;
 
+import erw.engine.Backend;
+import erw.engine.BackendProvider;
+import erw.engine.cpu.CpuBackend;
+import erw.engine.cpu.WorkerPool;
 import java.util.Locale;
+import java.util.ServiceLoader;
 
-/** {@code --backend cpu | tornado | auto}: which engine backend runs the graphs. */
+/**
+ * {@code --backend cpu | tornado | auto}: which engine backend runs the graphs. Backends other than
+ * the CPU one are found with {@link ServiceLoader}, so the CLI builds and runs without them.
+ */
 final class Backends {
     private Backends() {}
 
-    record Choice(String name) {}
+    /** The chosen backend's name, and a way to make it. */
+    record Choice(String name, BackendProvider provider) {
+        Backend create(int threads) {
+            if (provider == null) return new CpuBackend(new WorkerPool(threads), true, false);
+            return provider.create(threads);
+        }
+
+        Backend create() {
+            return create(WorkerPool.defaultThreads());
+        }
+    }
 
     static Choice choose(String requested) {
         String r = requested == null ? "auto" : requested.toLowerCase(Locale.ROOT);
         return switch (r) {
-            case "cpu", "auto" -> new Choice("cpu");
-            case "tornado" -> throw new IllegalArgumentException("--backend tornado: the TornadoVM backend is not in this build "
-                    + "(install TornadoVM's SDK, source tornado-env.sh and build with the 'tornado' profile once it lands); use --backend cpu");
+            case "cpu" -> new Choice("cpu", null);
+            case "auto" -> {
+                BackendProvider p = find("tornado");
+                yield p != null && p.unavailableReason() == null ? new Choice(p.name(), p) : new Choice("cpu", null);
+            }
+            case "tornado" -> {
+                BackendProvider p = find("tornado");
+                if (p == null) {
+                    throw new IllegalArgumentException("--backend tornado: the TornadoVM backend is not in this build "
+                            + "(install TornadoVM's SDK, source tornado-env.sh, build with the 'tornado' profile and start with 'tornado'; see README); use --backend cpu");
+                }
+                String why = p.unavailableReason();
+                if (why != null) throw new IllegalArgumentException("--backend tornado: " + why);
+                yield new Choice(p.name(), p);
+            }
             default -> throw new IllegalArgumentException("--backend " + requested + ": use cpu, tornado or auto");
         };
+    }
+
+    private static BackendProvider find(String name) {
+        for (BackendProvider p : ServiceLoader.load(BackendProvider.class)) {
+            if (p.name().equals(name)) return p;
+        }
+        return null;
     }
 }

@@ -1,6 +1,6 @@
 package erw.cli;
 
-import erw.engine.cpu.CpuBackend;
+import erw.engine.Backend;
 import erw.engine.cpu.WorkerPool;
 import erw.model.SiTConfig;
 import erw.training.BatchSource;
@@ -109,7 +109,7 @@ public final class TrainCommand implements Callable<Integer> {
         System.err.printf("erw train: method %s, %s, %,d steps (warmup %d), batch %d, backend %s, run directory %s%n",
                 cfg.method, describe(mc), cfg.steps, cfg.warmup(), cfg.batch, be.name(), runDir);
         long t0 = System.nanoTime();
-        try (CpuBackend cpu = new CpuBackend(new WorkerPool(threads != null ? threads : WorkerPool.defaultThreads()), true, false);
+        try (Backend cpu = be.create(threads != null ? threads : WorkerPool.defaultThreads());
              RunLogger log = new RunLogger(runDir, cfg.steps, cfg.logEvery, System.err);
              RunArtifacts artifacts = new RunArtifacts(runDir, log, cfg, source.numClasses(), System.err);
              Trainer trainer = new Trainer(cfg, mc, source, runDir, cpu, artifacts)) {
