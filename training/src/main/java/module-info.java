@@ -12,5 +12,6 @@ module erw {
     opens erw.training to com.fasterxml.jackson.databind;
     exports erw.training.data;
     exports erw.training.report;
+    exports erw.training.eval;
     opens erw.cli to info.picocli;
 }

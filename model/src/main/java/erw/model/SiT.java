@@ -169,6 +169,38 @@ public final class SiT {
      * tokens of block {@link SiTConfig#projectorBlock()}.
      */
     public Outputs forward(Graph g, Tensor x, Tensor t, Tensor y) {
+        int n = x.dim(0), c = cfg.inChannels(), ps = cfg.patchSize(), side = cfg.inputSize();
+        Tensor[] hc = embed(g, x, t, y);
+        Tensor h = hc[0], condAct = hc[1];
+        Tensor zs = null;
+        for (int i = 0; i < cfg.blocks(); i++) {
+            h = block(g, i, h, condAct, n);
+            if (i + 1 == cfg.projectorBlock()) zs = projector(g, h, n);
+        }
+        if (cfg.truncated()) return new Outputs(null, zs, h);
+
+        List<Tensor> fm = g.chunk("final_layer.adaLN.chunk", g.linear("final_layer.adaLN_modulation.1", condAct,
+                p("final_layer.adaLN_modulation.1.weight"), p("final_layer.adaLN_modulation.1.bias")), 2);
+        Tensor fin = g.modulate("final_layer.modulate", g.layerNorm("final_layer.norm_final", h, null, null, LN_EPS), fm.get(0), fm.get(1));
+        fin = g.linear("final_layer.linear", fin, p("final_layer.linear.weight"), p("final_layer.linear.bias"));
+        Tensor v = g.unpatchify("final_layer.unpatchify", fin, n, c, side, side, ps);
+        return new Outputs(v, zs, h);
+    }
+
+    /**
+     * Records the forward up to and including block {@code depth} (1-based) and returns its tokens
+     * (N*T, D): the representation CKNNA and probes read. RoPE is applied as in the full model.
+     */
+    public Tensor blockTokens(Graph g, Tensor x, Tensor t, Tensor y, int depth) {
+        if (depth < 1 || depth > cfg.blocks()) throw new IllegalArgumentException("block " + depth + " is outside 1.." + cfg.blocks());
+        Tensor[] hc = embed(g, x, t, y);
+        Tensor h = hc[0];
+        for (int i = 0; i < depth; i++) h = block(g, i, h, hc[1], x.dim(0));
+        return h;
+    }
+
+    /** Patch + position embedding and the conditioning SiLU(t_emb + y_emb): {tokens, condAct}. */
+    private Tensor[] embed(Graph g, Tensor x, Tensor t, Tensor y) {
         int n = x.dim(0), d = cfg.hiddenSize(), c = cfg.inChannels(), ps = cfg.patchSize(), side = cfg.inputSize();
         if (x.rank() != 4 || x.dim(1) != c || x.dim(2) != side || x.dim(3) != side) {
             throw new IllegalArgumentException("SiT input x must be (N, " + c + ", " + side + ", " + side + "), got " + x.shapeString());
@@ -187,20 +219,7 @@ public final class SiT {
         Tensor ye = g.embedding("y_embedder", p("y_embedder.embedding_table.weight"), y);
         Tensor cond = g.add("c", te, ye);
         Tensor condAct = g.silu("c.silu", cond); // adaLN_modulation.0 of every block and the final layer
-
-        Tensor zs = null;
-        for (int i = 0; i < cfg.blocks(); i++) {
-            h = block(g, i, h, condAct, n);
-            if (i + 1 == cfg.projectorBlock()) zs = projector(g, h, n);
-        }
-        if (cfg.truncated()) return new Outputs(null, zs, h);
-
-        List<Tensor> fm = g.chunk("final_layer.adaLN.chunk", g.linear("final_layer.adaLN_modulation.1", condAct,
-                p("final_layer.adaLN_modulation.1.weight"), p("final_layer.adaLN_modulation.1.bias")), 2);
-        Tensor fin = g.modulate("final_layer.modulate", g.layerNorm("final_layer.norm_final", h, null, null, LN_EPS), fm.get(0), fm.get(1));
-        fin = g.linear("final_layer.linear", fin, p("final_layer.linear.weight"), p("final_layer.linear.bias"));
-        Tensor v = g.unpatchify("final_layer.unpatchify", fin, n, c, side, side, ps);
-        return new Outputs(v, zs, h);
+        return new Tensor[]{h, condAct};
     }
 
     private Tensor block(Graph g, int i, Tensor h, Tensor condAct, int n) {

@@ -148,12 +148,12 @@ public final class SampleCommand implements Callable<Integer> {
         if (checkpoint == null) throw new BadInput("--checkpoint FILE is required");
         if (!Files.exists(checkpoint)) throw new BadInput("checkpoint " + checkpoint + " does not exist");
         if (!Files.isRegularFile(checkpoint)) throw new BadInput("checkpoint " + checkpoint + " is not a file");
-        SamplerKind kind = switch (sampler == null ? "" : sampler.trim().toLowerCase(Locale.ROOT)) {
-            case "sde" -> SamplerKind.SDE;
-            case "ode", "euler" -> SamplerKind.ODE;
-            case "heun" -> SamplerKind.HEUN;
-            default -> throw new BadInput("--sampler '" + sampler + "' must be sde, ode or heun");
-        };
+        SamplerKind kind;
+        try {
+            kind = SamplerKind.parse(sampler);
+        } catch (IllegalArgumentException e) {
+            throw new BadInput(e.getMessage());
+        }
         if (steps < 2) throw new BadInput("--steps must be >= 2, got " + steps);
         if (!(cfg >= 0) || Double.isInfinite(cfg)) throw new BadInput("--cfg must be a finite number >= 0, got " + cfg);
         double[] gi = parseInterval(guidanceInterval);

@@ -7,5 +7,15 @@ public enum SamplerKind {
     /** ODE Euler on linspace(1, 0, K+1). */
     ODE,
     /** ODE Heun (2nd order), Euler on the last step. */
-    HEUN
+    HEUN;
+
+    /** "sde", "ode" (or "euler"), "heun", any case; else an IllegalArgumentException naming the option. */
+    public static SamplerKind parse(String name) {
+        return switch (name == null ? "" : name.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "sde" -> SDE;
+            case "ode", "euler" -> ODE;
+            case "heun" -> HEUN;
+            default -> throw new IllegalArgumentException("--sampler '" + name + "' must be sde, ode or heun");
+        };
+    }
 }

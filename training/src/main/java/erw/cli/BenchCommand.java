@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
 
 /** {@code erw bench gemm | train}: throughput figures, next to the peer's when it is installed. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks: CPU GEMM GFLOP/s (vs OpenBLAS), training-step img/s.",
-        subcommands = {BenchCommand.Gemm.class, BenchCommand.Train.class})
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Train.class, ConvergeCommand.class})
 public final class BenchCommand implements Runnable {
     @Override
     public void run() {

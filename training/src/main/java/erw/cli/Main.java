@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 @Command(name = "erw", mixinStandardHelpOptions = true, version = "erw 0.1.0",
         description = "Train diffusion transformers with Embedded Representation Warmup, and sample from them.",
         subcommands = {TrainCommand.class, erw.sampler.SampleCommand.class, ForwardCommand.class, ModelCommand.class,
-                BenchCommand.class, DataCommand.class, EncoderCommand.class, CommandLine.HelpCommand.class})
+                BenchCommand.class, EvalCommand.class, DataCommand.class, EncoderCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));

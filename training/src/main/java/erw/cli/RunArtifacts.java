@@ -1,6 +1,5 @@
 package erw.cli;
 
-import erw.engine.Tensor;
 import erw.model.SiT;
 import erw.training.PhaseProgram;
 import erw.training.RunLogger;
@@ -78,12 +77,7 @@ final class RunArtifacts implements Trainer.Listener, AutoCloseable {
     }
 
     void writeSamples(long step, PhaseProgram program) {
-        SiT ema = new SiT(program.model.config());
-        Map<String, Tensor> dst = ema.parameters().all();
-        for (Tensor e : program.ema) {
-            Tensor d = dst.get(e.name().substring("ema.".length()));
-            System.arraycopy(e.data(), 0, d.data(), 0, e.size());
-        }
+        SiT ema = program.emaModel();
         Path file = runDir.resolve(String.format("samples-%07d.png", step));
         SampleGrids.write(ema, file, numClasses, 8, cfg.sampleSteps, cfg.sampleCfg, cfg.seed);
         err.println("\nsamples " + file);

@@ -120,6 +120,18 @@ public final class PhaseProgram implements AutoCloseable {
         };
     }
 
+    /** A standalone copy of the model holding the EMA weights (phase 2), for sampling and evaluation. */
+    public SiT emaModel() {
+        if (ema.isEmpty()) throw new IllegalStateException("phase " + phase + " keeps no EMA weights");
+        SiT copy = new SiT(model.config());
+        java.util.Map<String, Tensor> dst = copy.parameters().all();
+        for (Tensor e : ema) {
+            Tensor d = dst.get(e.name().substring("ema.".length()));
+            System.arraycopy(e.data(), 0, d.data(), 0, e.size());
+        }
+        return copy;
+    }
+
     /** Runs the forward graph (noise, interpolant, model, losses). */
     public void forward() {
         plans.get(0).run();

@@ -2,15 +2,14 @@ package erw.training.eval;
 
 import org.apache.commons.math3.linear.Array2DRowRealMatrix;
 import org.apache.commons.math3.linear.ArrayRealVector;
-import org.apache.commons.math3.linear.EigenDecomposition;
+import org.apache.commons.math3.linear.SingularValueDecomposition;
 import org.apache.commons.math3.linear.RealMatrix;
 import org.apache.commons.math3.linear.RealVector;
 
 /**
  * The Frechet distance between two Gaussians fitted to feature sets (the FID formula):
  * |mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1^1/2 S2 S1^1/2)^1/2). Matrix square roots of the
- * symmetric positive semi-definite matrices come from commons-math3's eigendecomposition (negative
- * eigenvalues from round-off are clamped to 0).
+ * symmetric positive semi-definite matrices come from commons-math3's SVD.
  */
 public final class FrechetDistance {
     private FrechetDistance() {}
@@ -49,17 +48,20 @@ public final class FrechetDistance {
         return diff.dotProduct(diff) + g1.cov().getTrace() + g2.cov().getTrace() - 2 * trSqrt;
     }
 
-    /** The symmetric square root of a symmetric PSD matrix. */
+    /**
+     * The symmetric square root of a symmetric PSD matrix. Through the SVD (for such a matrix
+     * U = V and the singular values are the eigenvalues): commons-math3's EigenDecomposition fails
+     * to converge on rank-deficient covariances (fewer samples than feature dimensions).
+     */
     static RealMatrix sqrtPsd(RealMatrix m) {
-        EigenDecomposition e = new EigenDecomposition(m);
-        RealMatrix v = e.getV();
-        double[] ev = e.getRealEigenvalues();
-        int d = ev.length;
-        RealMatrix scaled = v.copy();
-        for (int j = 0; j < d; j++) {
-            double s = Math.sqrt(Math.max(ev[j], 0));
-            for (int i = 0; i < d; i++) scaled.multiplyEntry(i, j, s);
+        SingularValueDecomposition svd = new SingularValueDecomposition(m);
+        RealMatrix u = svd.getU();
+        double[] sv = svd.getSingularValues();
+        RealMatrix scaled = u.copy();
+        for (int j = 0; j < sv.length; j++) {
+            double s = Math.sqrt(Math.max(sv[j], 0));
+            for (int i = 0; i < u.getRowDimension(); i++) scaled.multiplyEntry(i, j, s);
         }
-        return scaled.multiply(v.transpose());
+        return scaled.multiply(u.transpose());
     }
 }

@@ -2,6 +2,7 @@ package erw.training.eval;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import erw.engine.cpu.Philox;
 import org.apache.commons.math3.linear.Array2DRowRealMatrix;
@@ -56,5 +57,20 @@ class FrechetDistanceTest {
         double fd = FrechetDistance.between(FrechetDistance.Gaussian.fit(x, n, d), FrechetDistance.Gaussian.fit(y, n, d));
         assertEquals(1 + 1, fd, 0.1); // |dmu|^2 = 1, (2 - 1)^2 = 1
         assertThrows(IllegalArgumentException.class, () -> FrechetDistance.Gaussian.fit(new float[3], 1, 3));
+    }
+
+    @Test
+    void rankDeficientCovariancesFromFewSamplesInManyDimensions() {
+        // 40 samples in 256 dimensions: covariances of rank 39 (EigenDecomposition did not converge here)
+        int n = 40, d = 256;
+        float[] x = new float[n * d], y = new float[n * d];
+        Philox.normal(3, 1, 0, x, 0, x.length);
+        Philox.normal(3, 2, 0, y, 0, y.length);
+        FrechetDistance.Gaussian gx = FrechetDistance.Gaussian.fit(x, n, d), gy = FrechetDistance.Gaussian.fit(y, n, d);
+        double fd = FrechetDistance.between(gx, gy);
+        // round-off of the square roots of ~217 zero eigenvalues, relative to the traces (~2 x 256)
+        assertEquals(0, FrechetDistance.between(gx, gx), 1e-6 * 2 * gx.cov().getTrace());
+        assertEquals(fd, FrechetDistance.between(gy, gx), 1e-6 * fd);
+        assertTrue(fd > 0 && Double.isFinite(fd), "fd " + fd);
     }
 }

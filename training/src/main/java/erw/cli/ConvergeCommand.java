@@ -1,0 +1,99 @@
+package erw.cli;
+
+import erw.engine.cpu.CpuBackend;
+import erw.model.SiTConfig;
+import erw.training.TrainConfig;
+import erw.training.eval.ConvergenceBenchmark;
+import erw.training.eval.ConvergenceReport;
+import erw.training.eval.SampleQuality;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code erw bench converge}: the small-scale reproduction of ERW vs REPA vs SiT on the built-in
+ * data: same model, batch, step budget and seeds; FD and accuracy vs steps; table and plot.
+ */
+@Command(name = "converge", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Train sit, repa and erw on the same budget and seeds; FD/accuracy vs steps as CSV, Markdown and PNG.")
+final class ConvergeCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Option(names = "--preset", description = "quick (~1 h on 2 cores) | full (several hours) (default ${DEFAULT-VALUE}).") String preset = "quick";
+    @Option(names = "--methods", split = ",", description = "Methods to compare (default ${DEFAULT-VALUE}).") List<String> methods = new ArrayList<>(List.of("sit", "repa", "erw"));
+    @Option(names = "--seeds", split = ",", description = "Training seeds; the first gets the full curve (default: the preset's 0,1,2).") List<Long> seeds;
+    @Option(names = "--steps", description = "Step budget per run (default: the preset's).") Long steps;
+    @Option(names = "--batch") Integer batch;
+    @Option(names = "--eval-every", description = "Steps between scorings (default: the preset's).") Long evalEvery;
+    @Option(names = "--samples", description = "Samples per scoring (default: the preset's).") Integer samples;
+    @Option(names = "--align", description = "cosine | ntxent for repa and erw (default ${DEFAULT-VALUE}).") String align = "cosine";
+    @Option(names = "--warmup-steps", description = "ERW Phase 1 steps (default: 10% of the budget).") Long warmupSteps;
+    @Option(names = "--l2r-depth", description = "ERW warmup blocks (default 2).") Integer l2rDepth;
+    @Option(names = "--encoder-depth", description = "Block the projector reads (default 2).") Integer encoderDepth;
+    @Option(names = "--c0", description = "ERW Phase 2 alignment weight at the boundary (default 1).") Double c0;
+    @Option(names = "--repa-lambda", description = "REPA alignment weight (default 0.5).") Double repaLambda;
+    @Option(names = "--out", description = "Where results.csv/.md and fd_vs_steps.png go (default: docs/convergence/<preset>).") Path out;
+    @Option(names = "--work", description = "Run directories (default: runs/converge-<preset>).") Path work;
+    @Option(names = "--data-root", description = "Built-in data, encoder and evaluator (default ${DEFAULT-VALUE}).") Path dataRoot = Path.of("data");
+    @Option(names = "--threads", description = "CPU worker threads (default: cores).") Integer threads;
+
+    @Override
+    public Integer call() throws Exception {
+        ConvergenceBenchmark.Preset p = ConvergenceBenchmark.Preset.named(preset);
+        p = new ConvergenceBenchmark.Preset(p.name(), batch != null ? batch : p.batch(), steps != null ? steps : p.steps(),
+                evalEvery != null ? evalEvery : p.evalEvery(), samples != null ? samples : p.samples(), p.sampler(), p.samplerSteps(),
+                seeds != null ? List.copyOf(seeds) : p.seeds());
+        for (String m : methods) erw.training.Method.parse(m);
+        Path outDir = out != null ? out : Path.of("docs", "convergence", p.name());
+        Path workDir = work != null ? work : Path.of("runs", "converge-" + p.name());
+        TrainConfig base = TrainCommand.builtInDefaults(new TrainConfig());
+        base.align = align;
+        if (warmupSteps != null) base.warmupSteps = warmupSteps;
+        if (l2rDepth != null) base.l2rDepth = l2rDepth;
+        if (c0 != null) base.c0 = c0;
+        if (repaLambda != null) base.repaLambda = repaLambda;
+        base.logEvery = 1_000_000;
+        long t0 = System.nanoTime();
+        try (CpuBackend cpu = new CpuBackend(new erw.engine.cpu.WorkerPool(threads != null ? threads : erw.engine.cpu.WorkerPool.defaultThreads()), true, false)) {
+            EvalSetup setup = EvalSetup.prepare(dataRoot, null, cpu, System.err);
+            int z = setup.data().featureShape()[1];
+            SiTConfig m = TrainCommand.fashionModel(z);
+            if (encoderDepth != null) m = m.withEncoderDepth(encoderDepth);
+            String header = String.format(Locale.ROOT,
+                    "# Convergence: %s (preset %s)%n%nCommand: `./erw %s`%n%nModel: tiny SiT (depth %d, hidden %d, patch %d, projector at block %d) on Fashion-MNIST 32x32; "
+                            + "batch %d, %d steps per run (ERW warmup %d inside the budget, %d blocks), lr %.0e, EMA %.3f, %s alignment; seeds %s.%n"
+                            + "Scores: EMA weights, %d class-balanced samples (%s, %d steps, no guidance); FD on the features of the %s "
+                            + "(not the alignment target: another architecture and seed) against the %s.",
+                    String.join(" vs ", methods).toUpperCase(Locale.ROOT), p.name(), commandLine(), m.depth(), m.hiddenSize(), m.patchSize(), m.encoderDepth(),
+                    p.batch(), p.steps(), bench(base, p).warmup(), base.l2rDepth, base.lr, base.emaDecay, base.align, p.seeds(), p.samples(),
+                    p.sampler().name().toLowerCase(Locale.ROOT), p.samplerSteps(), setup.evaluator().describe(), setup.referenceName());
+            ConvergenceBenchmark b = new ConvergenceBenchmark(p, m, base, setup::data, new SampleQuality(setup.evaluator(), setup.reference()), cpu, cpu.pool(), System.err);
+            List<ConvergenceBenchmark.Point> points = new ArrayList<>();
+            b.run(methods, workDir, pt -> {
+                points.add(pt);
+                ConvergenceReport.write(outDir, points, methods, header, ""); // partial results survive an interrupted run
+            });
+            String footer = String.format(Locale.ROOT, "%nTotal wall time %.1f min on %d threads.%n", (System.nanoTime() - t0) / 6e10, cpu.pool().threads());
+            ConvergenceReport.write(outDir, points, methods, header, footer);
+            System.out.println(java.nio.file.Files.readString(outDir.resolve("results.md")));
+            System.out.println("wrote " + outDir.resolve("results.csv") + ", results.md, fd_vs_steps.png");
+        }
+        return 0;
+    }
+
+    private static TrainConfig bench(TrainConfig base, ConvergenceBenchmark.Preset p) {
+        TrainConfig c = base.copy();
+        c.method = "erw";
+        c.steps = p.steps();
+        return c;
+    }
+
+    private String commandLine() {
+        return String.join(" ", spec.commandLine().getParseResult().originalArgs());
+    }
+}

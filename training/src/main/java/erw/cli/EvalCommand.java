@@ -1,0 +1,84 @@
+package erw.cli;
+
+import erw.engine.Backend;
+import erw.engine.cpu.CpuBackend;
+import erw.model.Checkpoint;
+import erw.model.SiT;
+import erw.model.io.SafeTensors;
+import erw.model.io.SafeTensorsFile;
+import erw.sampler.Sampler;
+import erw.sampler.SamplerKind;
+import erw.training.eval.BlockAlignment;
+import erw.training.eval.SampleQuality;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code erw eval}: sample quality of checkpoints (Frechet distance on the evaluator's features,
+ * evaluator accuracy on class-conditional samples) and CKNNA between a block's tokens and the
+ * target encoder's.
+ */
+@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Score checkpoints: FD and class accuracy of samples under an independent evaluator network, and CKNNA of a block vs the target encoder.")
+public final class EvalCommand implements Callable<Integer> {
+    @Parameters(arity = "1..*", paramLabel = "CHECKPOINT", description = "Checkpoints (.safetensors) or run directories (their newest checkpoint).")
+    List<Path> checkpoints;
+    @Option(names = "--raw", description = "Score the raw weights instead of the EMA weights.") boolean raw;
+    @Option(names = "--data", description = "Dataset directory the model was trained on (default: the built-in Fashion-MNIST).") Path data;
+    @Option(names = "--data-root", description = "Where the built-in data, encoder and evaluator are kept (default ${DEFAULT-VALUE}).") Path dataRoot = Path.of("data");
+    @Option(names = "--samples", description = "Samples for FD and accuracy, classes in turn (default ${DEFAULT-VALUE}).") int samples = 1000;
+    @Option(names = "--sampler", description = "sde | ode | heun (default ${DEFAULT-VALUE}).") String sampler = "heun";
+    @Option(names = "--sampling-steps", description = "Sampler steps (default ${DEFAULT-VALUE}).") int steps = 20;
+    @Option(names = "--cfg-scale", description = "Classifier-free guidance scale (default ${DEFAULT-VALUE}: none).") double cfg = 1.0;
+    @Option(names = "--seed", description = "Sampling seed (default ${DEFAULT-VALUE}).") long seed = 0;
+    @Option(names = "--cknna-block", description = "Block (1-based) whose tokens CKNNA compares (default: the projector's block; 0 = skip CKNNA).") Integer block;
+    @Option(names = "--cknna-t", description = "Noise level t of the CKNNA inputs (default ${DEFAULT-VALUE}: clean).") double cknnaT = 0;
+    @Option(names = "--cknna-images", description = "Training images for CKNNA (default ${DEFAULT-VALUE}).") int cknnaImages = 1000;
+    @Option(names = "--cknna-k", description = "Neighbours in CKNNA (default ${DEFAULT-VALUE}).") int k = 10;
+
+    @Override
+    public Integer call() throws Exception {
+        if (samples < 2) throw new IllegalArgumentException("--samples " + samples + " must be >= 2 (FD needs a covariance)");
+        try (CpuBackend cpu = new CpuBackend()) {
+            EvalSetup setup = EvalSetup.prepare(dataRoot, data, cpu, System.err);
+            SampleQuality quality = new SampleQuality(setup.evaluator(), setup.reference());
+            SamplerKind kind = SamplerKind.parse(sampler);
+            Sampler.Options opt = Sampler.Options.of(kind, steps, seed).withCfg(cfg, 0, 1);
+            System.out.printf(Locale.ROOT, "evaluator: %s; reference: %s; %d samples, %s %d steps, cfg %.2f, %s weights%n",
+                    setup.evaluator().describe(), setup.referenceName(), samples, kind.name().toLowerCase(Locale.ROOT), steps, cfg, raw ? "raw" : "EMA");
+            for (Path p : checkpoints) {
+                Path file = erw.training.Trainer.latestCheckpoint(p);
+                boolean ema = !raw && hasEma(file);
+                SiT model = Checkpoint.load(file, ema, null);
+                SampleQuality.Score s = quality.score(model, cpu, cpu.pool(), samples, opt);
+                StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%s%s: FD %.3f, accuracy %.2f%%", file, ema || raw ? "" : " (no EMA weights: raw)",
+                        s.fd(), 100 * s.accuracy()));
+                int b = block != null ? block : model.config().encoderDepth();
+                if (b > 0 && setup.data().hasFeatures()) {
+                    int n = Math.min(cknnaImages, setup.data().count());
+                    int[] fs = setup.data().featureShape();
+                    int per = model.config().inChannels() * model.config().inputSize() * model.config().inputSize();
+                    float[] img = new float[n * per], lab = new float[n], feat = new float[n * fs[0] * fs[1]];
+                    int[] idx = new int[n];
+                    for (int i = 0; i < n; i++) idx[i] = i;
+                    setup.data().batch(idx, img, lab, feat);
+                    double c = BlockAlignment.cknna(model, cpu, b, img, lab, n, feat, fs[0], fs[1], cknnaT, k, seed);
+                    line.append(String.format(Locale.ROOT, ", CKNNA(block %d, t %.2f, k %d, %d images) %.4f", b, cknnaT, k, n, c));
+                }
+                System.out.println(line.append(String.format(Locale.ROOT, " [%.0f s sampling]", s.seconds())));
+            }
+        }
+        return 0;
+    }
+
+    private static boolean hasEma(Path file) {
+        try (SafeTensorsFile f = SafeTensors.open(file)) {
+            return f.names().stream().anyMatch(n -> n.startsWith(Checkpoint.EMA_PREFIX));
+        }
+    }
+}

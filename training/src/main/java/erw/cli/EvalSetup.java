@@ -1,0 +1,80 @@
+package erw.cli;
+
+import erw.engine.Backend;
+import erw.training.BatchSource;
+import erw.training.data.FashionMnist;
+import erw.training.eval.Evaluator;
+import erw.training.eval.FrechetDistance;
+import erw.training.eval.SampleQuality;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * What scoring needs: the training data (its target features feed CKNNA), the evaluator (trained
+ * once per dataset and kept under the data root) and the real images' feature Gaussian. On the
+ * built-in data the reference is Fashion-MNIST's 10,000-image test split; on a dataset directory
+ * it is the first 10,000 images.
+ */
+record EvalSetup(BatchSource data, Evaluator evaluator, FrechetDistance.Gaussian reference, String referenceName) {
+    static final int EVALUATOR_STEPS = 1500, EVALUATOR_BATCH = 128, REFERENCE_MAX = 10_000;
+    static final double EVALUATOR_LR = 1e-3;
+
+    static EvalSetup prepare(Path dataRoot, Path dataDir, Backend backend, PrintStream err) throws Exception {
+        BatchSource data = dataDir == null ? DefaultData.prepare(dataRoot, 0, err) : DefaultData.open(dataDir);
+        int[] shape = data.imageShape();
+        float[] refImages;
+        int[] refLabels;
+        String refName;
+        Labelled train = all(data);
+        if (dataDir == null) {
+            FashionMnist test = FashionMnist.load(FashionMnist.defaultDirectory(), false);
+            refImages = test.images();
+            refLabels = test.labels();
+            refName = "Fashion-MNIST test split (" + refLabels.length + " images)";
+        } else {
+            int n = Math.min(REFERENCE_MAX, data.count()), per = shape[0] * shape[1] * shape[2];
+            refImages = java.util.Arrays.copyOf(train.images, n * per);
+            refLabels = java.util.Arrays.copyOf(train.labels, n);
+            refName = "first " + n + " images of " + dataDir;
+        }
+        String key = dataDir == null ? "fashion-mnist" : dataDir.toAbsolutePath().normalize().getFileName().toString();
+        Path file = dataRoot.resolve(key + "-evaluator.safetensors");
+        Evaluator ev;
+        if (Files.isRegularFile(file)) {
+            ev = Evaluator.load(file);
+            if (ev.numClasses() != data.numClasses()) throw new IllegalArgumentException(file + ": evaluator has " + ev.numClasses() + " classes, the data " + data.numClasses() + "; delete it to retrain");
+            err.println("evaluator: " + file + " (" + ev.describe() + ")");
+        } else {
+            err.printf(Locale.ROOT, "training the evaluator (MLP, seed %d, %d steps, batch %d) ...%n", Evaluator.DEFAULT_SEED, EVALUATOR_STEPS, EVALUATOR_BATCH);
+            ev = new Evaluator(shape[0], shape[1], data.numClasses());
+            ev.train(backend, train.images, train.labels, refImages, refLabels, EVALUATOR_STEPS, EVALUATOR_BATCH, EVALUATOR_LR, Evaluator.DEFAULT_SEED, "evaluator", err);
+            Files.createDirectories(dataRoot);
+            ev.save(file);
+        }
+        FrechetDistance.Gaussian ref = SampleQuality.reference(ev, backend, refImages, refLabels.length);
+        return new EvalSetup(data, ev, ref, refName);
+    }
+
+    record Labelled(float[] images, int[] labels) {}
+
+    /** Every image and label of a source, in index order. */
+    static Labelled all(BatchSource data) {
+        int n = data.count(), per = data.imageShape()[0] * data.imageShape()[1] * data.imageShape()[2], chunk = 1000;
+        float[] img = new float[Math.multiplyExact(n, per)];
+        int[] lab = new int[n];
+        int[] idx = new int[chunk];
+        float[] bi = new float[chunk * per], bl = new float[chunk];
+        for (int s = 0; s < n; s += chunk) {
+            int m = Math.min(chunk, n - s);
+            int[] ix = m == chunk ? idx : new int[m];
+            for (int i = 0; i < m; i++) ix[i] = s + i;
+            float[] ii = m == chunk ? bi : new float[m * per], ll = m == chunk ? bl : new float[m];
+            data.batch(ix, ii, ll, null);
+            System.arraycopy(ii, 0, img, s * per, m * per);
+            for (int i = 0; i < m; i++) lab[s + i] = (int) ll[i];
+        }
+        return new Labelled(img, lab);
+    }
+}

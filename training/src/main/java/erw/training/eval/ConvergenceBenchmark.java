@@ -1,0 +1,120 @@
+package erw.training.eval;
+
+import erw.engine.Backend;
+import erw.engine.cpu.WorkerPool;
+import erw.model.SiTConfig;
+import erw.sampler.Sampler;
+import erw.sampler.SamplerKind;
+import erw.training.BatchSource;
+import erw.training.PhaseProgram;
+import erw.training.TrainConfig;
+import erw.training.Trainer;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Supplier;
+
+/**
+ * Trains {@code sit}, {@code repa} and {@code erw} with the same model, data, batch, step budget
+ * (ERW's warmup counts inside it) and seeds, and scores the EMA model's samples at regular step
+ * counts with {@link SampleQuality}. The first seed is scored at every evaluation step, the others
+ * at the final step only (the final point's spread over seeds).
+ */
+public final class ConvergenceBenchmark {
+    /** A benchmark size: training budget, evaluation grid and sampler. */
+    public record Preset(String name, int batch, long steps, long evalEvery, int samples, SamplerKind sampler, int samplerSteps, List<Long> seeds) {
+        public static Preset named(String name) {
+            return switch (name.toLowerCase(Locale.ROOT)) {
+                // ~1 hour on 2 cores: 9 runs of 600 steps, 18 scorings of 500 samples
+                case "quick" -> new Preset("quick", 32, 600, 150, 500, SamplerKind.HEUN, 12, List.of(0L, 1L, 2L));
+                // several hours on 2 cores: 4x the images seen, 4x the samples
+                case "full" -> new Preset("full", 64, 2400, 400, 2000, SamplerKind.HEUN, 20, List.of(0L, 1L, 2L));
+                default -> throw new IllegalArgumentException("--preset " + name + ": use quick or full");
+            };
+        }
+    }
+
+    /** One scored point. */
+    public record Point(String method, long seed, long step, double fd, double accuracy, int samples, double trainSeconds) {}
+
+    private final Preset preset;
+    private final SiTConfig model;
+    private final TrainConfig base;
+    private final Supplier<BatchSource> data;
+    private final SampleQuality quality;
+    private final Backend backend;
+    private final WorkerPool pool;
+    private final PrintStream log;
+
+    /**
+     * @param base training settings shared by all methods (method, seed, steps, batch are set here)
+     * @param data a fresh batch source per run (each run reads the same images in its seed's order)
+     */
+    public ConvergenceBenchmark(Preset preset, SiTConfig model, TrainConfig base, Supplier<BatchSource> data, SampleQuality quality,
+                                Backend backend, WorkerPool pool, PrintStream log) {
+        this.preset = preset;
+        this.model = model;
+        this.base = base;
+        this.data = data;
+        this.quality = quality;
+        this.backend = backend;
+        this.pool = pool;
+        this.log = log;
+    }
+
+    /** The training settings of one run. */
+    public TrainConfig config(String method, long seed) {
+        TrainConfig c = base.copy();
+        c.method = method;
+        c.seed = seed;
+        c.steps = preset.steps();
+        c.batch = preset.batch();
+        c.checkpointEvery = 0;
+        c.sampleEvery = preset.evalEvery();
+        return c.validate();
+    }
+
+    /** Runs every method for every seed; {@code onPoint} sees each point as it is scored. */
+    public List<Point> run(List<String> methods, Path workDir, java.util.function.Consumer<Point> onPoint) throws java.io.IOException {
+        List<Point> points = new ArrayList<>();
+        for (long seed : preset.seeds()) {
+            boolean curve = seed == preset.seeds().get(0);
+            for (String method : methods) {
+                TrainConfig cfg = config(method, seed);
+                Path runDir = workDir.resolve(method + "-seed" + seed);
+                Files.createDirectories(runDir);
+                long[] trainNanos = {0};
+                Trainer.Listener listener = new Trainer.Listener() {
+                    @Override
+                    public void onStep(Trainer.StepLog s) {
+                        trainNanos[0] += (long) (s.seconds() * 1e9);
+                        if (log != null && s.step() % 50 == 0) {
+                            log.printf(Locale.ROOT, "\r%s seed %d: step %d/%d loss %.4f   ", method, seed, s.step(), cfg.steps, s.loss());
+                        }
+                    }
+
+                    @Override
+                    public void onSample(long step, PhaseProgram program) {
+                        if (!curve && step != cfg.steps) return;
+                        Sampler.Options opt = Sampler.Options.of(preset.sampler(), preset.samplerSteps(), 1000 + seed);
+                        SampleQuality.Score sc = quality.score(program.emaModel(), backend, pool, preset.samples(), opt);
+                        Point p = new Point(method, seed, step, sc.fd(), sc.accuracy(), sc.samples(), trainNanos[0] / 1e9);
+                        points.add(p);
+                        if (log != null) {
+                            log.printf(Locale.ROOT, "%n%s seed %d step %d: FD %.3f, accuracy %.1f%% (%d samples, %.0f s)%n",
+                                    method, seed, step, sc.fd(), 100 * sc.accuracy(), sc.samples(), sc.seconds());
+                        }
+                        if (onPoint != null) onPoint.accept(p);
+                    }
+                };
+                try (Trainer t = new Trainer(cfg, model, data.get(), runDir, backend, listener)) {
+                    t.startFresh().run(cfg.steps);
+                }
+            }
+        }
+        return points;
+    }
+}

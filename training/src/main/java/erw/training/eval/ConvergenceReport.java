@@ -1,0 +1,97 @@
+package erw.training.eval;
+
+import erw.training.report.LossPlot;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * The convergence benchmark's outputs: {@code results.csv} (every scored point),
+ * {@code results.md} (FD and accuracy per step for the first seed, then the final step's mean and
+ * standard deviation over seeds) and {@code fd_vs_steps.png}.
+ */
+public final class ConvergenceReport {
+    private ConvergenceReport() {}
+
+    public static void write(Path dir, List<ConvergenceBenchmark.Point> points, List<String> methods, String header, String footer) {
+        try {
+            Files.createDirectories(dir);
+            atomicWrite(dir.resolve("results.csv"), csv(points));
+            atomicWrite(dir.resolve("results.md"), markdown(points, methods, header) + footer);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the convergence report under " + dir, e);
+        }
+        Map<String, double[][]> series = new LinkedHashMap<>();
+        long first = points.isEmpty() ? 0 : points.get(0).seed();
+        for (String m : methods) {
+            List<ConvergenceBenchmark.Point> c = points.stream().filter(p -> p.method().equals(m) && p.seed() == first).toList();
+            double[] xs = c.stream().mapToDouble(ConvergenceBenchmark.Point::step).toArray();
+            double[] ys = c.stream().mapToDouble(ConvergenceBenchmark.Point::fd).toArray();
+            series.put(m.toUpperCase(Locale.ROOT), new double[][]{xs, ys});
+        }
+        LossPlot.writePng(dir.resolve("fd_vs_steps.png"), "FD vs training steps (seed " + first + ")", "step", "FD (evaluator features)", series, true);
+    }
+
+    static String csv(List<ConvergenceBenchmark.Point> points) {
+        StringBuilder sb = new StringBuilder("method,seed,step,fd,accuracy,samples,train_seconds\n");
+        for (ConvergenceBenchmark.Point p : points) {
+            sb.append(String.format(Locale.ROOT, "%s,%d,%d,%.5f,%.5f,%d,%.1f%n", p.method(), p.seed(), p.step(), p.fd(), p.accuracy(), p.samples(), p.trainSeconds()));
+        }
+        return sb.toString();
+    }
+
+    /** Mean and sample standard deviation (0 for a single value). */
+    static double[] meanStd(List<Double> v) {
+        double m = v.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+        double ss = 0;
+        for (double x : v) ss += (x - m) * (x - m);
+        return new double[]{m, v.size() > 1 ? Math.sqrt(ss / (v.size() - 1)) : 0};
+    }
+
+    static String markdown(List<ConvergenceBenchmark.Point> points, List<String> methods, String header) {
+        StringBuilder sb = new StringBuilder(header).append("\n\n");
+        if (points.isEmpty()) return sb.append("(no points)\n").toString();
+        long first = points.get(0).seed();
+        TreeSet<Long> steps = new TreeSet<>();
+        points.stream().filter(p -> p.seed() == first).forEach(p -> steps.add(p.step()));
+        sb.append("FD (lower is better) / evaluator accuracy on class-conditional samples, seed ").append(first).append(":\n\n| step |");
+        for (String m : methods) sb.append(' ').append(m.toUpperCase(Locale.ROOT)).append(" FD | ").append(m.toUpperCase(Locale.ROOT)).append(" acc |");
+        sb.append("\n|---:|");
+        sb.append("---:|---:|".repeat(methods.size())).append('\n');
+        for (long s : steps) {
+            sb.append("| ").append(s).append(" |");
+            for (String m : methods) {
+                ConvergenceBenchmark.Point p = points.stream().filter(q -> q.seed() == first && q.step() == s && q.method().equals(m)).findFirst().orElse(null);
+                sb.append(p == null ? " - | - |" : String.format(Locale.ROOT, " %.3f | %.1f%% |", p.fd(), 100 * p.accuracy()));
+            }
+            sb.append('\n');
+        }
+        long last = steps.last();
+        sb.append("\nFinal step ").append(last).append(", mean ± std over seeds:\n\n| method | seeds | FD | accuracy |\n|---|---:|---:|---:|\n");
+        for (String m : methods) {
+            List<ConvergenceBenchmark.Point> f = points.stream().filter(p -> p.step() == last && p.method().equals(m)).toList();
+            List<Double> fd = new ArrayList<>(), acc = new ArrayList<>();
+            f.forEach(p -> {
+                fd.add(p.fd());
+                acc.add(100 * p.accuracy());
+            });
+            double[] a = meanStd(fd), b = meanStd(acc);
+            sb.append(String.format(Locale.ROOT, "| %s | %d | %.3f ± %.3f | %.1f%% ± %.1f |%n", m.toUpperCase(Locale.ROOT), f.size(), a[0], a[1], b[0], b[1]));
+        }
+        return sb.toString();
+    }
+
+    private static void atomicWrite(Path file, String text) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.writeString(tmp, text);
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+}
