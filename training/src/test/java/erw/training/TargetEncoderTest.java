@@ -11,9 +11,9 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class TargetEncoderTest {
+public class TargetEncoderTest {
     /** Three classes: a bright blob left, centre or right on 8x8 images with noise. */
-    static float[] images(int n, int[] labels, long seed) {
+    public static float[] images(int n, int[] labels, long seed) {
         float[] img = new float[n * 64], noise = new float[n * 64];
         Philox.normal(seed, 1, 0, noise, 0, noise.length);
         for (int i = 0; i < n; i++) {

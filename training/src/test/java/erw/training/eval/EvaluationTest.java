@@ -1,0 +1,126 @@
+package erw.training.eval;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import erw.engine.cpu.CpuBackend;
+import erw.model.SiT;
+import erw.model.SiTConfig;
+import erw.sampler.Sampler;
+import erw.sampler.SamplerKind;
+import erw.training.TargetEncoderTest;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class EvaluationTest {
+    static int[] labels(int n) {
+        int[] l = new int[n];
+        for (int i = 0; i < n; i++) l[i] = (i * 7) % 3;
+        return l;
+    }
+
+    @Test
+    void evaluatorLearnsRoundTripsAndScoresRealImagesAsRealImages(@TempDir Path dir) {
+        int n = 300;
+        int[] lab = labels(n), testLab = labels(90);
+        float[] img = TargetEncoderTest.images(n, lab, 1), test = TargetEncoderTest.images(90, testLab, 2);
+        try (CpuBackend cpu = new CpuBackend(2)) {
+            Evaluator ev = new Evaluator(1, 8, 3);
+            ev.train(cpu, img, lab, test, testLab, 100, 32, 1e-3, Evaluator.DEFAULT_SEED, "evaluator", null);
+            assertTrue(ev.testAccuracy() > 0.95, "test accuracy " + ev.testAccuracy());
+            Path file = dir.resolve("ev.safetensors");
+            ev.save(file);
+            Evaluator back = Evaluator.load(file);
+            assertEquals(ev.testAccuracy(), back.testAccuracy());
+            float[] f1 = ev.features(cpu, test, 90, 32, null), f2 = back.features(cpu, test, 90, 32, null);
+            assertArrayEquals(f1, f2);
+            assertEquals(90 * Evaluator.HIDDEN2, f1.length);
+
+            // held-out real images of the same distribution are closer to the reference than noise images
+            FrechetDistance.Gaussian ref = SampleQuality.reference(ev, cpu, img, n);
+            double real = FrechetDistance.between(FrechetDistance.Gaussian.fit(f1, 90, Evaluator.HIDDEN2), ref);
+            float[] noise = new float[90 * 64];
+            erw.engine.cpu.Philox.normal(9, 9, 0, noise, 0, noise.length);
+            double fake = FrechetDistance.between(FrechetDistance.Gaussian.fit(ev.features(cpu, noise, 90, 32, null), 90, Evaluator.HIDDEN2), ref);
+            assertTrue(real < 0.5 * fake, "FD real " + real + " vs noise " + fake);
+        }
+        assertThrows(erw.model.io.SafeTensorsException.class, () -> Evaluator.load(writeJunk(dir)));
+    }
+
+    private static Path writeJunk(Path dir) {
+        Path p = dir.resolve("not-an-evaluator.safetensors");
+        erw.model.io.SafeTensors.write(p, java.util.Map.of("x", new erw.model.io.SafeTensors.Tensor(new long[]{1}, new float[1])), java.util.Map.of());
+        return p;
+    }
+
+    static SiT tinyModel() {
+        return new SiT(new SiTConfig(2, 32, 2, 2, 8, 1, 3, 1, 16, 8, 4.0, false, false, 0)).initialize(3);
+    }
+
+    @Test
+    void sampleScoresAreDeterministicAndInRange() {
+        int n = 120;
+        int[] lab = labels(n);
+        try (CpuBackend cpu = new CpuBackend(2)) {
+            Evaluator ev = new Evaluator(1, 8, 3);
+            ev.train(cpu, TargetEncoderTest.images(n, lab, 1), lab, null, null, 30, 32, 1e-3, 1, "evaluator", null);
+            SampleQuality q = new SampleQuality(ev, SampleQuality.reference(ev, cpu, TargetEncoderTest.images(n, lab, 1), n));
+            Sampler.Options opt = Sampler.Options.of(SamplerKind.HEUN, 4, 5);
+            SampleQuality.Score a = q.score(tinyModel(), cpu, cpu.pool(), 150, opt), b = q.score(tinyModel(), cpu, cpu.pool(), 150, opt);
+            assertEquals(a.fd(), b.fd());
+            assertEquals(a.accuracy(), b.accuracy());
+            assertTrue(a.fd() > 0 && Double.isFinite(a.fd()));
+            assertTrue(a.accuracy() >= 0 && a.accuracy() <= 1);
+        }
+    }
+
+    @Test
+    void cknnaOfABlockAgainstItsOwnTokensIsOne() {
+        SiT model = tinyModel();
+        int n = 60;
+        int[] lab = labels(n);
+        float[] img = TargetEncoderTest.images(n, lab, 4), y = new float[n];
+        for (int i = 0; i < n; i++) y[i] = lab[i];
+        try (CpuBackend cpu = new CpuBackend(2)) {
+            // the block's own tokens as the "targets": identical neighbourhoods
+            erw.engine.Graph g = erw.engine.Graph.inference("tokens");
+            erw.engine.Tensor x = erw.engine.Tensor.input("x", n, 1, 8, 8), t = erw.engine.Tensor.input("t", n), yy = erw.engine.Tensor.input("y", n);
+            erw.engine.Tensor h = model.blockTokens(g, x, t, yy, 1);
+            x.copyFrom(img);
+            yy.copyFrom(y);
+            try (erw.engine.Plan p = cpu.compile(g)) {
+                p.run();
+            }
+            float[] own = h.data().clone();
+            int tokens = model.config().tokens(), d = model.config().hiddenSize();
+            assertEquals(1.0, BlockAlignment.cknna(model, cpu, 1, img, y, n, own, tokens, d, 0, 5, 0), 1e-4);
+            // heavily noised inputs (t = 0.9) change the neighbourhoods
+            double noisy = BlockAlignment.cknna(model, cpu, 1, img, y, n, own, tokens, d, 0.9, 5, 0);
+            assertTrue(noisy < 0.9, "CKNNA of noised inputs vs clean tokens " + noisy);
+        }
+    }
+
+    @Test
+    void reportTablesHoldEveryPointAndTheFinalSpread(@TempDir Path dir) throws Exception {
+        List<ConvergenceBenchmark.Point> pts = List.of(
+                new ConvergenceBenchmark.Point("sit", 0, 100, 30, 0.5, 50, 10),
+                new ConvergenceBenchmark.Point("erw", 0, 100, 20, 0.6, 50, 10),
+                new ConvergenceBenchmark.Point("sit", 0, 200, 10, 0.7, 50, 20),
+                new ConvergenceBenchmark.Point("erw", 0, 200, 8, 0.8, 50, 20),
+                new ConvergenceBenchmark.Point("sit", 1, 200, 14, 0.7, 50, 20),
+                new ConvergenceBenchmark.Point("erw", 1, 200, 6, 0.9, 50, 20));
+        ConvergenceReport.write(dir, pts, List.of("sit", "erw"), "# test", "\nend\n");
+        String md = Files.readString(dir.resolve("results.md"));
+        assertTrue(md.contains("| 100 | 30.000 | 50.0% | 20.000 | 60.0% |"), md);
+        assertTrue(md.contains("| SIT | 2 | 12.000 ± 2.828 | 70.0% ± 0.0 |"), md);
+        assertTrue(md.contains("| ERW | 2 | 7.000 ± 1.414 | 85.0% ± 7.1 |"), md);
+        assertTrue(md.endsWith("end\n"));
+        assertEquals(7, Files.readAllLines(dir.resolve("results.csv")).size());
+        assertTrue(Files.size(dir.resolve("fd_vs_steps.png")) > 1000);
+    }
+}
