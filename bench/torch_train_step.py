@@ -10,16 +10,18 @@ backward; clip_grad_norm_(1.0); AdamW(lr 1e-4, betas (0.9, 0.999), eps 1e-8, wd 
 (+ EMA 0.9999 with --ema). --warmup untimed steps, then --steps timed steps.
 Prints one JSON line: {"img_per_s", "s_per_step", "params", ...}.
 
-OMP_WAIT_POLICY defaults to PASSIVE here: with GNU OpenMP's default spin-waiting, 2 threads on a
+OMP_WAIT_POLICY defaults to PASSIVE here (--omp-default leaves it unset): with GNU OpenMP's default spin-waiting, 2 threads on a
 machine shared with other work ran ~3x slower than 1 thread; passive waiting removes that.
 """
 import os
+import sys
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads libgomp
+if "--omp-default" not in sys.argv:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads libgomp
 
 import argparse
 import json
-import sys
+import resource
 import time
 
 import torch
@@ -48,6 +50,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ema", action="store_true", help="also update an EMA copy (decay 0.9999) every step")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--omp-default", action="store_true", help="leave OMP_WAIT_POLICY to GNU OpenMP's default (spin-waiting)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -96,12 +99,14 @@ def main():
     for _ in range(steps):
         loss, gn = step()
     dt = (time.perf_counter() - t0) / steps
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     back, proj = ref.count_params(model)
     print(json.dumps({"img_per_s": round(batch / dt, 3), "s_per_step": round(dt, 4), "params": back + proj,
                       "params_backbone": back, "params_projector": proj, "preset": args.preset, "batch": batch,
                       "tokens": T, "threads": torch.get_num_threads(), "warmup": warmup, "steps": steps,
                       "align": args.align, "ema": bool(args.ema), "loss": round(loss, 5), "grad_norm": round(gn, 5),
-                      "torch": torch.__version__, "omp_wait_policy": os.environ["OMP_WAIT_POLICY"], "config": cfg}))
+                      "torch": torch.__version__, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
+                      "peak_rss_kb": peak_kb, "config": cfg}))
 
 
 if __name__ == "__main__":

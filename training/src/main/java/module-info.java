@@ -5,6 +5,7 @@ module erw {
     requires commons.math3;
     requires org.knowm.xchart;
     requires java.desktop;
+    requires java.management;
     requires com.fasterxml.jackson.databind;
     uses erw.engine.BackendProvider;
     exports erw.cli;

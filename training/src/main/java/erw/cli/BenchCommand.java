@@ -1,15 +1,7 @@
 package erw.cli;
 
-import erw.engine.cpu.CpuBackend;
 import erw.engine.cpu.GemmBenchmark;
-import erw.engine.cpu.Philox;
 import erw.engine.cpu.WorkerPool;
-import erw.model.SiTConfig;
-import erw.training.ArrayBatchSource;
-import erw.training.TrainConfig;
-import erw.training.Trainer;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -20,7 +12,7 @@ import picocli.CommandLine.Option;
 
 /** {@code erw bench gemm | train}: throughput figures, next to the peer's when it is installed. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks: CPU GEMM GFLOP/s (vs OpenBLAS), training-step img/s.",
-        subcommands = {BenchCommand.Gemm.class, BenchCommand.Train.class, ConvergeCommand.class})
+        subcommands = {BenchCommand.Gemm.class, TrainBenchCommand.class, ConvergeCommand.class})
 public final class BenchCommand implements Runnable {
     @Override
     public void run() {
@@ -58,62 +50,6 @@ public final class BenchCommand implements Runnable {
                             peer == null ? "" : String.format(Locale.ROOT, "%.2f", r.gflops() / peer));
                 }
                 System.out.println("threads: " + threads + (noPeer ? "" : "; peer: numpy's matmul (bench/numpy_gemm.py, OPENBLAS_NUM_THREADS=" + threads + ")"));
-            }
-            return 0;
-        }
-    }
-
-    @Command(name = "train", mixinStandardHelpOptions = true, description = "img/s of one training step (forward, velocity + alignment loss, backward, clip, AdamW, EMA) on random data.")
-    static final class Train implements Callable<Integer> {
-        @Option(names = "--model", description = "tiny (Fashion-MNIST default) or SiT-S/2 ... (default ${DEFAULT-VALUE}).")
-        String model = "tiny";
-
-        @Option(names = "--batch", description = "Batch (default: 64 for tiny, 8 otherwise).")
-        Integer batch;
-
-        @Option(names = "--steps", description = "Timed steps (default ${DEFAULT-VALUE}).")
-        int steps = 5;
-
-        @Option(names = "--warmup", description = "Untimed steps first (default ${DEFAULT-VALUE}).")
-        int warmup = 2;
-
-        @Option(names = "--threads", description = "Worker threads (default: cores).")
-        int threads = WorkerPool.defaultThreads();
-
-        @Option(names = "--profile", description = "Print time per op type.")
-        boolean profile;
-
-        @Override
-        public Integer call() throws Exception {
-            SiTConfig c = model.equalsIgnoreCase("tiny") ? TrainCommand.fashionModel(64) : SiTConfig.named(model);
-            int b = batch != null ? batch : model.equalsIgnoreCase("tiny") ? 64 : 8;
-            int per = c.inChannels() * c.inputSize() * c.inputSize(), n = Math.max(b, 16);
-            float[] img = new float[n * per], lab = new float[n], feat = new float[n * c.tokens() * c.zDim()];
-            Philox.normal(1, 1, 0, img, 0, img.length);
-            Philox.normal(1, 2, 0, feat, 0, feat.length);
-            for (int i = 0; i < n; i++) lab[i] = i % c.numClasses();
-            TrainConfig cfg = new TrainConfig();
-            cfg.method = "repa";
-            cfg.batch = b;
-            cfg.steps = warmup + steps;
-            cfg.checkpointEvery = 0;
-            Path tmp = Files.createTempDirectory("erw-bench");
-            double[] times = new double[steps];
-            try (CpuBackend cpu = new CpuBackend(new WorkerPool(threads), true, profile);
-                 Trainer t = new Trainer(cfg, c, new ArrayBatchSource(img, new int[]{c.inChannels(), c.inputSize(), c.inputSize()}, lab, c.numClasses(), feat,
-                         new int[]{c.tokens(), c.zDim()}), tmp, cpu, new Trainer.Listener() {
-                     @Override public void onStep(Trainer.StepLog l) {
-                         if (l.step() > warmup) times[(int) (l.step() - warmup - 1)] = l.seconds();
-                     }
-                 })) {
-                t.startFresh().run(warmup);
-                cpu.resetProfile();
-                t.run(warmup + steps);
-                java.util.Arrays.sort(times);
-                double med = times[steps / 2];
-                System.out.printf(Locale.ROOT, "%s batch %d, %d threads: %.3f s/step (median of %d), %.1f img/s, %,d parameters%n",
-                        model, b, threads, med, steps, b / med, t.parameters().trainableCount());
-                if (profile) printProfile(cpu.profile());
             }
             return 0;
         }

@@ -100,14 +100,26 @@ public final class Sgemm {
         int tilesM = (m + MR - 1) / MR, tilesN = (n + NR - 1) / NR;
         if (work < PARALLEL_MIN || pool.threads() == 1 || (tilesM == 1 && tilesN == 1)) {
             blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, 0, m, 0, n);
-        } else if (tilesM >= 2 * pool.threads() || tilesM >= tilesN) {
-            // split rows in whole micro-tiles; each thread packs the B blocks it needs itself
-            pool.parallelFor(m, MR, (lo, hi) ->
-                    blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, lo, hi, 0, n));
         } else {
-            // short and wide C: split columns in whole micro-tiles
-            pool.parallelFor(n, NR, (lo, hi) ->
-                    blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, 0, m, lo, hi));
+            // Each claimed range packs the operand it shares with the others again (all of B for a
+            // row range, all of A for a column range). Split the way that re-packs less: weight
+            // gradients (small M x N, long K) re-packed B per row range and ran at a third of peak.
+            int threads = pool.threads();
+            long fine = 4L * threads;
+            long rowsPack = Math.min(tilesM, fine) * (long) k * n + (long) m * k;
+            long colsPack = Math.min(tilesN, fine) * (long) m * k + (long) k * n;
+            boolean rows = tilesN < threads || (tilesM >= threads && rowsPack <= colsPack);
+            int tiles = rows ? tilesM : tilesN, unit = rows ? MR : NR;
+            long shared = rows ? (long) k * n : (long) m * k;
+            // one range per thread when re-packing per fine claim would cost over ~3% of the FMAs
+            int grain = shared * Math.min(tiles, fine) * 32 > work ? (tiles + threads - 1) / threads * unit : unit;
+            if (rows) {
+                pool.parallelFor(m, grain, (lo, hi) ->
+                        blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, lo, hi, 0, n));
+            } else {
+                pool.parallelFor(n, grain, (lo, hi) ->
+                        blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, 0, m, lo, hi));
+            }
         }
     }
 

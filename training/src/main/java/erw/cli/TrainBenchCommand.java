@@ -1,0 +1,188 @@
+package erw.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import erw.engine.cpu.CpuBackend;
+import erw.engine.cpu.Philox;
+import erw.engine.cpu.WorkerPool;
+import erw.model.SiTConfig;
+import erw.training.ArrayBatchSource;
+import erw.training.TrainConfig;
+import erw.training.Trainer;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code erw bench train}: img/s of one training step (forward, velocity + alignment loss, backward,
+ * clip, AdamW, EMA) for each config, erw next to PyTorch ({@code bench/torch_train_step.py}, same
+ * model and step) in the same run, with the ratio and each side's peak resident set. Every
+ * measurement runs in a fresh process so peak memory belongs to one config.
+ */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Training-step img/s and peak RSS of erw vs PyTorch (bench/torch_train_step.py) on the same configs, in one run.")
+final class TrainBenchCommand implements Callable<Integer> {
+    static final String PYTHON = "/usr/bin/python3", TORCH_SCRIPT = "bench/torch_train_step.py";
+
+    @Option(names = "--model", split = ",", description = "Configs: tiny (Fashion-MNIST default, batch 64), SiT-S/2 (32x32x4 latents, batch 8), ... (default ${DEFAULT-VALUE}).")
+    List<String> models = new ArrayList<>(List.of("tiny", "SiT-S/2"));
+    @Option(names = "--batch", description = "Batch (default: 64 for tiny, 8 otherwise).") Integer batch;
+    @Option(names = "--steps", description = "Timed steps, median kept (default: 5 tiny, 3 otherwise).") Integer steps;
+    @Option(names = "--warmup", description = "Untimed steps first (default ${DEFAULT-VALUE}).") int warmup = 2;
+    @Option(names = "--threads", description = "Worker threads, both sides (default: cores).") int threads = WorkerPool.defaultThreads();
+    @Option(names = "--profile", description = "Print erw's time per op type.") boolean profile;
+    @Option(names = "--no-peer", description = "Skip PyTorch.") boolean noPeer;
+    @Option(names = "--in-process", hidden = true, description = "Measure erw in this process (used by the runner).") boolean inProcess;
+
+    record Result(double imgPerSec, double secondsPerStep, long peakRssKb, long params) {}
+
+    @Override
+    public Integer call() throws Exception {
+        if (inProcess) {
+            if (models.size() != 1) throw new IllegalArgumentException("--in-process measures one --model");
+            Result r = measure(models.get(0));
+            System.out.printf(Locale.ROOT, "{\"img_per_s\": %.4f, \"s_per_step\": %.5f, \"peak_rss_kb\": %d, \"params\": %d}%n",
+                    r.imgPerSec(), r.secondsPerStep(), r.peakRssKb(), r.params());
+            return 0;
+        }
+        boolean peer = !noPeer && Files.isExecutable(Path.of(PYTHON)) && Files.isRegularFile(Path.of(TORCH_SCRIPT));
+        if (!noPeer && !peer) System.out.println("PyTorch peer unavailable (" + PYTHON + " and " + TORCH_SCRIPT + " needed; run from the repository root): erw only");
+        System.out.printf("%-10s %5s %12s %12s %7s %14s %14s%n", "config", "batch", "erw img/s", "torch img/s", "ratio", "erw peak RSS", "torch peak RSS");
+        for (String m : models) {
+            int b = batch(m);
+            Result e = child(m);
+            Result t = peer ? torch(m, b) : null;
+            System.out.printf(Locale.ROOT, "%-10s %5d %12.2f %12s %7s %14s %14s%n", m, b, e.imgPerSec(),
+                    t == null ? "n/a" : String.format(Locale.ROOT, "%.2f", t.imgPerSec()),
+                    t == null ? "" : String.format(Locale.ROOT, "%.2fx", e.imgPerSec() / t.imgPerSec()),
+                    mib(e.peakRssKb()), t == null ? "n/a" : mib(t.peakRssKb()));
+        }
+        System.out.println("threads: " + threads + "; " + models.size() + " configs; img/s from the median step time" + (peer ? "; peer: PyTorch "
+                + "(" + TORCH_SCRIPT + ", same model, loss, clip, AdamW and EMA; OMP_WAIT_POLICY=PASSIVE, its faster setting on a shared machine)" : ""));
+        return 0;
+    }
+
+    private int batch(String m) {
+        return batch != null ? batch : isTiny(m) ? 64 : 8;
+    }
+
+    private int timedSteps(String m) {
+        return steps != null ? steps : isTiny(m) ? 5 : 3;
+    }
+
+    private static boolean isTiny(String m) {
+        return m.equalsIgnoreCase("tiny");
+    }
+
+    private static String mib(long kb) {
+        return kb <= 0 ? "n/a" : String.format(Locale.ROOT, "%.0f MiB", kb / 1024.0);
+    }
+
+    /** erw in a fresh JVM with this JVM's options and module path. */
+    private Result child(String m) throws IOException, InterruptedException {
+        if (profile) return measure(m); // the profile is printed here; peak RSS then covers earlier configs too
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+        cmd.addAll(List.of("-p", System.getProperty("jdk.module.path"), "-m", "erw/erw.cli.Main", "bench", "train", "--in-process", "--model", m,
+                "--batch", Integer.toString(batch(m)), "--steps", Integer.toString(timedSteps(m)), "--warmup", Integer.toString(warmup),
+                "--threads", Integer.toString(threads)));
+        JsonNode j = runJson(new ProcessBuilder(cmd), "erw (" + m + ")");
+        return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.get("peak_rss_kb").asLong(), j.get("params").asLong());
+    }
+
+    private Result torch(String m, int b) throws IOException, InterruptedException {
+        String preset = isTiny(m) ? "tiny" : m.equalsIgnoreCase("SiT-S/2") ? "sit-s2" : null;
+        if (preset == null) {
+            System.out.println("(no PyTorch preset for " + m + ")");
+            return null;
+        }
+        ProcessBuilder pb = new ProcessBuilder(PYTHON, TORCH_SCRIPT, "--preset", preset, "--batch", Integer.toString(b), "--ema",
+                "--threads", Integer.toString(threads), "--warmup", Integer.toString(warmup), "--steps", Integer.toString(timedSteps(m)));
+        Map<String, String> env = pb.environment();
+        String t = Integer.toString(threads);
+        env.put("OMP_NUM_THREADS", t);
+        env.put("OPENBLAS_NUM_THREADS", t);
+        JsonNode j = runJson(pb, "PyTorch (" + m + ")");
+        return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.path("peak_rss_kb").asLong(0), j.path("params").asLong(0));
+    }
+
+    /** Runs a process and parses the last line of its stdout that is a JSON object. */
+    private static JsonNode runJson(ProcessBuilder pb, String what) throws IOException, InterruptedException {
+        pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+        Process p = pb.start();
+        p.getOutputStream().close();
+        byte[] out = p.getInputStream().readAllBytes();
+        if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
+            throw new IllegalStateException(what + " benchmark failed (exit " + (p.isAlive() ? "timeout" : p.exitValue()) + ")");
+        }
+        String[] lines = new String(out, StandardCharsets.UTF_8).split("\n");
+        for (int i = lines.length - 1; i >= 0; i--) {
+            if (lines[i].trim().startsWith("{")) return new ObjectMapper().readTree(lines[i]);
+        }
+        throw new IllegalStateException(what + " benchmark printed no result line");
+    }
+
+    /** One config measured in this process: median step time after warmup, peak RSS from /proc. */
+    Result measure(String m) throws IOException {
+        SiTConfig c = isTiny(m) ? TrainCommand.fashionModel(64) : SiTConfig.named(m);
+        int b = batch(m), timed = timedSteps(m);
+        int per = c.inChannels() * c.inputSize() * c.inputSize(), n = Math.max(b, 16);
+        float[] img = new float[n * per], lab = new float[n], feat = new float[n * c.tokens() * c.zDim()];
+        Philox.normal(1, 1, 0, img, 0, img.length);
+        Philox.normal(1, 2, 0, feat, 0, feat.length);
+        for (int i = 0; i < n; i++) lab[i] = i % c.numClasses();
+        TrainConfig cfg = new TrainConfig();
+        cfg.method = "repa"; // the peer's step: velocity + 0.5 cosine alignment, one graph for all steps
+        cfg.batch = b;
+        cfg.steps = warmup + timed;
+        cfg.checkpointEvery = 0;
+        Path tmp = Files.createTempDirectory("erw-bench");
+        double[] times = new double[timed];
+        try (CpuBackend cpu = new CpuBackend(new WorkerPool(threads), true, profile);
+             Trainer t = new Trainer(cfg, c, new ArrayBatchSource(img, new int[]{c.inChannels(), c.inputSize(), c.inputSize()}, lab, c.numClasses(), feat,
+                     new int[]{c.tokens(), c.zDim()}), tmp, cpu, new Trainer.Listener() {
+                 @Override public void onStep(Trainer.StepLog l) {
+                     if (l.step() > warmup) times[(int) (l.step() - warmup - 1)] = l.seconds();
+                 }
+             })) {
+            t.startFresh().run(warmup);
+            cpu.resetProfile();
+            t.run(warmup + timed);
+            Arrays.sort(times);
+            double med = times[timed / 2];
+            if (profile) {
+                System.out.printf(Locale.ROOT, "%s batch %d, %d threads: %.3f s/step (median of %d), %.1f img/s%n", m, b, threads, med, timed, b / med);
+                BenchCommand.printProfile(cpu.profile());
+            }
+            return new Result(b / med, med, peakRssKb(), t.parameters().trainableCount());
+        } finally {
+            try (var files = Files.list(tmp)) {
+                for (Path f : files.toList()) Files.deleteIfExists(f);
+            }
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** VmHWM of this process (Linux), 0 where /proc is not there. */
+    static long peakRssKb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        } catch (IOException | NumberFormatException e) {
+            return 0;
+        }
+        return 0;
+    }
+}
