@@ -57,10 +57,10 @@ public final class BenchCommand implements Runnable {
 
     static void printProfile(Map<String, long[]> prof) {
         long total = prof.values().stream().mapToLong(v -> v[0]).sum();
-        System.out.printf("%-28s %8s %10s %10s%n", "op", "share", "ms/call", "GFLOP/s");
+        System.out.printf("%-48s %8s %10s %10s%n", "op", "share", "ms/call", "GFLOP/s");
         prof.entrySet().stream().sorted((a, b) -> Long.compare(b.getValue()[0], a.getValue()[0])).forEach(e -> {
             long[] v = e.getValue();
-            System.out.printf(Locale.ROOT, "%-28s %7.1f%% %10.3f %10s%n", e.getKey(), 100.0 * v[0] / total, v[0] / 1e6 / v[1],
+            System.out.printf(Locale.ROOT, "%-48s %7.1f%% %10.3f %10s%n", e.getKey(), 100.0 * v[0] / total, v[0] / 1e6 / v[1],
                     v[2] > 0 ? String.format(Locale.ROOT, "%.1f", v[2] / (double) v[0]) : "");
         });
     }

@@ -14,6 +14,9 @@ import java.util.TreeMap;
  * {@link WorkerPool}. With profiling on, time is summed per op type ({@link #profile()}).
  */
 public final class CpuBackend implements Backend {
+    /** -Derw.profile.byName=true: profile per op name (blocks merged) instead of per op type. */
+    private static final boolean BY_NAME = Boolean.getBoolean("erw.profile.byName");
+
     private final WorkerPool pool;
     private final boolean ownsPool;
     private final boolean profiling;
@@ -95,7 +98,7 @@ public final class CpuBackend implements Backend {
             for (Op op : ops) {
                 long t0 = System.nanoTime();
                 op.forward(pool);
-                record(op.type(), System.nanoTime() - t0, op.flops());
+                record(BY_NAME ? op.type() + " " + op.name().replaceAll("blocks\\.\\d+\\.", "blocks.*.") : op.type(), System.nanoTime() - t0, op.flops());
             }
         }
 

@@ -101,18 +101,16 @@ public final class Sgemm {
         if (work < PARALLEL_MIN || pool.threads() == 1 || (tilesM == 1 && tilesN == 1)) {
             blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, 0, m, 0, n);
         } else {
-            // Each claimed range packs the operand it shares with the others again (all of B for a
-            // row range, all of A for a column range). Split the way that re-packs less: weight
-            // gradients (small M x N, long K) re-packed B per row range and ran at a third of peak.
+            // Each range packs the operand it shares with the others again (all of B for a row
+            // range, all of A for a column range), at memory speed: re-packing a float costs ~25
+            // FMAs. So one range per thread, split the way that re-packs less. Weight gradients
+            // (small M x N, long K) re-packed a multi-MB B per fine claim and ran at a third of peak.
             int threads = pool.threads();
-            long fine = 4L * threads;
-            long rowsPack = Math.min(tilesM, fine) * (long) k * n + (long) m * k;
-            long colsPack = Math.min(tilesN, fine) * (long) m * k + (long) k * n;
+            long rowsPack = Math.min(tilesM, threads) * (long) k * n + (long) m * k;
+            long colsPack = Math.min(tilesN, threads) * (long) m * k + (long) k * n;
             boolean rows = tilesN < threads || (tilesM >= threads && rowsPack <= colsPack);
             int tiles = rows ? tilesM : tilesN, unit = rows ? MR : NR;
-            long shared = rows ? (long) k * n : (long) m * k;
-            // one range per thread when re-packing per fine claim would cost over ~3% of the FMAs
-            int grain = shared * Math.min(tiles, fine) * 32 > work ? (tiles + threads - 1) / threads * unit : unit;
+            int grain = (tiles + threads - 1) / threads * unit;
             if (rows) {
                 pool.parallelFor(m, grain, (lo, hi) ->
                         blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, lo, hi, 0, n));
