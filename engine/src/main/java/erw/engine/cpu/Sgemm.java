@@ -87,19 +87,36 @@ public final class Sgemm {
 
     public static void gemm(WorkerPool pool, boolean transA, boolean transB, int m, int n, int k,
                             float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, boolean accumulate) {
+        gemm(pool, transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, null, 0);
+    }
+
+    /**
+     * As above; with {@code bias} (n floats from {@code biasOff}, not with accumulate) every row of C
+     * starts from the bias instead of zero: C = bias + op(A) op(B), the same arithmetic as filling C
+     * with the bias and accumulating, without that extra pass over C.
+     */
+    public static void gemm(WorkerPool pool, boolean transA, boolean transB, int m, int n, int k,
+                            float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, boolean accumulate,
+                            float[] bias, int biasOff) {
+        if (bias != null && accumulate) throw new IllegalArgumentException("a GEMM bias initializes C; it cannot be combined with accumulate");
+        if (bias != null) checkRange("bias", bias, biasOff, n);
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative GEMM size " + m + "x" + n + "x" + k);
         checkRange("A", a, aOff, (long) m * k);
         checkRange("B", b, bOff, (long) k * n);
         checkRange("C", c, cOff, (long) m * n);
         if (m == 0 || n == 0) return;
         if (k == 0) {
-            if (!accumulate) java.util.Arrays.fill(c, cOff, cOff + m * n, 0f);
+            if (bias != null) {
+                for (int i = 0; i < m; i++) System.arraycopy(bias, biasOff, c, cOff + i * n, n);
+            } else if (!accumulate) {
+                java.util.Arrays.fill(c, cOff, cOff + m * n, 0f);
+            }
             return;
         }
         long work = (long) m * n * k;
         int tilesM = (m + MR - 1) / MR, tilesN = (n + NR - 1) / NR;
         if (work < PARALLEL_MIN || pool.threads() == 1 || (tilesM == 1 && tilesN == 1)) {
-            blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, 0, m, 0, n);
+            blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, bias, biasOff, 0, m, 0, n);
         } else {
             // Each range packs the operand it shares with the others again (all of B for a row
             // range, all of A for a column range), at memory speed: re-packing a float costs ~25
@@ -113,10 +130,10 @@ public final class Sgemm {
             int grain = (tiles + threads - 1) / threads * unit;
             if (rows) {
                 pool.parallelFor(m, grain, (lo, hi) ->
-                        blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, lo, hi, 0, n));
+                        blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, bias, biasOff, lo, hi, 0, n));
             } else {
                 pool.parallelFor(n, grain, (lo, hi) ->
-                        blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, 0, m, lo, hi));
+                        blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, bias, biasOff, 0, m, lo, hi));
             }
         }
     }
@@ -133,7 +150,7 @@ public final class Sgemm {
     /** The packed, blocked GEMM restricted to {@code C[m0, m1) x [n0, n1)}, on the calling thread. */
     private static void blocked(boolean transA, boolean transB, int m, int n, int k,
                                 float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, boolean accumulate,
-                                int m0, int m1, int n0, int n1) {
+                                float[] bias, int biasOff, int m0, int m1, int n0, int n1) {
         Buffers buf = BUFFERS.get();
         int need = Math.min(KC, k) * ((Math.min(NC, n1 - n0) + NR - 1) / NR * NR);
         if (buf.b.length < need) buf.b = new float[need];
@@ -142,7 +159,8 @@ public final class Sgemm {
             int nc = Math.min(NC, n1 - jc);
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
-                boolean load = accumulate || pc > 0; // else the accumulators start from zero
+                boolean loadC = accumulate || pc > 0, fromBias = !loadC && bias != null; // else from zero
+                boolean load = loadC || fromBias;
                 packB(transB, b, bOff, n, k, pc, kc, jc, nc, bp);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
@@ -156,10 +174,12 @@ public final class Sgemm {
                             int nvk = nr <= VL ? 1 : NV; // vectors of the kernel for this tile
                             int co = cOff + ir * n + jc + jr;
                             if (mr == mk && nr == nvk * VL) {
-                                kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, load);
+                                if (fromBias) kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, true, bias, biasOff + jc + jr, 0);
+                                else kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, load, c, co, n);
                             } else {
-                                if (load) for (int r = 0; r < mr; r++) System.arraycopy(c, co + r * n, tile, r * NR, nr);
-                                kernel(mk, nvk, kc, ap, ao, bp, jr * kc, tile, 0, NR, load);
+                                if (loadC) for (int r = 0; r < mr; r++) System.arraycopy(c, co + r * n, tile, r * NR, nr);
+                                if (fromBias) for (int r = 0; r < mr; r++) System.arraycopy(bias, biasOff + jc + jr, tile, r * NR, nr);
+                                kernel(mk, nvk, kc, ap, ao, bp, jr * kc, tile, 0, NR, load, tile, 0, NR);
                                 for (int r = 0; r < mr; r++) System.arraycopy(tile, r * NR, c, co + r * n, nr);
                             }
                         }
@@ -329,41 +349,43 @@ public final class Sgemm {
     }
 
     private static void kernel(int mk, int nvk, int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co,
-                               int ldc, boolean load) {
+                               int ldc, boolean load, float[] ini, int io, int ldi) {
         if (mk == MR_EDGE) {
-            if (nvk == NV) k4x2(kc, ap, ao, bp, bo, c, co, ldc, load);
-            else k4x1(kc, ap, ao, bp, bo, c, co, ldc, load);
+            if (nvk == NV) k4x2(kc, ap, ao, bp, bo, c, co, ldc, load, ini, io, ldi);
+            else k4x1(kc, ap, ao, bp, bo, c, co, ldc, load, ini, io, ldi);
         } else if (MR == 12) {
-            if (nvk == NV) k12x2(kc, ap, ao, bp, bo, c, co, ldc, load);
-            else k12x1(kc, ap, ao, bp, bo, c, co, ldc, load);
+            if (nvk == NV) k12x2(kc, ap, ao, bp, bo, c, co, ldc, load, ini, io, ldi);
+            else k12x1(kc, ap, ao, bp, bo, c, co, ldc, load, ini, io, ldi);
         } else {
-            if (nvk == NV) k6x2(kc, ap, ao, bp, bo, c, co, ldc, load);
-            else k6x1(kc, ap, ao, bp, bo, c, co, ldc, load);
+            if (nvk == NV) k6x2(kc, ap, ao, bp, bo, c, co, ldc, load, ini, io, ldi);
+            else k6x1(kc, ap, ao, bp, bo, c, co, ldc, load, ini, io, ldi);
         }
     }
 
     // ---- micro-kernels -------------------------------------------------------------------------
-    // kRxV: C[R rows x V vectors] (row stride ldc) = (load ? C : 0) + sum_p a_p (x) b_p, one FMA per
+    // kRxV: C[R rows x V vectors] (row stride ldc) = (load ? INI : 0) + sum_p a_p (x) b_p (INI: C itself,
+    // or a bias row repeated with ldi = 0), one FMA per
     // accumulator per p in increasing p. ap from ao: R rows of kc floats, AS apart; bp from bo: kc rows
     // of NR floats.
     // Unrolled by hand (generated) so that C2 keeps every accumulator in a register.
 
-    private static void k12x2(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load) {
+    private static void k12x2(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load,
+                              float[] ini, int io, int ldi) {
         FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
         FloatVector c60, c61, c70, c71, c80, c81, c90, c91, c100, c101, c110, c111;
         if (load) {
-            c00 = FloatVector.fromArray(S, c, co); c01 = FloatVector.fromArray(S, c, co + VL);
-            c10 = FloatVector.fromArray(S, c, co + ldc); c11 = FloatVector.fromArray(S, c, co + ldc + VL);
-            c20 = FloatVector.fromArray(S, c, co + 2 * ldc); c21 = FloatVector.fromArray(S, c, co + 2 * ldc + VL);
-            c30 = FloatVector.fromArray(S, c, co + 3 * ldc); c31 = FloatVector.fromArray(S, c, co + 3 * ldc + VL);
-            c40 = FloatVector.fromArray(S, c, co + 4 * ldc); c41 = FloatVector.fromArray(S, c, co + 4 * ldc + VL);
-            c50 = FloatVector.fromArray(S, c, co + 5 * ldc); c51 = FloatVector.fromArray(S, c, co + 5 * ldc + VL);
-            c60 = FloatVector.fromArray(S, c, co + 6 * ldc); c61 = FloatVector.fromArray(S, c, co + 6 * ldc + VL);
-            c70 = FloatVector.fromArray(S, c, co + 7 * ldc); c71 = FloatVector.fromArray(S, c, co + 7 * ldc + VL);
-            c80 = FloatVector.fromArray(S, c, co + 8 * ldc); c81 = FloatVector.fromArray(S, c, co + 8 * ldc + VL);
-            c90 = FloatVector.fromArray(S, c, co + 9 * ldc); c91 = FloatVector.fromArray(S, c, co + 9 * ldc + VL);
-            c100 = FloatVector.fromArray(S, c, co + 10 * ldc); c101 = FloatVector.fromArray(S, c, co + 10 * ldc + VL);
-            c110 = FloatVector.fromArray(S, c, co + 11 * ldc); c111 = FloatVector.fromArray(S, c, co + 11 * ldc + VL);
+            c00 = FloatVector.fromArray(S, ini, io); c01 = FloatVector.fromArray(S, ini, io + VL);
+            c10 = FloatVector.fromArray(S, ini, io + ldi); c11 = FloatVector.fromArray(S, ini, io + ldi + VL);
+            c20 = FloatVector.fromArray(S, ini, io + 2 * ldi); c21 = FloatVector.fromArray(S, ini, io + 2 * ldi + VL);
+            c30 = FloatVector.fromArray(S, ini, io + 3 * ldi); c31 = FloatVector.fromArray(S, ini, io + 3 * ldi + VL);
+            c40 = FloatVector.fromArray(S, ini, io + 4 * ldi); c41 = FloatVector.fromArray(S, ini, io + 4 * ldi + VL);
+            c50 = FloatVector.fromArray(S, ini, io + 5 * ldi); c51 = FloatVector.fromArray(S, ini, io + 5 * ldi + VL);
+            c60 = FloatVector.fromArray(S, ini, io + 6 * ldi); c61 = FloatVector.fromArray(S, ini, io + 6 * ldi + VL);
+            c70 = FloatVector.fromArray(S, ini, io + 7 * ldi); c71 = FloatVector.fromArray(S, ini, io + 7 * ldi + VL);
+            c80 = FloatVector.fromArray(S, ini, io + 8 * ldi); c81 = FloatVector.fromArray(S, ini, io + 8 * ldi + VL);
+            c90 = FloatVector.fromArray(S, ini, io + 9 * ldi); c91 = FloatVector.fromArray(S, ini, io + 9 * ldi + VL);
+            c100 = FloatVector.fromArray(S, ini, io + 10 * ldi); c101 = FloatVector.fromArray(S, ini, io + 10 * ldi + VL);
+            c110 = FloatVector.fromArray(S, ini, io + 11 * ldi); c111 = FloatVector.fromArray(S, ini, io + 11 * ldi + VL);
         } else {
             FloatVector z = FloatVector.zero(S);
             c00 = z; c01 = z; c10 = z; c11 = z; c20 = z; c21 = z; c30 = z; c31 = z; c40 = z; c41 = z; c50 = z; c51 = z;
@@ -411,21 +433,22 @@ public final class Sgemm {
         c110.intoArray(c, co + 11 * ldc); c111.intoArray(c, co + 11 * ldc + VL);
     }
 
-    private static void k12x1(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load) {
+    private static void k12x1(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load,
+                              float[] ini, int io, int ldi) {
         FloatVector c00, c10, c20, c30, c40, c50, c60, c70, c80, c90, c100, c110;
         if (load) {
-            c00 = FloatVector.fromArray(S, c, co);
-            c10 = FloatVector.fromArray(S, c, co + ldc);
-            c20 = FloatVector.fromArray(S, c, co + 2 * ldc);
-            c30 = FloatVector.fromArray(S, c, co + 3 * ldc);
-            c40 = FloatVector.fromArray(S, c, co + 4 * ldc);
-            c50 = FloatVector.fromArray(S, c, co + 5 * ldc);
-            c60 = FloatVector.fromArray(S, c, co + 6 * ldc);
-            c70 = FloatVector.fromArray(S, c, co + 7 * ldc);
-            c80 = FloatVector.fromArray(S, c, co + 8 * ldc);
-            c90 = FloatVector.fromArray(S, c, co + 9 * ldc);
-            c100 = FloatVector.fromArray(S, c, co + 10 * ldc);
-            c110 = FloatVector.fromArray(S, c, co + 11 * ldc);
+            c00 = FloatVector.fromArray(S, ini, io);
+            c10 = FloatVector.fromArray(S, ini, io + ldi);
+            c20 = FloatVector.fromArray(S, ini, io + 2 * ldi);
+            c30 = FloatVector.fromArray(S, ini, io + 3 * ldi);
+            c40 = FloatVector.fromArray(S, ini, io + 4 * ldi);
+            c50 = FloatVector.fromArray(S, ini, io + 5 * ldi);
+            c60 = FloatVector.fromArray(S, ini, io + 6 * ldi);
+            c70 = FloatVector.fromArray(S, ini, io + 7 * ldi);
+            c80 = FloatVector.fromArray(S, ini, io + 8 * ldi);
+            c90 = FloatVector.fromArray(S, ini, io + 9 * ldi);
+            c100 = FloatVector.fromArray(S, ini, io + 10 * ldi);
+            c110 = FloatVector.fromArray(S, ini, io + 11 * ldi);
         } else {
             FloatVector z = FloatVector.zero(S);
             c00 = z; c10 = z; c20 = z; c30 = z; c40 = z; c50 = z; c60 = z; c70 = z; c80 = z; c90 = z; c100 = z; c110 = z;
@@ -471,15 +494,16 @@ public final class Sgemm {
         c110.intoArray(c, co + 11 * ldc);
     }
 
-    private static void k6x2(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load) {
+    private static void k6x2(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load,
+                              float[] ini, int io, int ldi) {
         FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
         if (load) {
-            c00 = FloatVector.fromArray(S, c, co); c01 = FloatVector.fromArray(S, c, co + VL);
-            c10 = FloatVector.fromArray(S, c, co + ldc); c11 = FloatVector.fromArray(S, c, co + ldc + VL);
-            c20 = FloatVector.fromArray(S, c, co + 2 * ldc); c21 = FloatVector.fromArray(S, c, co + 2 * ldc + VL);
-            c30 = FloatVector.fromArray(S, c, co + 3 * ldc); c31 = FloatVector.fromArray(S, c, co + 3 * ldc + VL);
-            c40 = FloatVector.fromArray(S, c, co + 4 * ldc); c41 = FloatVector.fromArray(S, c, co + 4 * ldc + VL);
-            c50 = FloatVector.fromArray(S, c, co + 5 * ldc); c51 = FloatVector.fromArray(S, c, co + 5 * ldc + VL);
+            c00 = FloatVector.fromArray(S, ini, io); c01 = FloatVector.fromArray(S, ini, io + VL);
+            c10 = FloatVector.fromArray(S, ini, io + ldi); c11 = FloatVector.fromArray(S, ini, io + ldi + VL);
+            c20 = FloatVector.fromArray(S, ini, io + 2 * ldi); c21 = FloatVector.fromArray(S, ini, io + 2 * ldi + VL);
+            c30 = FloatVector.fromArray(S, ini, io + 3 * ldi); c31 = FloatVector.fromArray(S, ini, io + 3 * ldi + VL);
+            c40 = FloatVector.fromArray(S, ini, io + 4 * ldi); c41 = FloatVector.fromArray(S, ini, io + 4 * ldi + VL);
+            c50 = FloatVector.fromArray(S, ini, io + 5 * ldi); c51 = FloatVector.fromArray(S, ini, io + 5 * ldi + VL);
         } else {
             FloatVector z = FloatVector.zero(S);
             c00 = z; c01 = z; c10 = z; c11 = z; c20 = z; c21 = z; c30 = z; c31 = z; c40 = z; c41 = z; c50 = z; c51 = z;
@@ -508,15 +532,16 @@ public final class Sgemm {
         c50.intoArray(c, co + 5 * ldc); c51.intoArray(c, co + 5 * ldc + VL);
     }
 
-    private static void k6x1(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load) {
+    private static void k6x1(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load,
+                              float[] ini, int io, int ldi) {
         FloatVector c00, c10, c20, c30, c40, c50;
         if (load) {
-            c00 = FloatVector.fromArray(S, c, co);
-            c10 = FloatVector.fromArray(S, c, co + ldc);
-            c20 = FloatVector.fromArray(S, c, co + 2 * ldc);
-            c30 = FloatVector.fromArray(S, c, co + 3 * ldc);
-            c40 = FloatVector.fromArray(S, c, co + 4 * ldc);
-            c50 = FloatVector.fromArray(S, c, co + 5 * ldc);
+            c00 = FloatVector.fromArray(S, ini, io);
+            c10 = FloatVector.fromArray(S, ini, io + ldi);
+            c20 = FloatVector.fromArray(S, ini, io + 2 * ldi);
+            c30 = FloatVector.fromArray(S, ini, io + 3 * ldi);
+            c40 = FloatVector.fromArray(S, ini, io + 4 * ldi);
+            c50 = FloatVector.fromArray(S, ini, io + 5 * ldi);
         } else {
             FloatVector z = FloatVector.zero(S);
             c00 = z; c10 = z; c20 = z; c30 = z; c40 = z; c50 = z;
@@ -544,13 +569,14 @@ public final class Sgemm {
         c50.intoArray(c, co + 5 * ldc);
     }
 
-    private static void k4x2(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load) {
+    private static void k4x2(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load,
+                              float[] ini, int io, int ldi) {
         FloatVector c00, c01, c10, c11, c20, c21, c30, c31;
         if (load) {
-            c00 = FloatVector.fromArray(S, c, co); c01 = FloatVector.fromArray(S, c, co + VL);
-            c10 = FloatVector.fromArray(S, c, co + ldc); c11 = FloatVector.fromArray(S, c, co + ldc + VL);
-            c20 = FloatVector.fromArray(S, c, co + 2 * ldc); c21 = FloatVector.fromArray(S, c, co + 2 * ldc + VL);
-            c30 = FloatVector.fromArray(S, c, co + 3 * ldc); c31 = FloatVector.fromArray(S, c, co + 3 * ldc + VL);
+            c00 = FloatVector.fromArray(S, ini, io); c01 = FloatVector.fromArray(S, ini, io + VL);
+            c10 = FloatVector.fromArray(S, ini, io + ldi); c11 = FloatVector.fromArray(S, ini, io + ldi + VL);
+            c20 = FloatVector.fromArray(S, ini, io + 2 * ldi); c21 = FloatVector.fromArray(S, ini, io + 2 * ldi + VL);
+            c30 = FloatVector.fromArray(S, ini, io + 3 * ldi); c31 = FloatVector.fromArray(S, ini, io + 3 * ldi + VL);
         } else {
             FloatVector z = FloatVector.zero(S);
             c00 = z; c01 = z; c10 = z; c11 = z; c20 = z; c21 = z; c30 = z; c31 = z;
@@ -573,13 +599,14 @@ public final class Sgemm {
         c30.intoArray(c, co + 3 * ldc); c31.intoArray(c, co + 3 * ldc + VL);
     }
 
-    private static void k4x1(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load) {
+    private static void k4x1(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load,
+                              float[] ini, int io, int ldi) {
         FloatVector c00, c10, c20, c30;
         if (load) {
-            c00 = FloatVector.fromArray(S, c, co);
-            c10 = FloatVector.fromArray(S, c, co + ldc);
-            c20 = FloatVector.fromArray(S, c, co + 2 * ldc);
-            c30 = FloatVector.fromArray(S, c, co + 3 * ldc);
+            c00 = FloatVector.fromArray(S, ini, io);
+            c10 = FloatVector.fromArray(S, ini, io + ldi);
+            c20 = FloatVector.fromArray(S, ini, io + 2 * ldi);
+            c30 = FloatVector.fromArray(S, ini, io + 3 * ldi);
         } else {
             FloatVector z = FloatVector.zero(S);
             c00 = z; c10 = z; c20 = z; c30 = z;

@@ -49,14 +49,7 @@ public final class Matmul extends Op {
 
     @Override
     public void forward(WorkerPool pool) {
-        float[] cd = c.data();
-        if (bias != null) {
-            float[] bd = bias.data();
-            pool.parallelFor(m, 64, (lo, hi) -> {
-                for (int i = lo; i < hi; i++) System.arraycopy(bd, 0, cd, i * n, n);
-            });
-        }
-        Sgemm.gemm(pool, transA, transB, m, n, k, a.data(), 0, b.data(), 0, cd, 0, bias != null);
+        Sgemm.gemm(pool, transA, transB, m, n, k, a.data(), 0, b.data(), 0, c.data(), 0, false, bias == null ? null : bias.data(), 0);
     }
 
     @Override

@@ -152,6 +152,33 @@ class SgemmTest {
     }
 
     @Test
+    void biasInitIsBitIdenticalToFillingCAndAccumulating() {
+        SplittableRandom rnd = new SplittableRandom(11);
+        // full tiles, 4-row and 1-vector edges, several k blocks; serial and both splits
+        int[][] shapes = {{24, 64, 20}, {13, 33, 400}, {100, 70, 9}, {300, 96, 800}, {7, 200, 50}};
+        for (int[] sh : shapes) {
+            for (boolean ta : new boolean[]{false, true}) {
+                for (WorkerPool pool : new WorkerPool[]{pool1, pool2, pool3}) {
+                    Problem p = problem(rnd, ta, !ta, sh[0], sh[1], sh[2], true);
+                    int bo = 3;
+                    float[] bias = new float[bo + sh[1] + 2];
+                    java.util.Arrays.fill(bias, SENTINEL);
+                    for (int j = 0; j < sh[1]; j++) bias[bo + j] = (float) (2 * rnd.nextDouble() - 1);
+                    float[] expected = p.c0().clone();
+                    for (int i = 0; i < sh[0]; i++) System.arraycopy(bias, bo, expected, p.cOff() + i * sh[1], sh[1]);
+                    Sgemm.gemm(pool, p.transA(), p.transB(), p.m(), p.n(), p.k(), p.a(), p.aOff(), p.b(), p.bOff(), expected, p.cOff(), true);
+                    float[] got = p.c0().clone();
+                    Sgemm.gemm(pool, p.transA(), p.transB(), p.m(), p.n(), p.k(), p.a(), p.aOff(), p.b(), p.bOff(), got, p.cOff(), false, bias, bo);
+                    for (int i = 0; i < got.length; i++) {
+                        assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(got[i]),
+                                "bias GEMM " + java.util.Arrays.toString(sh) + " transA " + ta + " threads " + pool.threads() + " at " + i);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void emptyReductionZeroesOrKeeps() {
         float[] c = {1, 2, 3, 4, 5, 6, 7};
         Sgemm.gemm(pool2, false, false, 2, 3, 0, new float[0], 0, new float[0], 0, c, 1, true);
