@@ -33,8 +33,13 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--no-peer", description = "Skip the OpenBLAS comparison.")
         boolean noPeer;
 
+        @Option(names = "--trans", description = "Transposes of A and B: NN, NT, TN or TT (default ${DEFAULT-VALUE}; the peer is always NN).")
+        String trans = "NN";
+
         @Override
         public Integer call() {
+            String tr = trans.toUpperCase(Locale.ROOT);
+            if (!tr.matches("[NT][NT]")) throw new IllegalArgumentException("--trans '" + trans + "': use NN, NT, TN or TT");
             List<int[]> dims = new ArrayList<>();
             for (String s : shapes) {
                 String[] p = s.toLowerCase(Locale.ROOT).split("x");
@@ -43,7 +48,7 @@ public final class BenchCommand implements Runnable {
             }
             try (WorkerPool pool = new WorkerPool(threads)) {
                 System.out.printf("%-18s %12s %16s %8s%n", "shape (MxNxK)", "erw GFLOP/s", "OpenBLAS GFLOP/s", "ratio");
-                for (GemmBenchmark.Result r : GemmBenchmark.run(pool, dims, repeats)) {
+                for (GemmBenchmark.Result r : GemmBenchmark.run(pool, dims, repeats, tr.charAt(0) == 'T', tr.charAt(1) == 'T')) {
                     Double peer = noPeer ? null : GemmBenchmark.openBlasGflops(r.m(), r.n(), r.k(), threads);
                     System.out.printf(Locale.ROOT, "%-18s %12.1f %16s %8s%n", r.m() + "x" + r.n() + "x" + r.k(), r.gflops(),
                             peer == null ? "n/a" : String.format(Locale.ROOT, "%.1f", peer),

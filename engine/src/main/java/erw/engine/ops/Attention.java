@@ -52,6 +52,16 @@ public final class Attention extends Op {
         for (int j = 0; j < t; j++) System.arraycopy(src, base + j * stride, dst, j * hd, hd);
     }
 
+    /** As {@link #gather} for q, times the softmax scale (S = (scale Q) K^T saves a pass over S). */
+    private void gatherScaledQ(float[] src, int b, int h, float[] dst) {
+        int stride = 3 * dim, base = b * t * stride + h * hd;
+        for (int j = 0; j < t; j++) {
+            int o = base + j * stride, d = j * hd, c = 0;
+            for (int ub = Vec.S.loopBound(hd); c < ub; c += Vec.S.length()) FloatVector.fromArray(Vec.S, src, o + c).mul(scale).intoArray(dst, d + c);
+            for (; c < hd; c++) dst[d + c] = src[o + c] * scale;
+        }
+    }
+
     /** s[off..off+T) = exp(s - shift) in place; returns the sum. */
     private float expShifted(float[] s, int off, float shift) {
         int j = 0;
@@ -74,24 +84,28 @@ public final class Attention extends Op {
     public void forward(WorkerPool pool) {
         float[] src = qkv.data(), od = out.data();
         pool.parallelFor(n * heads, (lo, hi) -> {
-            float[] q = new float[t * hd], k = new float[t * hd], v = new float[t * hd], p = new float[t * t], o = new float[t * hd];
+            float[] q = new float[t * hd], k = new float[t * hd], v = new float[t * hd], p = new float[t * t], o = new float[t * hd], inv = new float[t];
             for (int task = lo; task < hi; task++) {
                 int b = task / heads, h = task % heads;
-                gather(src, b, h, 0, q);
+                gatherScaledQ(src, b, h, q);
                 gather(src, b, h, 1, k);
                 gather(src, b, h, 2, v);
-                // S = Q K^T as a small GEMM (nested in this loop, so it runs on this thread)
+                // S = (scale Q) K^T as a small GEMM (nested in this loop, so it runs on this thread)
                 Sgemm.gemm(pool, false, true, t, t, hd, q, 0, k, 0, p, 0, false);
                 for (int i = 0; i < t; i++) {
                     int r = i * t;
-                    Vec.scale(scale, p, r, t);
                     float m = Vec.max(p, r, t);
                     float sum = expShifted(p, r, m);
-                    Vec.scale(1f / sum, p, r, t);
+                    inv[i] = 1f / sum;
                     lse[task * t + i] = m + (float) Math.log(sum);
                 }
+                // O = softmax(S) V: the unnormalized exp(S - max) times V, each row scaled by 1/sum on the way out
                 Sgemm.gemm(pool, false, false, t, hd, t, p, 0, v, 0, o, 0, false);
-                for (int i = 0; i < t; i++) System.arraycopy(o, i * hd, od, (b * t + i) * dim + h * hd, hd);
+                for (int i = 0; i < t; i++) {
+                    int dOff = (b * t + i) * dim + h * hd, c = 0;
+                    for (int ub = Vec.S.loopBound(hd); c < ub; c += Vec.S.length()) FloatVector.fromArray(Vec.S, o, i * hd + c).mul(inv[i]).intoArray(od, dOff + c);
+                    for (; c < hd; c++) od[dOff + c] = o[i * hd + c] * inv[i];
+                }
             }
         });
     }
@@ -105,7 +119,7 @@ public final class Attention extends Op {
             float[] p = new float[t * t], dp = new float[t * t], dq = new float[t * hd], dk = new float[t * hd], dv = new float[t * hd];
             for (int task = lo; task < hi; task++) {
                 int b = task / heads, h = task % heads;
-                gather(src, b, h, 0, q);
+                gatherScaledQ(src, b, h, q);
                 gather(src, b, h, 1, k);
                 gather(src, b, h, 2, v);
                 for (int i = 0; i < t; i++) {
@@ -114,23 +128,20 @@ public final class Attention extends Op {
                 }
                 // the probabilities, recomputed from the saved log-sum-exp
                 Sgemm.gemm(pool, false, true, t, t, hd, q, 0, k, 0, p, 0, false);
-                for (int i = 0; i < t; i++) {
-                    Vec.scale(scale, p, i * t, t);
-                    expShifted(p, i * t, lse[task * t + i]);
-                }
+                for (int i = 0; i < t; i++) expShifted(p, i * t, lse[task * t + i]);
                 Sgemm.gemm(pool, false, true, t, t, hd, go, 0, v, 0, dp, 0, false);   // dP = dO V^T
                 Sgemm.gemm(pool, true, false, t, hd, t, p, 0, go, 0, dv, 0, false);   // dV = P^T dO
-                for (int i = 0; i < t; i++) {                                          // dS = P (dP - rowsum(dO O)) * scale
+                for (int i = 0; i < t; i++) {                                          // dS = P (dP - rowsum(dO O))
                     float di = Vec.dot(go, i * hd, o, i * hd, hd);
                     int r = i * t;
-                    for (int j = 0; j < t; j++) dp[r + j] = p[r + j] * (dp[r + j] - di) * scale;
+                    for (int j = 0; j < t; j++) dp[r + j] = p[r + j] * (dp[r + j] - di);
                 }
-                Sgemm.gemm(pool, false, false, t, hd, t, dp, 0, k, 0, dq, 0, false);  // dQ = dS K
-                Sgemm.gemm(pool, true, false, t, hd, t, dp, 0, q, 0, dk, 0, false);   // dK = dS^T Q
+                Sgemm.gemm(pool, false, false, t, hd, t, dp, 0, k, 0, dq, 0, false);  // dQ = scale dS K (scale below)
+                Sgemm.gemm(pool, true, false, t, hd, t, dp, 0, q, 0, dk, 0, false);   // dK = dS^T (scale Q)
                 for (int j = 0; j < t; j++) {
                     int row = (b * t + j) * 3 * dim + h * hd;
                     for (int c = 0; c < hd; c++) {
-                        gq[row + c] += dq[j * hd + c];
+                        gq[row + c] += scale * dq[j * hd + c];
                         gq[row + dim + c] += dk[j * hd + c];
                         gq[row + 2 * dim + c] += dv[j * hd + c];
                     }
