@@ -349,14 +349,35 @@ public final class Graph {
         for (Tensor t : produced) {
             if (t.requiresGrad() && t.kind() == Tensor.Kind.ACTIVATION && seen.put(t.grad(), Boolean.TRUE) == null) activations.add(t);
         }
-        g.add(new ZeroGrad(name + ".zero_activation_grads", activations));
-        g.add(new SeedGrad(name + ".seed", loss));
+        List<Op> sweep = new ArrayList<>();
         for (int i = ops.size() - 1; i >= 0; i--) {
             Op op = ops.get(i);
             if (!op.differentiable()) continue;
             boolean any = false;
             for (Tensor t : op.inputs()) any |= t.requiresGrad();
-            if (any) g.add(new BackwardOf(op));
+            if (any) sweep.add(op);
+        }
+        // Each activation gradient is zeroed just before the first VJP that accumulates into it,
+        // so the zeroed buffer is still in cache when it is written (one pass over all of them up
+        // front went to memory and back). Gradients no VJP touches are zeroed first.
+        Map<float[], Integer> firstWriter = new IdentityHashMap<>();
+        for (int j = 0; j < sweep.size(); j++) {
+            for (Tensor t : sweep.get(j).inputs()) if (t.requiresGrad()) firstWriter.putIfAbsent(t.grad(), j);
+        }
+        List<List<Tensor>> zeroBefore = new ArrayList<>();
+        for (int j = 0; j < sweep.size(); j++) zeroBefore.add(new ArrayList<>());
+        List<Tensor> untouched = new ArrayList<>();
+        for (Tensor t : activations) {
+            Integer j = firstWriter.get(t.grad());
+            if (j == null) untouched.add(t);
+            else zeroBefore.get(j).add(t);
+        }
+        g.add(new ZeroGrad(name + ".zero_activation_grads", untouched));
+        g.add(new SeedGrad(name + ".seed", loss));
+        for (int j = 0; j < sweep.size(); j++) {
+            Op op = sweep.get(j);
+            if (!zeroBefore.get(j).isEmpty()) g.add(new ZeroGrad(op.name() + ".zero_input_grads", zeroBefore.get(j)));
+            g.add(new BackwardOf(op));
         }
         return g;
     }
