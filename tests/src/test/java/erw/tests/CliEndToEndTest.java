@@ -55,6 +55,20 @@ class CliEndToEndTest {
         assertEquals(0, run("sample", "--checkpoint", runDir.resolve("step-0000006.safetensors").toString(), "--ema", "--steps", "3", "--n", "2",
                 "--classes", "0,2", "--no-progress", "--out", dir.resolve("samples").toString()));
         assertTrue(Files.exists(dir.resolve("samples/samples.png")));
+        // scoring: an evaluator made for this dataset, FD, accuracy and CKNNA of block 1
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream stdout = System.out;
+        System.setOut(new java.io.PrintStream(out, true));
+        try {
+            assertEquals(0, run("eval", runDir.toString(), "--data", data.toString(), "--data-root", dir.resolve("root").toString(), "--samples", "12",
+                    "--sampling-steps", "3", "--evaluator-steps", "30", "--cknna-images", "40"));
+        } finally {
+            System.setOut(stdout);
+        }
+        String report = out.toString();
+        assertTrue(report.matches("(?s).*step-0000006\\.safetensors: FD [0-9.]+, accuracy [0-9.]+%, CKNNA\\(block 1.*"), report);
+        assertTrue(Files.exists(dir.resolve("root/data-evaluator.safetensors")));
+        assertEquals(2, run("eval", dir.resolve("missing").toString()));
         // bad input: one line, exit code 2
         assertEquals(2, run("train", "--method", "dit", "--data", data.toString(), "--out", dir.resolve("x").toString()));
         assertEquals(2, run("train", "--data", data.toString(), "--steps", "5", "--warmup-steps", "9", "--out", dir.resolve("y").toString()));

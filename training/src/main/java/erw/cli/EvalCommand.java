@@ -39,20 +39,22 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--cknna-block", description = "Block (1-based) whose tokens CKNNA compares (default: the projector's block; 0 = skip CKNNA).") Integer block;
     @Option(names = "--cknna-t", description = "Noise level t of the CKNNA inputs (default ${DEFAULT-VALUE}: clean).") double cknnaT = 0;
     @Option(names = "--cknna-images", description = "Training images for CKNNA (default ${DEFAULT-VALUE}).") int cknnaImages = 1000;
+    @Option(names = "--evaluator-steps", description = "Training steps of the evaluator when it is made (default ${DEFAULT-VALUE}).") int evaluatorSteps = EvalSetup.EVALUATOR_STEPS;
     @Option(names = "--cknna-k", description = "Neighbours in CKNNA (default ${DEFAULT-VALUE}).") int k = 10;
 
     @Override
     public Integer call() throws Exception {
         if (samples < 2) throw new IllegalArgumentException("--samples " + samples + " must be >= 2 (FD needs a covariance)");
+        SamplerKind kind = SamplerKind.parse(sampler);
+        List<Path> files = new java.util.ArrayList<>();
+        for (Path p : checkpoints) files.add(erw.training.Trainer.latestCheckpoint(p, "checkpoint")); // fail before the slow setup
         try (CpuBackend cpu = new CpuBackend()) {
-            EvalSetup setup = EvalSetup.prepare(dataRoot, data, cpu, System.err);
+            EvalSetup setup = EvalSetup.prepare(dataRoot, data, evaluatorSteps, cpu, System.err);
             SampleQuality quality = new SampleQuality(setup.evaluator(), setup.reference());
-            SamplerKind kind = SamplerKind.parse(sampler);
             Sampler.Options opt = Sampler.Options.of(kind, steps, seed).withCfg(cfg, 0, 1);
             System.out.printf(Locale.ROOT, "evaluator: %s; reference: %s; %d samples, %s %d steps, cfg %.2f, %s weights%n",
                     setup.evaluator().describe(), setup.referenceName(), samples, kind.name().toLowerCase(Locale.ROOT), steps, cfg, raw ? "raw" : "EMA");
-            for (Path p : checkpoints) {
-                Path file = erw.training.Trainer.latestCheckpoint(p);
+            for (Path file : files) {
                 boolean ema = !raw && hasEma(file);
                 SiT model = Checkpoint.load(file, ema, null);
                 SampleQuality.Score s = quality.score(model, cpu, cpu.pool(), samples, opt);

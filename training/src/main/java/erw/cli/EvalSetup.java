@@ -22,6 +22,10 @@ record EvalSetup(BatchSource data, Evaluator evaluator, FrechetDistance.Gaussian
     static final double EVALUATOR_LR = 1e-3;
 
     static EvalSetup prepare(Path dataRoot, Path dataDir, Backend backend, PrintStream err) throws Exception {
+        return prepare(dataRoot, dataDir, EVALUATOR_STEPS, backend, err);
+    }
+
+    static EvalSetup prepare(Path dataRoot, Path dataDir, int evaluatorSteps, Backend backend, PrintStream err) throws Exception {
         BatchSource data = dataDir == null ? DefaultData.prepare(dataRoot, 0, err) : DefaultData.open(dataDir);
         int[] shape = data.imageShape();
         float[] refImages;
@@ -47,9 +51,9 @@ record EvalSetup(BatchSource data, Evaluator evaluator, FrechetDistance.Gaussian
             if (ev.numClasses() != data.numClasses()) throw new IllegalArgumentException(file + ": evaluator has " + ev.numClasses() + " classes, the data " + data.numClasses() + "; delete it to retrain");
             err.println("evaluator: " + file + " (" + ev.describe() + ")");
         } else {
-            err.printf(Locale.ROOT, "training the evaluator (MLP, seed %d, %d steps, batch %d) ...%n", Evaluator.DEFAULT_SEED, EVALUATOR_STEPS, EVALUATOR_BATCH);
+            err.printf(Locale.ROOT, "training the evaluator (MLP, seed %d, %d steps, batch %d) ...%n", Evaluator.DEFAULT_SEED, evaluatorSteps, EVALUATOR_BATCH);
             ev = new Evaluator(shape[0], shape[1], data.numClasses());
-            ev.train(backend, train.images, train.labels, refImages, refLabels, EVALUATOR_STEPS, EVALUATOR_BATCH, EVALUATOR_LR, Evaluator.DEFAULT_SEED, "evaluator", err);
+            ev.train(backend, train.images, train.labels, refImages, refLabels, evaluatorSteps, Math.min(EVALUATOR_BATCH, train.labels.length), EVALUATOR_LR, Evaluator.DEFAULT_SEED, "evaluator", err);
             Files.createDirectories(dataRoot);
             ev.save(file);
         }

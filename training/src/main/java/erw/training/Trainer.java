@@ -237,13 +237,18 @@ public final class Trainer implements AutoCloseable {
 
     /** The newest {@code step-*.safetensors} in a run directory, or the file itself. */
     public static Path latestCheckpoint(Path dirOrFile) {
+        return latestCheckpoint(dirOrFile, "--resume");
+    }
+
+    /** As above; errors name {@code what} (the option or argument that gave the path). */
+    public static Path latestCheckpoint(Path dirOrFile, String what) {
         if (Files.isRegularFile(dirOrFile)) return dirOrFile;
-        if (!Files.isDirectory(dirOrFile)) throw new IllegalArgumentException("--resume " + dirOrFile + ": no such run directory or checkpoint");
+        if (!Files.isDirectory(dirOrFile)) throw new IllegalArgumentException(what + " " + dirOrFile + ": no such run directory or checkpoint");
         try (Stream<Path> s = Files.list(dirOrFile)) {
             return s.filter(p -> p.getFileName().toString().matches("step-\\d{7}\\.safetensors")).max(Path::compareTo)
-                    .orElseThrow(() -> new IllegalArgumentException("--resume " + dirOrFile + ": no step-XXXXXXX.safetensors checkpoint in it"));
+                    .orElseThrow(() -> new IllegalArgumentException(what + " " + dirOrFile + ": no step-XXXXXXX.safetensors checkpoint in it"));
         } catch (IOException e) {
-            throw new IllegalArgumentException("--resume " + dirOrFile + ": " + e.getMessage());
+            throw new IllegalArgumentException(what + " " + dirOrFile + ": " + e.getMessage());
         }
     }
 
