@@ -88,9 +88,15 @@ final class TaskSink {
         return t != null && t.requiresGrad() ? gradUpdate(t) : dummy();
     }
 
-    /** A device buffer no host array backs (per-op statistics between the tasks of one graph). */
+    /**
+     * A buffer for per-op statistics (row norms, log-sum-exps) passed between the tasks of one op.
+     * It has a private host array so that it crosses TaskGraph segments like any tensor.
+     */
     FloatArray scratch(int n) {
-        FloatArray a = new FloatArray(Math.max(1, n));
+        float[] host = new float[Math.max(1, n)];
+        FloatArray a = buffers.of(host);
+        hostOf.put(a, host);
+        access.merge(a, READ | WRITE, (x, y) -> x | y);
         scratch.add(a);
         return a;
     }
@@ -98,8 +104,10 @@ final class TaskSink {
     /** A one-element buffer holding 1 (the "no factor" of a scale, unused optional operands). */
     FloatArray ones() {
         if (ones == null) {
-            ones = scratch(1);
-            ones.set(0, 1f);
+            float[] host = {1f};
+            ones = buffers.of(host);
+            hostOf.put(ones, host);
+            access.merge(ones, READ, (x, y) -> x | y);
         }
         return ones;
     }

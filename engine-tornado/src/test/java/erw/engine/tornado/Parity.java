@@ -47,11 +47,12 @@ final class Parity {
         TornadoBackend tv = tornado();
         List<float[]> expected = run(CPU, name, backward, c);
         List<float[]> actual = run(tv, name, backward, c);
-        compare(name, expected, actual, rtol, atol);
+        compare(name, lastLabels, expected, actual, rtol, atol);
     }
 
-    static void compare(String name, List<float[]> expected, List<float[]> actual, double rtol, double atol) {
-        List<String> labels = lastLabels;
+    /** Fails naming the worst element of the first array out of tolerance; labels may be null (then indices). */
+    static void compare(String name, List<String> labels, List<float[]> expected, List<float[]> actual, double rtol, double atol) {
+        org.junit.jupiter.api.Assertions.assertEquals(expected.size(), actual.size(), name + ": number of compared arrays");
         for (int k = 0; k < expected.size(); k++) {
             float[] e = expected.get(k), a = actual.get(k);
             double worst = 0;
@@ -64,7 +65,7 @@ final class Parity {
                 }
             }
             if (at >= 0) {
-                fail(name + ": " + labels.get(k) + "[" + at + "] tornado " + a[at] + " vs cpu " + e[at]
+                fail(name + ": " + (labels == null ? "#" + k : labels.get(k)) + "[" + at + "] tornado " + a[at] + " vs cpu " + e[at]
                         + " (rtol " + rtol + ", atol " + atol + ")");
             }
         }
