@@ -11,6 +11,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * its ops (and their backward), over one FloatArray per host storage array shared by all graphs.
  */
 public final class TornadoBackend implements Backend {
+    /** -Derw.tornado.verbose=true: one line per compiled graph (TaskGraphs and transfers per run). */
+    private static final boolean VERBOSE = Boolean.getBoolean("erw.tornado.verbose");
     private final DeviceBuffers buffers = new DeviceBuffers();
     private final Lowerings lowerings = new Lowerings();
     private final AtomicInteger graphs = new AtomicInteger();
@@ -24,7 +26,9 @@ public final class TornadoBackend implements Backend {
     public Plan compile(Graph graph) {
         TaskSink sink = new TaskSink(buffers);
         for (Op op : graph.ops()) lowerings.lower(op, sink);
-        return new TornadoPlan(graph.name(), graphId(graph.name()), sink);
+        TornadoPlan plan = new TornadoPlan(graph.name(), graphId(graph.name()), sink);
+        if (VERBOSE) System.err.println("[erw tornado] " + plan.summary());
+        return plan;
     }
 
     /** TaskGraph names are identifiers and unique within the process ("graph.task" keys the grids). */

@@ -75,9 +75,18 @@ final class TornadoPlan implements Plan {
         return name;
     }
 
-    /** TaskGraphs this plan runs per {@link #run()}. */
-    int taskGraphs() {
-        return segments.size();
+    /** In words: tasks, TaskGraphs, and host-to-device / device-to-host buffer transfers per run. */
+    String summary() {
+        int in = 0, out = 0;
+        long bytes = 0;
+        for (Segment s : segments) {
+            in += s.in().size();
+            out += s.out().size();
+            for (FloatArray a : s.in()) bytes += 4L * a.getSize();
+            for (FloatArray a : s.out()) bytes += 4L * a.getSize();
+        }
+        return "graph '" + name + "': " + sink.tasks().size() + " tasks in " + segments.size() + " TaskGraphs; per run "
+                + in + " buffers in, " + out + " out (" + bytes / 1024 + " KiB)";
     }
 
     @Override
