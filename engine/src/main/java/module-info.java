@@ -4,5 +4,7 @@ module erw.engine {
     exports erw.engine;
     exports erw.engine.cpu;
     exports erw.engine.ops;
+    // the TornadoVM backend (profile 'tornado') reads each op's recorded operands and flags
+    opens erw.engine.ops to erw.engine.tornado;
     uses erw.engine.BackendProvider;
 }

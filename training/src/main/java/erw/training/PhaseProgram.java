@@ -39,10 +39,12 @@ public final class PhaseProgram implements AutoCloseable {
     /** EMA copies of every model tensor (phase 2 only), in the store's order. */
     public final List<Tensor> ema;
     private final List<Plan> plans = new ArrayList<>();
+    private final Backend backend;
 
     public PhaseProgram(Backend backend, SiT model, int phase, TrainConfig cfg, int batch, boolean align) {
         this.phase = phase;
         this.model = model;
+        this.backend = backend;
         SiTConfig mc = model.config();
         int c = mc.inChannels(), side = mc.inputSize();
         x0 = Tensor.input("batch.x0", batch, c, side, side);
@@ -140,6 +142,25 @@ public final class PhaseProgram implements AutoCloseable {
     /** Runs backward, optimizer (and EMA) after {@link #forward()}. */
     public void update() {
         for (int i = 1; i < plans.size(); i++) plans.get(i).run();
+    }
+
+    /** Every tensor the host may read or restore between steps: model, EMA, AdamW moments. */
+    public List<Tensor> state() {
+        List<Tensor> all = new ArrayList<>(model.parameters().all().values());
+        all.addAll(ema);
+        all.addAll(adam.firstMoments());
+        all.addAll(adam.secondMoments());
+        return all;
+    }
+
+    /** Brings {@link #state()} back to the host (a device backend keeps it resident). */
+    public void syncToHost() {
+        backend.syncToHost(state());
+    }
+
+    /** Pushes host writes to {@link #state()} (a resume) to the device. */
+    public void syncToDevice() {
+        backend.syncToDevice(state());
     }
 
     @Override

@@ -124,6 +124,7 @@ public final class Trainer implements AutoCloseable {
      * model copied from it, the rest freshly initialized; EMA = copy; a fresh optimizer.
      */
     private void transition() {
+        program.syncToHost();
         SiT warm = program.model;
         SiT full = new SiT(modelCfg).initialize(cfg.seed + 1);
         List<String> copied = full.parameters().copyMatchingFrom(warm.parameters());
@@ -166,7 +167,10 @@ public final class Trainer implements AutoCloseable {
             double secs = (System.nanoTime() - t0) / 1e9;
             listener.onStep(new StepLog(step, phase, loss, lossV, lossA, lambda, p.gradNorm.item(), batch / secs, secs));
             if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery == 0 || step == cfg.steps) saveCheckpoint();
-            if (cfg.sampleEvery > 0 && phase == 2 && (step % cfg.sampleEvery == 0 || step == cfg.steps)) listener.onSample(step, p);
+            if (cfg.sampleEvery > 0 && phase == 2 && (step % cfg.sampleEvery == 0 || step == cfg.steps)) {
+                p.syncToHost();
+                listener.onSample(step, p);
+            }
         }
     }
 
@@ -214,6 +218,7 @@ public final class Trainer implements AutoCloseable {
 
     /** Model, EMA, AdamW moments, step, phase and configs in one atomically written file. */
     public Path saveCheckpoint() {
+        program.syncToHost();
         Map<String, SafeTensors.Tensor> tensors = new LinkedHashMap<>(Checkpoint.tensors(program.model.parameters(), ""));
         for (Tensor e : program.ema) tensors.put(e.name(), Checkpoint.entry(e));
         for (Tensor m : program.adam.firstMoments()) tensors.put("optim." + m.name(), Checkpoint.entry(m));
@@ -277,6 +282,7 @@ public final class Trainer implements AutoCloseable {
             restore(f, program.ema, "");
             restore(f, program.adam.firstMoments(), "optim.");
             restore(f, program.adam.secondMoments(), "optim.");
+            program.syncToDevice();
             return this;
         }
     }

@@ -1,0 +1,188 @@
+package erw.engine.tornado;
+
+import erw.engine.EngineException;
+import erw.engine.Tensor;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiConsumer;
+import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.WorkerGrid;
+import uk.ac.manchester.tornado.api.WorkerGrid1D;
+import uk.ac.manchester.tornado.api.WorkerGrid2D;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+
+/**
+ * What lowering one recorded graph produces: the tasks in order (added to a TaskGraph later, once
+ * the buffers they touch are known), the work-group shape of each KernelContext task, which host
+ * buffers are read and written, device-only scratch buffers, and host-side checks of inputs.
+ */
+final class TaskSink {
+    /** How a task uses a host-backed buffer. */
+    static final int READ = 1, WRITE = 2;
+
+    record Task(String id, String opName, BiConsumer<TaskGraph, String> adder) {}
+
+    private final DeviceBuffers buffers;
+    private final List<Task> tasks = new ArrayList<>();
+    private final Map<String, WorkerGrid> grids = new LinkedHashMap<>();
+    private final Map<FloatArray, float[]> hostOf = new IdentityHashMap<>();
+    private final Map<FloatArray, Integer> access = new IdentityHashMap<>();
+    private final Map<FloatArray, Tensor> tensorOf = new IdentityHashMap<>();
+    private final List<FloatArray> scratch = new ArrayList<>();
+    private final List<Runnable> hostChecks = new ArrayList<>();
+    private String currentOp = "?";
+    private FloatArray ones;
+
+    TaskSink(DeviceBuffers buffers) {
+        this.buffers = buffers;
+    }
+
+    void beginOp(String opName) {
+        this.currentOp = opName;
+    }
+
+    private FloatArray use(Tensor t, float[] host, int mode) {
+        FloatArray a = buffers.of(host);
+        hostOf.put(a, host);
+        tensorOf.putIfAbsent(a, t);
+        access.merge(a, mode, (x, y) -> x | y);
+        return a;
+    }
+
+    /** The tensor's data, read by the next task. */
+    FloatArray read(Tensor t) {
+        return use(t, t.data(), READ);
+    }
+
+    /** The tensor's data, overwritten by the next task. */
+    FloatArray write(Tensor t) {
+        return use(t, t.data(), WRITE);
+    }
+
+    /** The tensor's data, read and written (in-place updates, accumulation). */
+    FloatArray update(Tensor t) {
+        return use(t, t.data(), READ | WRITE);
+    }
+
+    private float[] gradOf(Tensor t) {
+        float[] g = t.grad();
+        if (g == null) throw new EngineException("TornadoVM backend, op '" + currentOp + "': tensor " + t + " has no gradient buffer");
+        return g;
+    }
+
+    FloatArray gradRead(Tensor t) {
+        return use(t, gradOf(t), READ);
+    }
+
+    /** A gradient that the next task accumulates into. */
+    FloatArray gradUpdate(Tensor t) {
+        return use(t, gradOf(t), READ | WRITE);
+    }
+
+    /** The gradient to accumulate into when t wants one, else a dummy the kernel leaves alone (flag 0). */
+    FloatArray gradUpdateOrDummy(Tensor t) {
+        return t != null && t.requiresGrad() ? gradUpdate(t) : dummy();
+    }
+
+    /**
+     * A buffer for per-op statistics (row norms, log-sum-exps) passed between the tasks of one op.
+     * It has a private host array so that it crosses TaskGraph segments like any tensor.
+     */
+    FloatArray scratch(int n) {
+        float[] host = new float[Math.max(1, n)];
+        FloatArray a = buffers.of(host);
+        hostOf.put(a, host);
+        access.merge(a, READ | WRITE, (x, y) -> x | y);
+        scratch.add(a);
+        return a;
+    }
+
+    /** A one-element buffer holding 1 (the "no factor" of a scale, unused optional operands). */
+    FloatArray ones() {
+        if (ones == null) {
+            float[] host = {1f};
+            ones = buffers.of(host);
+            hostOf.put(ones, host);
+            access.merge(ones, READ, (x, y) -> x | y);
+        }
+        return ones;
+    }
+
+    FloatArray dummy() {
+        return ones();
+    }
+
+    /** Appends a task; the adder calls {@code graph.task(id, Kernels::x, args...)}. */
+    String task(String kernel, BiConsumer<TaskGraph, String> adder) {
+        String id = "t" + tasks.size() + "_" + kernel;
+        tasks.add(new Task(id, currentOp, adder));
+        return id;
+    }
+
+    /** A KernelContext task over a 1-D grid: global size rounded up to a multiple of local. */
+    void grid1(String id, long global, int local) {
+        WorkerGrid g = new WorkerGrid1D((int) roundUp(global, local));
+        g.setLocalWork(local, 1, 1);
+        grids.put(id, g);
+    }
+
+    void grid2(String id, long globalX, long globalY, int localX, int localY) {
+        WorkerGrid g = new WorkerGrid2D((int) roundUp(globalX, localX), (int) roundUp(globalY, localY));
+        g.setLocalWork(localX, localY, 1);
+        grids.put(id, g);
+    }
+
+    private static long roundUp(long n, int m) {
+        long r = (Math.max(1, n) + m - 1) / m * m;
+        if (r > Integer.MAX_VALUE) throw new EngineException("TornadoVM backend: grid of " + r + " work-items is too large");
+        return r;
+    }
+
+    /** A check run on the host before each run (e.g. index ranges of host-written inputs). */
+    void hostCheck(Runnable check) {
+        hostChecks.add(check);
+    }
+
+    List<Task> tasks() {
+        return tasks;
+    }
+
+    Map<String, WorkerGrid> grids() {
+        return grids;
+    }
+
+    /** Host-backed buffers in first-use order with their access mode. */
+    Map<FloatArray, Integer> access() {
+        return access;
+    }
+
+    float[] host(FloatArray a) {
+        return hostOf.get(a);
+    }
+
+    Tensor tensor(FloatArray a) {
+        return tensorOf.get(a);
+    }
+
+    List<FloatArray> scratchBuffers() {
+        return scratch;
+    }
+
+    List<Runnable> hostChecks() {
+        return hostChecks;
+    }
+
+    String currentOp() {
+        return currentOp;
+    }
+
+    /** For errors: the op that a task was lowered from. */
+    String opOf(String taskId) {
+        for (Task t : tasks) if (t.id().equals(taskId)) return t.opName();
+        return "?";
+    }
+}

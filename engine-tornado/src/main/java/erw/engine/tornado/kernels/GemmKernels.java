@@ -1,0 +1,57 @@
+package erw.engine.tornado.kernels;
+
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+
+/**
+ * {@code C (m x n) [+]= op(A) op(B) [+ bias]} with 16x16 tiles of A and B staged in local memory.
+ * Launch: global (ceil(n/16)*16, ceil(m/16)*16), local (16, 16). Flags are 0/1 ints (kernels take
+ * no booleans). The same kernel serves the forward product and both gradient products (the
+ * backward passes transposes and accumulate = 1).
+ */
+public final class GemmKernels {
+    private GemmKernels() {}
+
+    public static final int TILE = 16;
+
+    public static void gemm(KernelContext ctx, FloatArray a, FloatArray b, FloatArray c, FloatArray bias,
+                            int m, int n, int k, int transA, int transB, int hasBias, int accumulate) {
+        float[] as = ctx.allocateFloatLocalArray(256);
+        float[] bs = ctx.allocateFloatLocalArray(256);
+        int lx = ctx.localIdx;
+        int ly = ctx.localIdy;
+        int col = ctx.groupIdx * 16 + lx;
+        int row = ctx.groupIdy * 16 + ly;
+        float acc = 0f;
+        int tiles = (k + 15) / 16;
+        for (int t = 0; t < tiles; t++) {
+            int ka = t * 16 + lx;
+            float av = 0f;
+            if (row < m && ka < k) {
+                av = transA == 1 ? a.get(ka * m + row) : a.get(row * k + ka);
+            }
+            as[ly * 16 + lx] = av;
+            int kb = t * 16 + ly;
+            float bv = 0f;
+            if (kb < k && col < n) {
+                bv = transB == 1 ? b.get(col * k + kb) : b.get(kb * n + col);
+            }
+            bs[ly * 16 + lx] = bv;
+            ctx.localBarrier();
+            for (int q = 0; q < 16; q++) {
+                acc += as[ly * 16 + q] * bs[q * 16 + lx];
+            }
+            ctx.localBarrier();
+        }
+        if (row < m && col < n) {
+            float r = acc;
+            if (hasBias == 1) {
+                r += bias.get(col);
+            }
+            if (accumulate == 1) {
+                r += c.get(row * n + col);
+            }
+            c.set(row * n + col, r);
+        }
+    }
+}

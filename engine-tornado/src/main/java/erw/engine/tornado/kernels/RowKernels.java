@@ -1,0 +1,243 @@
+package erw.engine.tornado.kernels;
+
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.annotations.Parallel;
+import uk.ac.manchester.tornado.api.math.TornadoMath;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+
+/**
+ * Row-wise kernels (LayerNorm, softmax, cross-entropy): one work-group of 128 per row, row sums by
+ * a local-memory tree. Launch: global rows*128, local 128.
+ */
+public final class RowKernels {
+    private RowKernels() {}
+
+    public static final int GROUP = 128;
+
+    /** stats[2r] = mean, stats[2r+1] = 1/sqrt(var + eps) of row r (width d). */
+    public static void layerNormStats(KernelContext ctx, FloatArray x, FloatArray stats, int d, float eps) {
+        float[] buf = ctx.allocateFloatLocalArray(128);
+        int row = ctx.groupIdx;
+        int lid = ctx.localIdx;
+        int o = row * d;
+        float s = 0f;
+        for (int i = lid; i < d; i += 128) {
+            s += x.get(o + i);
+        }
+        buf[lid] = s;
+        ctx.localBarrier();
+        for (int st = 64; st > 0; st >>= 1) {
+            if (lid < st) {
+                buf[lid] += buf[lid + st];
+            }
+            ctx.localBarrier();
+        }
+        float mu = buf[0] / d;
+        ctx.localBarrier();
+        float v = 0f;
+        for (int i = lid; i < d; i += 128) {
+            float t = x.get(o + i) - mu;
+            v += t * t;
+        }
+        buf[lid] = v;
+        ctx.localBarrier();
+        for (int st = 64; st > 0; st >>= 1) {
+            if (lid < st) {
+                buf[lid] += buf[lid + st];
+            }
+            ctx.localBarrier();
+        }
+        if (lid == 0) {
+            stats.set(2 * row, mu);
+            stats.set(2 * row + 1, 1f / TornadoMath.sqrt(buf[0] / d + eps));
+        }
+    }
+
+    /** out = (x - mean) * rstd [* w + b]; element-wise. */
+    public static void layerNormApply(FloatArray x, FloatArray stats, FloatArray w, FloatArray b, FloatArray out, int affine, int d, int n) {
+        for (@Parallel int i = 0; i < n; i++) {
+            int r = i / d;
+            float v = (x.get(i) - stats.get(2 * r)) * stats.get(2 * r + 1);
+            if (affine == 1) {
+                v = v * w.get(i % d) + b.get(i % d);
+            }
+            out.set(i, v);
+        }
+    }
+
+    /** gx += rstd * (gi - mean(gi) - xhat * mean(gi * xhat)), gi = g [* w]. */
+    public static void layerNormBackwardInput(KernelContext ctx, FloatArray x, FloatArray stats, FloatArray w, FloatArray g, FloatArray gx, int affine, int d) {
+        float[] b1 = ctx.allocateFloatLocalArray(128);
+        float[] b2 = ctx.allocateFloatLocalArray(128);
+        int row = ctx.groupIdx;
+        int lid = ctx.localIdx;
+        int o = row * d;
+        float m = stats.get(2 * row);
+        float rs = stats.get(2 * row + 1);
+        float sg = 0f;
+        float sgx = 0f;
+        for (int i = lid; i < d; i += 128) {
+            float gi = g.get(o + i);
+            if (affine == 1) {
+                gi = gi * w.get(i);
+            }
+            float xh = (x.get(o + i) - m) * rs;
+            sg += gi;
+            sgx += gi * xh;
+        }
+        b1[lid] = sg;
+        b2[lid] = sgx;
+        ctx.localBarrier();
+        for (int st = 64; st > 0; st >>= 1) {
+            if (lid < st) {
+                b1[lid] += b1[lid + st];
+                b2[lid] += b2[lid + st];
+            }
+            ctx.localBarrier();
+        }
+        float mg = b1[0] / d;
+        float mgx = b2[0] / d;
+        for (int i = lid; i < d; i += 128) {
+            float gi = g.get(o + i);
+            if (affine == 1) {
+                gi = gi * w.get(i);
+            }
+            float xh = (x.get(o + i) - m) * rs;
+            gx.set(o + i, gx.get(o + i) + rs * (gi - mg - xh * mgx));
+        }
+    }
+
+    /**
+     * gw[c] += sum_r g * xhat, gb[c] += sum_r g. Launch: global (ceil(d/16)*16, 16), local (16, 16).
+     */
+    public static void layerNormBackwardAffine(KernelContext ctx, FloatArray x, FloatArray stats, FloatArray g, FloatArray gw, FloatArray gb,
+                                               int useW, int useB, int rows, int d) {
+        float[] aw = ctx.allocateFloatLocalArray(256);
+        float[] ab = ctx.allocateFloatLocalArray(256);
+        int lx = ctx.localIdx;
+        int ly = ctx.localIdy;
+        int c = ctx.groupIdx * 16 + lx;
+        float sw = 0f;
+        float sb = 0f;
+        if (c < d) {
+            for (int r = ly; r < rows; r += 16) {
+                float gi = g.get(r * d + c);
+                sw += gi * (x.get(r * d + c) - stats.get(2 * r)) * stats.get(2 * r + 1);
+                sb += gi;
+            }
+        }
+        aw[ly * 16 + lx] = sw;
+        ab[ly * 16 + lx] = sb;
+        ctx.localBarrier();
+        for (int st = 8; st > 0; st >>= 1) {
+            if (ly < st) {
+                aw[ly * 16 + lx] += aw[(ly + st) * 16 + lx];
+                ab[ly * 16 + lx] += ab[(ly + st) * 16 + lx];
+            }
+            ctx.localBarrier();
+        }
+        if (ly == 0 && c < d) {
+            if (useW == 1) {
+                gw.set(c, gw.get(c) + aw[lx]);
+            }
+            if (useB == 1) {
+                gb.set(c, gb.get(c) + ab[lx]);
+            }
+        }
+    }
+
+    public static void softmax(KernelContext ctx, FloatArray x, FloatArray out, int c) {
+        float[] buf = ctx.allocateFloatLocalArray(128);
+        int row = ctx.groupIdx;
+        int lid = ctx.localIdx;
+        int o = row * c;
+        float m = -3.4028235e38f;
+        for (int i = lid; i < c; i += 128) {
+            m = TornadoMath.max(m, x.get(o + i));
+        }
+        buf[lid] = m;
+        ctx.localBarrier();
+        for (int st = 64; st > 0; st >>= 1) {
+            if (lid < st) {
+                buf[lid] = TornadoMath.max(buf[lid], buf[lid + st]);
+            }
+            ctx.localBarrier();
+        }
+        float mx = buf[0];
+        ctx.localBarrier();
+        float s = 0f;
+        for (int i = lid; i < c; i += 128) {
+            float e = TornadoMath.exp(x.get(o + i) - mx);
+            out.set(o + i, e);
+            s += e;
+        }
+        buf[lid] = s;
+        ctx.localBarrier();
+        for (int st = 64; st > 0; st >>= 1) {
+            if (lid < st) {
+                buf[lid] += buf[lid + st];
+            }
+            ctx.localBarrier();
+        }
+        float inv = 1f / buf[0];
+        for (int i = lid; i < c; i += 128) {
+            out.set(o + i, out.get(o + i) * inv);
+        }
+    }
+
+    /** gx += y * (g - sum(g * y)). */
+    public static void softmaxBackward(KernelContext ctx, FloatArray y, FloatArray g, FloatArray gx, int c) {
+        float[] buf = ctx.allocateFloatLocalArray(128);
+        int row = ctx.groupIdx;
+        int lid = ctx.localIdx;
+        int o = row * c;
+        float s = 0f;
+        for (int i = lid; i < c; i += 128) {
+            s += g.get(o + i) * y.get(o + i);
+        }
+        buf[lid] = s;
+        ctx.localBarrier();
+        for (int st = 64; st > 0; st >>= 1) {
+            if (lid < st) {
+                buf[lid] += buf[lid + st];
+            }
+            ctx.localBarrier();
+        }
+        float dot = buf[0];
+        for (int i = lid; i < c; i += 128) {
+            gx.set(o + i, gx.get(o + i) + y.get(o + i) * (g.get(o + i) - dot));
+        }
+    }
+
+    /** Per row of logits (k classes): lse[r] and loss[r] = lse - l[label]. One work-item per row. */
+    public static void crossEntropyRows(FloatArray logits, FloatArray labels, FloatArray lse, FloatArray loss, int rows, int k) {
+        for (@Parallel int r = 0; r < rows; r++) {
+            int o = r * k;
+            float m = -3.4028235e38f;
+            for (int c = 0; c < k; c++) {
+                m = TornadoMath.max(m, logits.get(o + c));
+            }
+            float s = 0f;
+            for (int c = 0; c < k; c++) {
+                s += TornadoMath.exp(logits.get(o + c) - m);
+            }
+            float l = m + TornadoMath.log(s);
+            lse.set(r, l);
+            int y = (int) labels.get(r);
+            loss.set(r, l - logits.get(o + y));
+        }
+    }
+
+    /** gl += gout[0] / rows * (softmax - onehot(label)). */
+    public static void crossEntropyBackward(FloatArray logits, FloatArray labels, FloatArray lse, FloatArray gout, FloatArray gl, int rows, int k) {
+        for (@Parallel int i = 0; i < rows * k; i++) {
+            int r = i / k;
+            int c = i % k;
+            float g = gout.get(0) / rows;
+            float p = TornadoMath.exp(logits.get(i) - lse.get(r));
+            int y = (int) labels.get(r);
+            float hot = c == y ? 1f : 0f;
+            gl.set(i, gl.get(i) + g * (p - hot));
+        }
+    }
+}

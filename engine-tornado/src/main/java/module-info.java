@@ -1,0 +1,9 @@
+/** The TornadoVM backend of erw: the kernel catalogue as TornadoVM kernels, recorded graphs as TaskGraphs. */
+module erw.engine.tornado {
+    requires erw.engine;
+    requires tornado.api;
+    exports erw.engine.tornado;
+    // TornadoVM's runtime reads the kernels' bytecode and reflects on them
+    opens erw.engine.tornado.kernels;
+    provides erw.engine.BackendProvider with erw.engine.tornado.TornadoBackendProvider;
+}
