@@ -7,7 +7,6 @@ module erw {
     requires java.desktop;
     requires java.management;
     requires com.fasterxml.jackson.databind;
-    uses erw.engine.BackendProvider;
     exports erw.cli;
     exports erw.training;
     opens erw.training to com.fasterxml.jackson.databind;

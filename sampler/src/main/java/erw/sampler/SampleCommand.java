@@ -74,6 +74,9 @@ public final class SampleCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "T", description = "CPU worker threads (default: -Derw.threads or the number of cores).")
     Integer threads;
 
+    @Option(names = "--backend", paramLabel = "B", description = "cpu | tornado | auto (default ${DEFAULT-VALUE}).")
+    String backendName = "auto";
+
     @Option(names = "--batch", defaultValue = "64", paramLabel = "B", description = "Samples per model batch (2B rows while guided; default ${DEFAULT-VALUE}).")
     int batch;
 
@@ -220,8 +223,18 @@ public final class SampleCommand implements Callable<Integer> {
         int total = labels.length, c = mc.inChannels(), side = mc.inputSize(), d = c * side * side;
         float[] x0 = initialNoise == null ? null : readInitialNoise(initialNoise, total, c, side);
 
-        Backend backend = backendFactory != null ? backendFactory.apply(threads == null ? 0 : threads)
-                : threads != null ? new CpuBackend(threads) : new CpuBackend();
+        Backend backend;
+        if (backendFactory != null) {
+            backend = backendFactory.apply(threads == null ? 0 : threads);
+        } else {
+            erw.engine.Backends.Choice choice;
+            try {
+                choice = erw.engine.Backends.choose(backendName);
+            } catch (IllegalArgumentException e) {
+                throw new BadInput(e.getMessage());
+            }
+            backend = choice.create(threads != null ? threads : WorkerPool.defaultThreads());
+        }
         WorkerPool pool = backend instanceof CpuBackend cb ? cb.pool() : null;
         float[] samples = new float[total * d];
         long t0 = System.nanoTime();

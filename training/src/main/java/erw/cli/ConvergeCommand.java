@@ -41,6 +41,7 @@ final class ConvergeCommand implements Callable<Integer> {
     @Option(names = "--work", description = "Run directories (default: runs/converge-<preset>).") Path work;
     @Option(names = "--data-root", description = "Built-in data, encoder and evaluator (default ${DEFAULT-VALUE}).") Path dataRoot = Path.of("data");
     @Option(names = "--threads", description = "CPU worker threads (default: cores).") Integer threads;
+    @Option(names = "--backend", description = "cpu | tornado | auto (default ${DEFAULT-VALUE}).") String backend = "auto";
 
     @Override
     public Integer call() throws Exception {
@@ -59,7 +60,10 @@ final class ConvergeCommand implements Callable<Integer> {
         if (repaLambda != null) base.repaLambda = repaLambda;
         base.logEvery = 1_000_000;
         long t0 = System.nanoTime();
-        try (CpuBackend cpu = new CpuBackend(new erw.engine.cpu.WorkerPool(threads != null ? threads : erw.engine.cpu.WorkerPool.defaultThreads()), true, false)) {
+        erw.engine.Backends.Choice choice = erw.engine.Backends.choose(backend);
+        int nThreads = threads != null ? threads : erw.engine.cpu.WorkerPool.defaultThreads();
+        try (erw.engine.Backend cpu = choice.create(nThreads)) {
+            erw.engine.cpu.WorkerPool pool = cpu instanceof CpuBackend c ? c.pool() : null;
             EvalSetup setup = EvalSetup.prepare(dataRoot, null, cpu, System.err);
             int z = setup.data().featureShape()[1];
             SiTConfig m = TrainCommand.fashionModel(z);
@@ -72,13 +76,13 @@ final class ConvergeCommand implements Callable<Integer> {
                     String.join(" vs ", methods).toUpperCase(Locale.ROOT), p.name(), commandLine(), m.depth(), m.hiddenSize(), m.patchSize(), m.encoderDepth(),
                     p.batch(), p.steps(), bench(base, p).warmup(), base.l2rDepth, base.lr, base.emaDecay, base.align, p.seeds(), p.samples(),
                     p.sampler().name().toLowerCase(Locale.ROOT), p.samplerSteps(), setup.evaluator().describe(), setup.referenceName());
-            ConvergenceBenchmark b = new ConvergenceBenchmark(p, m, base, setup::data, new SampleQuality(setup.evaluator(), setup.reference()), cpu, cpu.pool(), System.err);
+            ConvergenceBenchmark b = new ConvergenceBenchmark(p, m, base, setup::data, new SampleQuality(setup.evaluator(), setup.reference()), cpu, pool, System.err);
             List<ConvergenceBenchmark.Point> points = new ArrayList<>();
             b.run(methods, workDir, pt -> {
                 points.add(pt);
                 ConvergenceReport.write(outDir, points, methods, header, ""); // partial results survive an interrupted run
             });
-            String footer = String.format(Locale.ROOT, "%nTotal wall time %.1f min on %d threads.%n", (System.nanoTime() - t0) / 6e10, cpu.pool().threads());
+            String footer = String.format(Locale.ROOT, "%nTotal wall time %.1f min on %d threads, %s backend.%n", (System.nanoTime() - t0) / 6e10, nThreads, choice.name());
             ConvergenceReport.write(outDir, points, methods, header, footer);
             System.out.println(java.nio.file.Files.readString(outDir.resolve("results.md")));
             System.out.println("wrote " + outDir.resolve("results.csv") + ", results.md, fd_vs_steps.png");

@@ -39,6 +39,7 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--cknna-block", description = "Block (1-based) whose tokens CKNNA compares (default: the projector's block; 0 = skip CKNNA).") Integer block;
     @Option(names = "--cknna-t", description = "Noise level t of the CKNNA inputs (default ${DEFAULT-VALUE}: clean).") double cknnaT = 0;
     @Option(names = "--cknna-images", description = "Training images for CKNNA (default ${DEFAULT-VALUE}).") int cknnaImages = 1000;
+    @Option(names = "--backend", description = "cpu | tornado | auto (default ${DEFAULT-VALUE}).") String backend = "auto";
     @Option(names = "--evaluator-steps", description = "Training steps of the evaluator when it is made (default ${DEFAULT-VALUE}).") int evaluatorSteps = EvalSetup.EVALUATOR_STEPS;
     @Option(names = "--cknna-k", description = "Neighbours in CKNNA (default ${DEFAULT-VALUE}).") int k = 10;
 
@@ -48,7 +49,8 @@ public final class EvalCommand implements Callable<Integer> {
         SamplerKind kind = SamplerKind.parse(sampler);
         List<Path> files = new java.util.ArrayList<>();
         for (Path p : checkpoints) files.add(erw.training.Trainer.latestCheckpoint(p, "checkpoint")); // fail before the slow setup
-        try (CpuBackend cpu = new CpuBackend()) {
+        erw.engine.Backends.Choice choice = erw.engine.Backends.choose(backend);
+        try (Backend cpu = choice.create()) {
             EvalSetup setup = EvalSetup.prepare(dataRoot, data, evaluatorSteps, cpu, System.err);
             SampleQuality quality = new SampleQuality(setup.evaluator(), setup.reference());
             Sampler.Options opt = Sampler.Options.of(kind, steps, seed).withCfg(cfg, 0, 1);
@@ -57,7 +59,7 @@ public final class EvalCommand implements Callable<Integer> {
             for (Path file : files) {
                 boolean ema = !raw && hasEma(file);
                 SiT model = Checkpoint.load(file, ema, null);
-                SampleQuality.Score s = quality.score(model, cpu, cpu.pool(), samples, opt);
+                SampleQuality.Score s = quality.score(model, cpu, cpu instanceof CpuBackend c ? c.pool() : null, samples, opt);
                 StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%s%s: FD %.3f, accuracy %.2f%%", file, ema || raw ? "" : " (no EMA weights: raw)",
                         s.fd(), 100 * s.accuracy()));
                 int b = block != null ? block : model.config().encoderDepth();

@@ -9,6 +9,7 @@ import erw.model.SiTConfig;
 import erw.training.ArrayBatchSource;
 import erw.training.TrainConfig;
 import erw.training.Trainer;
+import erw.training.TrainingException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -40,7 +41,8 @@ final class TrainBenchCommand implements Callable<Integer> {
     @Option(names = "--steps", description = "Timed steps, median kept (default: 5 tiny, 3 otherwise).") Integer steps;
     @Option(names = "--warmup", description = "Untimed steps first (default ${DEFAULT-VALUE}).") int warmup = 2;
     @Option(names = "--threads", description = "Worker threads, both sides (default: cores).") int threads = WorkerPool.defaultThreads();
-    @Option(names = "--profile", description = "Print erw's time per op type.") boolean profile;
+    @Option(names = "--profile", description = "Print erw's time per op type (CPU backend).") boolean profile;
+    @Option(names = "--backend", description = "cpu | tornado | auto (default ${DEFAULT-VALUE}).") String backend = "cpu";
     @Option(names = "--no-peer", description = "Skip PyTorch.") boolean noPeer;
     @Option(names = "--in-process", hidden = true, description = "Measure erw in this process (used by the runner).") boolean inProcess;
 
@@ -48,6 +50,7 @@ final class TrainBenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        erw.engine.Backends.choose(backend); // bad values fail here, before any process starts
         if (inProcess) {
             if (models.size() != 1) throw new IllegalArgumentException("--in-process measures one --model");
             Result r = measure(models.get(0));
@@ -96,7 +99,7 @@ final class TrainBenchCommand implements Callable<Integer> {
         cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
         cmd.addAll(List.of("-p", System.getProperty("jdk.module.path"), "-m", "erw/erw.cli.Main", "bench", "train", "--in-process", "--model", m,
                 "--batch", Integer.toString(batch(m)), "--steps", Integer.toString(timedSteps(m)), "--warmup", Integer.toString(warmup),
-                "--threads", Integer.toString(threads)));
+                "--threads", Integer.toString(threads), "--backend", backend));
         JsonNode j = runJson(new ProcessBuilder(cmd), "erw (" + m + ")");
         return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.get("peak_rss_kb").asLong(), j.get("params").asLong());
     }
@@ -124,13 +127,13 @@ final class TrainBenchCommand implements Callable<Integer> {
         p.getOutputStream().close();
         byte[] out = p.getInputStream().readAllBytes();
         if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
-            throw new IllegalStateException(what + " benchmark failed (exit " + (p.isAlive() ? "timeout" : p.exitValue()) + ")");
+            throw new TrainingException(what + " benchmark failed (exit " + (p.isAlive() ? "timeout" : p.exitValue()) + "; its messages are above)");
         }
         String[] lines = new String(out, StandardCharsets.UTF_8).split("\n");
         for (int i = lines.length - 1; i >= 0; i--) {
             if (lines[i].trim().startsWith("{")) return new ObjectMapper().readTree(lines[i]);
         }
-        throw new IllegalStateException(what + " benchmark printed no result line");
+        throw new TrainingException(what + " benchmark printed no result line");
     }
 
     /** One config measured in this process: median step time after warmup, peak RSS from /proc. */
@@ -149,7 +152,8 @@ final class TrainBenchCommand implements Callable<Integer> {
         cfg.checkpointEvery = 0;
         Path tmp = Files.createTempDirectory("erw-bench");
         double[] times = new double[timed];
-        try (CpuBackend cpu = new CpuBackend(new WorkerPool(threads), true, profile);
+        erw.engine.Backends.Choice choice = erw.engine.Backends.choose(backend);
+        try (erw.engine.Backend cpu = choice.isCpu() ? new CpuBackend(new WorkerPool(threads), true, profile) : choice.create(threads);
              Trainer t = new Trainer(cfg, c, new ArrayBatchSource(img, new int[]{c.inChannels(), c.inputSize(), c.inputSize()}, lab, c.numClasses(), feat,
                      new int[]{c.tokens(), c.zDim()}), tmp, cpu, new Trainer.Listener() {
                  @Override public void onStep(Trainer.StepLog l) {
@@ -157,13 +161,13 @@ final class TrainBenchCommand implements Callable<Integer> {
                  }
              })) {
             t.startFresh().run(warmup);
-            cpu.resetProfile();
+            if (cpu instanceof CpuBackend cb) cb.resetProfile();
             t.run(warmup + timed);
             Arrays.sort(times);
             double med = times[timed / 2];
-            if (profile) {
+            if (profile && cpu instanceof CpuBackend cb) {
                 System.out.printf(Locale.ROOT, "%s batch %d, %d threads: %.3f s/step (median of %d), %.1f img/s%n", m, b, threads, med, timed, b / med);
-                BenchCommand.printProfile(cpu.profile());
+                BenchCommand.printProfile(cb.profile());
             }
             return new Result(b / med, med, peakRssKb(), t.parameters().trainableCount());
         } finally {

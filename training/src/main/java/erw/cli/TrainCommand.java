@@ -1,6 +1,7 @@
 package erw.cli;
 
 import erw.engine.Backend;
+import erw.engine.Backends;
 import erw.engine.cpu.WorkerPool;
 import erw.model.SiTConfig;
 import erw.training.BatchSource;

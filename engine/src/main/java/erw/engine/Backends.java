@@ -1,7 +1,5 @@
-package erw.cli;
+package erw.engine;
 
-import erw.engine.Backend;
-import erw.engine.BackendProvider;
 import erw.engine.cpu.CpuBackend;
 import erw.engine.cpu.WorkerPool;
 import java.util.Locale;
@@ -9,24 +7,29 @@ import java.util.ServiceLoader;
 
 /**
  * {@code --backend cpu | tornado | auto}: which engine backend runs the graphs. Backends other than
- * the CPU one are found with {@link ServiceLoader}, so the CLI builds and runs without them.
+ * the CPU one are found with {@link ServiceLoader}, so every command builds and runs without them.
  */
-final class Backends {
+public final class Backends {
     private Backends() {}
 
     /** The chosen backend's name, and a way to make it. */
-    record Choice(String name, BackendProvider provider) {
-        Backend create(int threads) {
+    public record Choice(String name, BackendProvider provider) {
+        public Backend create(int threads) {
             if (provider == null) return new CpuBackend(new WorkerPool(threads), true, false);
             return provider.create(threads);
         }
 
-        Backend create() {
+        public Backend create() {
             return create(WorkerPool.defaultThreads());
+        }
+
+        public boolean isCpu() {
+            return provider == null;
         }
     }
 
-    static Choice choose(String requested) {
+    /** Resolves a {@code --backend} value; an unusable choice fails with a message naming why. */
+    public static Choice choose(String requested) {
         String r = requested == null ? "auto" : requested.toLowerCase(Locale.ROOT);
         return switch (r) {
             case "cpu" -> new Choice("cpu", null);
