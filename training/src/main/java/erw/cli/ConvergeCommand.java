@@ -41,6 +41,7 @@ final class ConvergeCommand implements Callable<Integer> {
     @Option(names = "--work", description = "Run directories (default: runs/converge-<preset>).") Path work;
     @Option(names = "--data-root", description = "Built-in data, encoder and evaluator (default ${DEFAULT-VALUE}).") Path dataRoot = Path.of("data");
     @Option(names = "--threads", description = "CPU worker threads (default: cores).") Integer threads;
+    @Option(names = "--replot", description = "Only redraw fd_vs_steps.png from the results.csv under --out.") boolean replot;
     @Option(names = "--backend", description = "cpu | tornado | auto (default ${DEFAULT-VALUE}).") String backend = "auto";
 
     @Override
@@ -51,6 +52,13 @@ final class ConvergeCommand implements Callable<Integer> {
                 seeds != null ? List.copyOf(seeds) : p.seeds());
         for (String m : methods) erw.training.Method.parse(m);
         Path outDir = out != null ? out : Path.of("docs", "convergence", p.name());
+        if (replot) {
+            List<ConvergenceBenchmark.Point> pts = ConvergenceReport.readCsv(outDir.resolve("results.csv"));
+            List<String> ms = pts.stream().map(ConvergenceBenchmark.Point::method).distinct().toList();
+            ConvergenceReport.plot(outDir, pts, ms);
+            System.out.println("wrote " + outDir.resolve("fd_vs_steps.png"));
+            return 0;
+        }
         Path workDir = work != null ? work : Path.of("runs", "converge-" + p.name());
         TrainConfig base = TrainCommand.builtInDefaults(new TrainConfig());
         base.align = align;

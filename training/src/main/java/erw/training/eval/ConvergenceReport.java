@@ -29,6 +29,11 @@ public final class ConvergenceReport {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the convergence report under " + dir, e);
         }
+        plot(dir, points, methods);
+    }
+
+    /** fd_vs_steps.png: one line per method, the first seed's points (linear axes, so every tick is labelled). */
+    public static void plot(Path dir, List<ConvergenceBenchmark.Point> points, List<String> methods) {
         Map<String, double[][]> series = new LinkedHashMap<>();
         long first = points.isEmpty() ? 0 : points.get(0).seed();
         for (String m : methods) {
@@ -37,7 +42,27 @@ public final class ConvergenceReport {
             double[] ys = c.stream().mapToDouble(ConvergenceBenchmark.Point::fd).toArray();
             series.put(m.toUpperCase(Locale.ROOT), new double[][]{xs, ys});
         }
-        LossPlot.writePng(dir.resolve("fd_vs_steps.png"), "FD vs training steps (seed " + first + ")", "step", "FD (evaluator features)", series, true);
+        LossPlot.writePng(dir.resolve("fd_vs_steps.png"), "FD vs training steps (seed " + first + ")", "step", "FD (evaluator features, lower is better)", series, false);
+    }
+
+    /** Reads a results.csv written by {@link #write}. */
+    public static List<ConvergenceBenchmark.Point> readCsv(Path file) {
+        try {
+            List<String> lines = Files.readAllLines(file);
+            if (lines.isEmpty() || !lines.get(0).startsWith("method,seed,step,fd")) throw new IllegalArgumentException(file + ": not a convergence results.csv");
+            List<ConvergenceBenchmark.Point> out = new ArrayList<>();
+            for (String l : lines.subList(1, lines.size())) {
+                if (l.isBlank()) continue;
+                String[] f = l.split(",");
+                out.add(new ConvergenceBenchmark.Point(f[0], Long.parseLong(f[1]), Long.parseLong(f[2]), Double.parseDouble(f[3]), Double.parseDouble(f[4]),
+                        Integer.parseInt(f[5]), Double.parseDouble(f[6])));
+            }
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + file, e);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
     }
 
     static String csv(List<ConvergenceBenchmark.Point> points) {
