@@ -60,18 +60,17 @@ final class TrainBenchCommand implements Callable<Integer> {
         }
         boolean peer = !noPeer && Files.isExecutable(Path.of(PYTHON)) && Files.isRegularFile(Path.of(TORCH_SCRIPT));
         if (!noPeer && !peer) System.out.println("PyTorch peer unavailable (" + PYTHON + " and " + TORCH_SCRIPT + " needed; run from the repository root): erw only");
-        System.out.printf("%-10s %5s %12s %12s %7s %14s %14s%n", "config", "batch", "erw img/s", "torch img/s", "ratio", "erw peak RSS", "torch peak RSS");
+        System.out.printf("%-10s %5s %10s %13s %7s %13s %7s %13s %13s%n", "config", "batch", "erw img/s", "torch default", "ratio",
+                "torch passive", "ratio", "erw peak RSS", "torch RSS");
         for (String m : models) {
             int b = batch(m);
             Result e = child(m);
-            Result t = peer ? torch(m, b) : null;
-            System.out.printf(Locale.ROOT, "%-10s %5d %12.2f %12s %7s %14s %14s%n", m, b, e.imgPerSec(),
-                    t == null ? "n/a" : String.format(Locale.ROOT, "%.2f", t.imgPerSec()),
-                    t == null ? "" : String.format(Locale.ROOT, "%.2fx", e.imgPerSec() / t.imgPerSec()),
-                    mib(e.peakRssKb()), t == null ? "n/a" : mib(t.peakRssKb()));
+            Result td = peer ? torch(m, b, true) : null, tp = peer ? torch(m, b, false) : null;
+            System.out.printf(Locale.ROOT, "%-10s %5d %10.2f %13s %7s %13s %7s %13s %13s%n", m, b, e.imgPerSec(), rate(td), ratio(e, td), rate(tp), ratio(e, tp),
+                    mib(e.peakRssKb()), tp == null ? "n/a" : mib(tp.peakRssKb()));
         }
-        System.out.println("threads: " + threads + "; " + models.size() + " configs; img/s from the median step time" + (peer ? "; peer: PyTorch "
-                + "(" + TORCH_SCRIPT + ", same model, loss, clip, AdamW and EMA; OMP_WAIT_POLICY=PASSIVE, its faster setting on a shared machine)" : ""));
+        System.out.println("threads: " + threads + "; img/s from the median step time" + (peer ? "; peer: PyTorch (" + TORCH_SCRIPT
+                + ", same model, loss, clip, AdamW and EMA), as installed (GNU OpenMP's default spin-waiting) and with OMP_WAIT_POLICY=PASSIVE" : ""));
         return 0;
     }
 
@@ -85,6 +84,14 @@ final class TrainBenchCommand implements Callable<Integer> {
 
     private static boolean isTiny(String m) {
         return m.equalsIgnoreCase("tiny");
+    }
+
+    private static String rate(Result r) {
+        return r == null ? "n/a" : String.format(Locale.ROOT, "%.2f", r.imgPerSec());
+    }
+
+    private static String ratio(Result e, Result t) {
+        return t == null ? "" : String.format(Locale.ROOT, "%.2fx", e.imgPerSec() / t.imgPerSec());
     }
 
     private static String mib(long kb) {
@@ -104,19 +111,23 @@ final class TrainBenchCommand implements Callable<Integer> {
         return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.get("peak_rss_kb").asLong(), j.get("params").asLong());
     }
 
-    private Result torch(String m, int b) throws IOException, InterruptedException {
+    /** PyTorch's step; {@code defaultOmp}: as installed, else with passive OpenMP waiting. */
+    private Result torch(String m, int b, boolean defaultOmp) throws IOException, InterruptedException {
         String preset = isTiny(m) ? "tiny" : m.equalsIgnoreCase("SiT-S/2") ? "sit-s2" : null;
         if (preset == null) {
             System.out.println("(no PyTorch preset for " + m + ")");
             return null;
         }
-        ProcessBuilder pb = new ProcessBuilder(PYTHON, TORCH_SCRIPT, "--preset", preset, "--batch", Integer.toString(b), "--ema",
-                "--threads", Integer.toString(threads), "--warmup", Integer.toString(warmup), "--steps", Integer.toString(timedSteps(m)));
+        List<String> cmd = new ArrayList<>(List.of(PYTHON, TORCH_SCRIPT, "--preset", preset, "--batch", Integer.toString(b), "--ema",
+                "--threads", Integer.toString(threads), "--warmup", Integer.toString(warmup), "--steps", Integer.toString(timedSteps(m))));
+        if (defaultOmp) cmd.add("--omp-default");
+        ProcessBuilder pb = new ProcessBuilder(cmd);
         Map<String, String> env = pb.environment();
+        env.remove("OMP_WAIT_POLICY");
         String t = Integer.toString(threads);
         env.put("OMP_NUM_THREADS", t);
         env.put("OPENBLAS_NUM_THREADS", t);
-        JsonNode j = runJson(pb, "PyTorch (" + m + ")");
+        JsonNode j = runJson(pb, "PyTorch (" + m + (defaultOmp ? ", default OpenMP" : ", passive OpenMP") + ")");
         return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.path("peak_rss_kb").asLong(0), j.path("params").asLong(0));
     }
 
