@@ -76,15 +76,15 @@ final class ConvergeCommand implements Callable<Integer> {
             int z = setup.data().featureShape()[1];
             SiTConfig m = TrainCommand.fashionModel(z);
             if (encoderDepth != null) m = m.withEncoderDepth(encoderDepth);
+            ConvergenceBenchmark b = new ConvergenceBenchmark(p, m, base, setup::data, new SampleQuality(setup.evaluator(), setup.reference()), cpu, pool, System.err);
             String header = String.format(Locale.ROOT,
                     "# Convergence: %s (preset %s)%n%nCommand: `./erw %s`%n%nModel: tiny SiT (depth %d, hidden %d, patch %d, projector at block %d) on Fashion-MNIST 32x32; "
                             + "batch %d, %d steps per run (ERW warmup %d inside the budget, %d blocks), lr %.0e, EMA %.3f, %s alignment; seeds %s.%n"
                             + "Scores: EMA weights, %d class-balanced samples (%s, %d steps, no guidance); FD on the features of the %s "
                             + "(not the alignment target: another architecture and seed) against the %s.",
                     String.join(" vs ", methods).toUpperCase(Locale.ROOT), p.name(), commandLine(), m.depth(), m.hiddenSize(), m.patchSize(), m.encoderDepth(),
-                    p.batch(), p.steps(), bench(base, p).warmup(), base.l2rDepth, base.lr, base.emaDecay, base.align, p.seeds(), p.samples(),
+                    p.batch(), p.steps(), b.config("erw", p.seeds().get(0)).warmup(), base.l2rDepth, base.lr, base.emaDecay, base.align, p.seeds(), p.samples(),
                     p.sampler().name().toLowerCase(Locale.ROOT), p.samplerSteps(), setup.evaluator().describe(), setup.referenceName());
-            ConvergenceBenchmark b = new ConvergenceBenchmark(p, m, base, setup::data, new SampleQuality(setup.evaluator(), setup.reference()), cpu, pool, System.err);
             List<ConvergenceBenchmark.Point> points = new ArrayList<>();
             b.run(methods, workDir, pt -> {
                 points.add(pt);
@@ -96,13 +96,6 @@ final class ConvergeCommand implements Callable<Integer> {
             System.out.println("wrote " + outDir.resolve("results.csv") + ", results.md, fd_vs_steps.png");
         }
         return 0;
-    }
-
-    private static TrainConfig bench(TrainConfig base, ConvergenceBenchmark.Preset p) {
-        TrainConfig c = base.copy();
-        c.method = "erw";
-        c.steps = p.steps();
-        return c;
     }
 
     private String commandLine() {

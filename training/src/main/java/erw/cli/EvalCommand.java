@@ -56,6 +56,9 @@ public final class EvalCommand implements Callable<Integer> {
             Sampler.Options opt = Sampler.Options.of(kind, steps, seed).withCfg(cfg, 0, 1);
             System.out.printf(Locale.ROOT, "evaluator: %s; reference: %s; %d samples, %s %d steps, cfg %.2f, %s weights%n",
                     setup.evaluator().describe(), setup.referenceName(), samples, kind.name().toLowerCase(Locale.ROOT), steps, cfg, raw ? "raw" : "EMA");
+            // the CKNNA images and their target tokens, read once for all checkpoints
+            int[] fs = setup.data().featureShape();
+            Probe probe = setup.data().hasFeatures() ? Probe.read(setup.data(), Math.min(cknnaImages, setup.data().count())) : null;
             for (Path file : files) {
                 boolean ema = !raw && hasEma(file);
                 SiT model = Checkpoint.load(file, ema, null);
@@ -63,21 +66,25 @@ public final class EvalCommand implements Callable<Integer> {
                 StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%s%s: FD %.3f, accuracy %.2f%%", file, ema || raw ? "" : " (no EMA weights: raw)",
                         s.fd(), 100 * s.accuracy()));
                 int b = block != null ? block : model.config().encoderDepth();
-                if (b > 0 && setup.data().hasFeatures()) {
-                    int n = Math.min(cknnaImages, setup.data().count());
-                    int[] fs = setup.data().featureShape();
-                    int per = model.config().inChannels() * model.config().inputSize() * model.config().inputSize();
-                    float[] img = new float[n * per], lab = new float[n], feat = new float[n * fs[0] * fs[1]];
-                    int[] idx = new int[n];
-                    for (int i = 0; i < n; i++) idx[i] = i;
-                    setup.data().batch(idx, img, lab, feat);
-                    double c = BlockAlignment.cknna(model, cpu, b, img, lab, n, feat, fs[0], fs[1], cknnaT, k, seed);
-                    line.append(String.format(Locale.ROOT, ", CKNNA(block %d, t %.2f, k %d, %d images) %.4f", b, cknnaT, k, n, c));
+                if (b > 0 && probe != null) {
+                    double c = BlockAlignment.cknna(model, cpu, b, probe.images(), probe.labels(), probe.n(), probe.features(), fs[0], fs[1], cknnaT, k, seed);
+                    line.append(String.format(Locale.ROOT, ", CKNNA(block %d, t %.2f, k %d, %d images) %.4f", b, cknnaT, k, probe.n(), c));
                 }
                 System.out.println(line.append(String.format(Locale.ROOT, " [%.0f s sampling]", s.seconds())));
             }
         }
         return 0;
+    }
+
+    private record Probe(int n, float[] images, float[] labels, float[] features) {
+        static Probe read(erw.training.BatchSource data, int n) {
+            int[] is = data.imageShape(), fs = data.featureShape();
+            float[] img = new float[n * is[0] * is[1] * is[2]], lab = new float[n], feat = new float[n * fs[0] * fs[1]];
+            int[] idx = new int[n];
+            for (int i = 0; i < n; i++) idx[i] = i;
+            data.batch(idx, img, lab, feat);
+            return new Probe(n, img, lab, feat);
+        }
     }
 
     private static boolean hasEma(Path file) {

@@ -31,16 +31,16 @@ record EvalSetup(BatchSource data, Evaluator evaluator, FrechetDistance.Gaussian
         float[] refImages;
         int[] refLabels;
         String refName;
-        Labelled train = all(data);
         if (dataDir == null) {
             FashionMnist test = FashionMnist.load(FashionMnist.defaultDirectory(), false);
             refImages = test.images();
             refLabels = test.labels();
             refName = "Fashion-MNIST test split (" + refLabels.length + " images)";
         } else {
-            int n = Math.min(REFERENCE_MAX, data.count()), per = shape[0] * shape[1] * shape[2];
-            refImages = java.util.Arrays.copyOf(train.images, n * per);
-            refLabels = java.util.Arrays.copyOf(train.labels, n);
+            int n = Math.min(REFERENCE_MAX, data.count());
+            Labelled first = first(data, n);
+            refImages = first.images;
+            refLabels = first.labels;
             refName = "first " + n + " images of " + dataDir;
         }
         String key = dataDir == null ? "fashion-mnist" : dataDir.toAbsolutePath().normalize().getFileName().toString();
@@ -53,6 +53,7 @@ record EvalSetup(BatchSource data, Evaluator evaluator, FrechetDistance.Gaussian
         } else {
             err.printf(Locale.ROOT, "training the evaluator (MLP, seed %d, %d steps, batch %d) ...%n", Evaluator.DEFAULT_SEED, evaluatorSteps, EVALUATOR_BATCH);
             ev = new Evaluator(shape[0], shape[1], data.numClasses());
+            Labelled train = first(data, data.count()); // the whole split, only when an evaluator is trained
             ev.train(backend, train.images, train.labels, refImages, refLabels, evaluatorSteps, Math.min(EVALUATOR_BATCH, train.labels.length), EVALUATOR_LR, Evaluator.DEFAULT_SEED, "evaluator", err);
             Files.createDirectories(dataRoot);
             ev.save(file);
@@ -63,9 +64,9 @@ record EvalSetup(BatchSource data, Evaluator evaluator, FrechetDistance.Gaussian
 
     record Labelled(float[] images, int[] labels) {}
 
-    /** Every image and label of a source, in index order. */
-    static Labelled all(BatchSource data) {
-        int n = data.count(), per = data.imageShape()[0] * data.imageShape()[1] * data.imageShape()[2], chunk = 1000;
+    /** The first {@code n} images and labels of a source, in index order. */
+    static Labelled first(BatchSource data, int n) {
+        int per = data.imageShape()[0] * data.imageShape()[1] * data.imageShape()[2], chunk = 1000;
         float[] img = new float[Math.multiplyExact(n, per)];
         int[] lab = new int[n];
         int[] idx = new int[chunk];

@@ -66,29 +66,20 @@ public final class Cknna {
     static double hsic(double[][] kf, double[][] lf, boolean[][] mk, boolean[][] ml) {
         int n = kf.length;
         double sumKL = 0, sumK = 0, sumL = 0;
+        // one pass: the masked sums, and the column sums of K~ / row sums of L~ for sum(K~ L~)
+        double[] colK = new double[n], rowL = new double[n];
         for (int i = 0; i < n; i++) {
             for (int j = 0; j < n; j++) {
                 if (i == j || !(mk[i][j] && ml[i][j])) continue;
                 sumK += kf[i][j];
                 sumL += lf[i][j];
-            }
-        }
-        // sum(K~ * L~^T) needs the transpose of the masked L
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < n; j++) {
-                if (i == j || !(mk[i][j] && ml[i][j]) || !(mk[j][i] && ml[j][i])) continue;
-                sumKL += kf[i][j] * lf[j][i];
-            }
-        }
-        // sum(K~ L~) = sum_l (sum_i K~_il)(sum_j L~_lj): column sums of K~ times row sums of L~
-        double[] colK = new double[n], rowL = new double[n];
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < n; j++) {
-                if (i == j || !(mk[i][j] && ml[i][j])) continue;
                 colK[j] += kf[i][j];
                 rowL[i] += lf[i][j];
+                // sum(K~ * L~^T) needs the transpose of the masked L
+                if (mk[j][i] && ml[j][i]) sumKL += kf[i][j] * lf[j][i];
             }
         }
+        // sum(K~ L~) = sum_l (sum_i K~_il)(sum_j L~_lj)
         double sumProd = 0;
         for (int l = 0; l < n; l++) sumProd += colK[l] * rowL[l];
         double h = sumKL + sumK * sumL / ((n - 1.0) * (n - 2.0)) - 2 * sumProd / (n - 2.0);
