@@ -1,6 +1,8 @@
 package erw.engine;
 
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.List;
 
 /** Turns recorded graphs into runnable plans. */
 public interface Backend extends AutoCloseable {
@@ -8,6 +10,19 @@ public interface Backend extends AutoCloseable {
     String name();
 
     Plan compile(Graph graph);
+
+    /**
+     * Compiles graphs that always run in this order, round after round (a training step: forward,
+     * backward, optimizer, EMA), into one plan each. A device backend keeps every tensor they share
+     * resident between them: weights, gradients and optimizer state never leave the device, only
+     * inputs, scalars and each graph's {@link Graph#readBack(Tensor...)} tensors cross. Running the
+     * plans out of order is an error there. The CPU compiles each graph on its own.
+     */
+    default List<Plan> compileCycle(String name, List<Graph> graphs) {
+        List<Plan> plans = new ArrayList<>();
+        for (Graph g : graphs) plans.add(compile(g));
+        return plans;
+    }
 
     /**
      * Makes the host arrays of these tensors current before the host reads them (checkpoints,

@@ -40,6 +40,7 @@ public final class Graph {
     private final String name;
     private final boolean differentiable;
     private final List<Op> ops = new ArrayList<>();
+    private List<Tensor> readBack;
     private int counter;
 
     public Graph(String name) {
@@ -65,6 +66,23 @@ public final class Graph {
 
     public List<Op> ops() {
         return Collections.unmodifiableList(ops);
+    }
+
+    /**
+     * Declares the tensors the host reads after each run (losses, a sampler's velocity). A device
+     * backend copies back only these and the {@link Tensor.Kind#SCALAR}/{@link Tensor.Kind#INPUT}
+     * tensors the graph writes; everything else stays resident until {@link Backend#syncToHost}.
+     * A graph that declares nothing has every tensor it writes copied back after each run
+     * (correct, but slow on a device). The CPU backend's host arrays are always current.
+     */
+    public Graph readBack(Tensor... tensors) {
+        readBack = List.of(tensors);
+        return this;
+    }
+
+    /** The tensors declared by {@link #readBack(Tensor...)}, or null when the graph declared none. */
+    public List<Tensor> declaredReadBack() {
+        return readBack;
     }
 
     /** Appends an op built elsewhere (optimizer steps, custom kernels). */

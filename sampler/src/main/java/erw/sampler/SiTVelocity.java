@@ -88,7 +88,7 @@ public final class SiTVelocity implements VelocityField, AutoCloseable {
         Graph g = Graph.inference("sample_step_b" + rows);
         SiT.Outputs o = model.forward(g, x, t, y);
         Graph pruned = prune(g, o.velocity(), "sample_step_b" + rows);
-        return new Recorded(backend.compile(pruned), x, t, y, o.velocity(), pruned.ops().size());
+        return new Recorded(backend.compile(pruned.readBack(o.velocity())), x, t, y, o.velocity(), pruned.ops().size());
     }
 
     /** The ops of {@code g} that {@code output} depends on, in recorded order (dead-code elimination on tensor roots). */

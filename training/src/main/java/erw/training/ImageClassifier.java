@@ -62,7 +62,10 @@ public abstract class ImageClassifier {
         DataOrder order = new DataOrder(seed ^ 0xE1C0DEL, labels.length);
         int[] idx = new int[batch];
         long t0 = System.nanoTime();
-        try (Plan f = backend.compile(net.graph); Plan b = backend.compile(bwd); Plan o = backend.compile(opt)) {
+        // one cycle: on a device backend the weights and moments stay resident while training
+        List<Plan> plans = backend.compileCycle(what + ".step", List.of(net.graph.readBack(loss), bwd.readBack(), opt.readBack()));
+        Plan f = plans.get(0), b = plans.get(1), o = plans.get(2);
+        try {
             for (int s = 0; s < steps; s++) {
                 order.batchIndices(s, idx);
                 for (int i = 0; i < batch; i++) {
@@ -80,6 +83,9 @@ public abstract class ImageClassifier {
                     log.printf(Locale.ROOT, "\r%s step %d/%d | loss %.4f | %.1f img/s   ", what, s + 1, steps, loss.item(), (s + 1.0) * batch / ((System.nanoTime() - t0) / 1e9));
                 }
             }
+            backend.syncToHost(trainable());
+        } finally {
+            for (Plan p : plans) p.close();
         }
         if (log != null) log.println();
         if (testImages != null) {
@@ -129,7 +135,7 @@ public abstract class ImageClassifier {
         if (count == 0) return;
         int per = images.length / count;
         Net net = record(batch, false);
-        try (Plan p = backend.compile(net.graph)) {
+        try (Plan p = backend.compile(net.graph.readBack(net.logits, net.features))) {
             for (int s = 0; s < count; s += batch) {
                 int m = Math.min(batch, count - s);
                 Arrays.fill(net.x.data(), 0f);

@@ -95,9 +95,10 @@ public final class PhaseProgram implements AutoCloseable {
         adam = opt.add(new AdamW("adamw", trained, lr, adamStep, (float) cfg.beta1, (float) cfg.beta2, (float) cfg.adamEps, (float) cfg.weightDecay));
         opt.add(new ZeroGrad("zero_grad", model.parameters().trainable()));
 
-        plans.add(backend.compile(fwd));
-        plans.add(backend.compile(bwd));
-        plans.add(backend.compile(opt));
+        fwd.readBack(java.util.stream.Stream.of(loss, lossV, lossAlign).filter(java.util.Objects::nonNull).distinct().toArray(Tensor[]::new));
+        bwd.readBack();
+        opt.readBack(gradNorm);
+        List<Graph> step = new ArrayList<>(List.of(fwd, bwd, opt));
         if (phase == 2) {
             List<Tensor> src = new ArrayList<>(), dst = new ArrayList<>();
             model.parameters().all().forEach((name, p) -> {
@@ -109,10 +110,12 @@ public final class PhaseProgram implements AutoCloseable {
             ema = List.copyOf(dst);
             Graph emaGraph = new Graph("phase2.ema");
             emaGraph.add(new EmaUpdate("ema", src, ema, emaDecay));
-            plans.add(backend.compile(emaGraph));
+            step.add(emaGraph.readBack());
         } else {
             ema = List.of();
         }
+        // one cycle: a device backend keeps model, gradients, moments and EMA resident across the graphs
+        plans.addAll(backend.compileCycle("phase" + phase + ".step", step));
     }
 
     private Tensor alignLoss(Graph g, TrainConfig cfg, Tensor zs, int batch) {

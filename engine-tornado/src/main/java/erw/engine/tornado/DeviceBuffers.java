@@ -36,6 +36,11 @@ final class DeviceBuffers {
         return byHost.size();
     }
 
+    /** Drops the buffers not in {@code live} (those of closed plans), so their off-heap memory can go. */
+    synchronized void retainOnly(java.util.Set<FloatArray> live) {
+        byHost.values().removeIf(a -> !live.contains(a));
+    }
+
     synchronized void clear() {
         byHost.clear();
     }

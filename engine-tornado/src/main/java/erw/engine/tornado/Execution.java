@@ -2,16 +2,31 @@ package erw.engine.tornado;
 
 import erw.engine.EngineException;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.TornadoExecutionResult;
 
 /** Runs TornadoVM execution plans, turning TornadoVM's failures into one clear engine error. */
 final class Execution {
     private Execution() {}
 
-    static void run(String graph, TornadoExecutionPlan plan) {
+    /** Executes the task graph at {@code index} of a plan. */
+    static TornadoExecutionResult run(String graph, TornadoExecutionPlan plan, int index) {
         try {
-            plan.execute();
+            return plan.withGraph(index).execute();
         } catch (RuntimeException | Error e) {
             throw new EngineException("TornadoVM backend: graph '" + graph + "' failed on the device: " + rootMessage(e), e);
+        }
+    }
+
+    /**
+     * Copies persisted buffers of the task graph at {@code index} to their FloatArrays: an on-demand
+     * transfer goes through the plan's selected graph, so that graph is selected first.
+     */
+    static void transferToHost(String cycle, TornadoExecutionPlan plan, TornadoExecutionResult last, int index, Object... arrays) {
+        try {
+            plan.withGraph(index);
+            last.transferToHost(arrays);
+        } catch (RuntimeException | Error e) {
+            throw new EngineException("TornadoVM backend: copying " + arrays.length + " buffers of cycle '" + cycle + "' back to the host failed: " + rootMessage(e), e);
         }
     }
 

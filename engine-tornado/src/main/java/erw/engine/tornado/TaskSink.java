@@ -32,6 +32,7 @@ final class TaskSink {
     private final Map<FloatArray, float[]> hostOf = new IdentityHashMap<>();
     private final Map<FloatArray, Integer> access = new IdentityHashMap<>();
     private final Map<FloatArray, Tensor> tensorOf = new IdentityHashMap<>();
+    private final java.util.Set<FloatArray> hostIO = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
     private final List<FloatArray> scratch = new ArrayList<>();
     private final List<Runnable> hostChecks = new ArrayList<>();
     private String currentOp = "?";
@@ -50,6 +51,7 @@ final class TaskSink {
         hostOf.put(a, host);
         tensorOf.putIfAbsent(a, t);
         access.merge(a, mode, (x, y) -> x | y);
+        if (host == t.data() && (t.kind() == Tensor.Kind.INPUT || t.kind() == Tensor.Kind.SCALAR)) hostIO.add(a);
         return a;
     }
 
@@ -158,6 +160,21 @@ final class TaskSink {
     /** Host-backed buffers in first-use order with their access mode. */
     Map<FloatArray, Integer> access() {
         return access;
+    }
+
+    /**
+     * Whether a buffer is host I/O: the data of an INPUT or SCALAR tensor, written by the host
+     * between runs (a batch, the learning rate) or read by it (the gradient norm). Every other
+     * buffer can stay resident on the device.
+     */
+    boolean isHostIO(FloatArray a) {
+        return hostIO.contains(a);
+    }
+
+    /** The buffer of a host array if this graph uses it, else null. */
+    FloatArray bufferOf(float[] host) {
+        for (Map.Entry<FloatArray, float[]> e : hostOf.entrySet()) if (e.getValue() == host) return e.getKey();
+        return null;
     }
 
     float[] host(FloatArray a) {

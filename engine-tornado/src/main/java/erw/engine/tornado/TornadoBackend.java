@@ -4,18 +4,30 @@ import erw.engine.Backend;
 import erw.engine.Graph;
 import erw.engine.Op;
 import erw.engine.Plan;
+import erw.engine.Tensor;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
 /**
- * The TornadoVM backend: every recorded graph becomes one TaskGraph whose tasks are the kernels of
- * its ops (and their backward), over one FloatArray per host storage array shared by all graphs.
+ * The TornadoVM backend: the graphs of a cycle (a training step's forward, backward, optimizer and
+ * EMA; or one graph alone) become the TaskGraphs of one execution plan whose tasks are the kernels
+ * of their ops, with every buffer but inputs and scalars resident on the device (see {@link TornadoCycle}).
  */
 public final class TornadoBackend implements Backend {
-    /** -Derw.tornado.verbose=true: one line per compiled graph (TaskGraphs and transfers per run). */
+    /** -Derw.tornado.verbose=true: one line per compiled cycle (TaskGraphs and transfers per round). */
     private static final boolean VERBOSE = Boolean.getBoolean("erw.tornado.verbose");
     private final DeviceBuffers buffers = new DeviceBuffers();
     private final Lowerings lowerings = new Lowerings();
     private final AtomicInteger graphs = new AtomicInteger();
+    private final AtomicLong stamps = new AtomicLong();
+    private final List<TornadoCycle> cycles = new ArrayList<>();
 
     @Override
     public String name() {
@@ -24,11 +36,25 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public Plan compile(Graph graph) {
-        TaskSink sink = new TaskSink(buffers);
-        for (Op op : graph.ops()) lowerings.lower(op, sink);
-        TornadoPlan plan = new TornadoPlan(graph.name(), graphId(graph.name()), sink);
-        if (VERBOSE) System.err.println("[erw tornado] " + plan.summary());
-        return plan;
+        return compileCycle(graph.name(), List.of(graph)).getFirst();
+    }
+
+    @Override
+    public List<Plan> compileCycle(String name, List<Graph> graphs) {
+        List<TornadoCycle.Part> parts = new ArrayList<>();
+        for (Graph g : graphs) {
+            TaskSink sink = new TaskSink(buffers);
+            for (Op op : g.ops()) lowerings.lower(op, sink);
+            parts.add(new TornadoCycle.Part(g.name(), sink, TornadoCycle.readBack(g, sink)));
+        }
+        TornadoCycle cycle = new TornadoCycle(name, parts, this::graphId);
+        synchronized (cycles) {
+            cycles.add(cycle);
+        }
+        if (VERBOSE) System.err.println("[erw tornado] " + cycle.summary());
+        List<Plan> plans = new ArrayList<>();
+        for (int p = 0; p < graphs.size(); p++) plans.add(new TornadoPlan(cycle, p, this));
+        return plans;
     }
 
     /** TaskGraph names are identifiers and unique within the process ("graph.task" keys the grids). */
@@ -36,8 +62,61 @@ public final class TornadoBackend implements Backend {
         return "g" + graphs.getAndIncrement() + "_" + name.replaceAll("[^A-Za-z0-9]", "_");
     }
 
+    long nextStamp() {
+        return stamps.incrementAndGet();
+    }
+
+    private static List<float[]> hostArrays(Collection<Tensor> tensors) {
+        List<float[]> hosts = new ArrayList<>();
+        for (Tensor t : tensors) {
+            hosts.add(t.data());
+            if (t.grad() != null) hosts.add(t.grad());
+        }
+        return hosts;
+    }
+
+    /** Data and gradients of these tensors from the cycle that ran last among those holding them on the device. */
+    @Override
+    public void syncToHost(Collection<Tensor> tensors) {
+        List<TornadoCycle> open;
+        synchronized (cycles) {
+            open = new ArrayList<>(cycles);
+        }
+        open.sort((a, b) -> Long.compare(b.lastRun(), a.lastRun()));
+        for (float[] host : hostArrays(tensors)) {
+            for (TornadoCycle c : open) {
+                if (c.holdsOnDevice(host)) {
+                    c.fetchHost(List.of(host));
+                    break;
+                }
+            }
+        }
+    }
+
+    @Override
+    public void syncToDevice(Collection<Tensor> tensors) {
+        List<float[]> hosts = hostArrays(tensors);
+        synchronized (cycles) {
+            for (TornadoCycle c : cycles) c.hostWrote(hosts);
+        }
+    }
+
+    /** A cycle's plans are all closed: forget the buffers no open cycle uses. */
+    void closed(TornadoCycle cycle) {
+        synchronized (cycles) {
+            cycles.remove(cycle);
+            Set<FloatArray> live = Collections.newSetFromMap(new IdentityHashMap<>());
+            for (TornadoCycle c : cycles) live.addAll(c.buffers());
+            buffers.retainOnly(live);
+        }
+    }
+
     @Override
     public void close() {
+        synchronized (cycles) {
+            for (TornadoCycle c : cycles) c.close();
+            cycles.clear();
+        }
         buffers.clear();
     }
 }

@@ -30,7 +30,7 @@ public final class BlockAlignment {
         Tensor x = Tensor.input("x", batch, c, side, side), tt = Tensor.input("t", batch), y = Tensor.input("y", batch);
         Tensor h = g.tokenMean("pool", model.blockTokens(g, x, tt, y, block), batch);
         float[] noise = new float[batch * per];
-        try (Plan p = backend.compile(g)) {
+        try (Plan p = backend.compile(g.readBack(h))) {
             for (int s = 0; s < n; s += batch) {
                 int m = Math.min(batch, n - s);
                 java.util.Arrays.fill(x.data(), 0f);

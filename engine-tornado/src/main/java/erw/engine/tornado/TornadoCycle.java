@@ -1,0 +1,394 @@
+package erw.engine.tornado;
+
+import erw.engine.EngineException;
+import erw.engine.Tensor;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.TornadoExecutionResult;
+import uk.ac.manchester.tornado.api.WorkerGrid;
+import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+
+/**
+ * Graphs that run in a fixed order, round after round (forward, backward, optimizer, EMA), as one
+ * TornadoExecutionPlan: TornadoVM shares device buffers only between the task graphs of one plan.
+ * TornadoVM 5.2 caps a TaskGraph (256 tasks, and PoCL bailed out of SiT segments of 24 tasks while
+ * 8 work), so each graph runs as segments of at most {@link #MAX_TASKS} tasks.
+ *
+ * <p>Buffers are of two kinds:
+ * <ul>
+ * <li><b>host I/O</b>: the data of INPUT and SCALAR tensors (a batch, the learning rate, the
+ * gradient norm). A segment that uses one copies it in on every execution, and out when its graph
+ * writes it: a few KiB per step.</li>
+ * <li><b>resident</b>: everything else (weights, gradients, optimizer moments, EMA, activations,
+ * per-op scratch). The segment that uses one first in the cycle uploads it on its first execution
+ * ({@code FIRST_EXECUTION}) and owns its device buffer; it never crosses again. TornadoVM hands a
+ * device buffer only from the task graph executed just before ({@code persistOnDevice} there,
+ * {@code consumeFromDevice} here), so every segment from a buffer's first use to its last use
+ * consumes it from its predecessor and persists it, also the segments that do not touch it.</li>
+ * </ul>
+ * The host reads a graph's {@code readBack} tensors after its last segment and any resident buffer
+ * on {@link #fetch}, both as on-demand transfers from the buffer's owner.
+ */
+final class TornadoCycle implements AutoCloseable {
+    static final int MAX_TASKS = Integer.getInteger("erw.tornado.tasksPerGraph", 8);
+    /** -Derw.tornado.profile=true: TornadoVM's profiler counts the bytes each execution copies (see {@link #profile()}). */
+    static final boolean PROFILE = Boolean.getBoolean("erw.tornado.profile");
+
+    /** One graph of the cycle: its lowered tasks and what the host reads after it runs. */
+    record Part(String graphName, TaskSink sink, List<FloatArray> readBack) {}
+
+    private static final class Segment {
+        final int part;
+        final List<TaskSink.Task> tasks;
+        final List<FloatArray> in = new ArrayList<>(), out = new ArrayList<>();
+        final Set<FloatArray> used = identitySet(), firstUse = identitySet();
+        String id;
+        boolean executed;
+
+        Segment(int part, List<TaskSink.Task> tasks) {
+            this.part = part;
+            this.tasks = tasks;
+        }
+    }
+
+    private final String name;
+    private final List<Part> parts;
+    private final Function<String, String> ids;
+    private final List<Segment> segments = new ArrayList<>();
+    /** Per part: index of its first segment; one more entry for the end. */
+    private final int[] partStart;
+    /** Resident buffers in first-use order, with the segment of first and last use. */
+    private final Map<FloatArray, int[]> residentRange = new IdentityHashMap<>();
+    private final Map<FloatArray, float[]> hostOf = new IdentityHashMap<>();
+    private TornadoExecutionPlan plan;
+    private TornadoExecutionResult lastResult;
+    private int nextPart;
+    private boolean started, closed, rebuild;
+    private long lastRun;
+    private int openPlans;
+    private long executions, rounds, bytesIn, bytesOut, firstRoundBytesIn, fetchedBytes;
+
+    /**
+     * @param ids makes a process-unique TaskGraph name from a base (names key the grid scheduler)
+     */
+    TornadoCycle(String name, List<Part> parts, Function<String, String> ids) {
+        this.name = name;
+        this.parts = List.copyOf(parts);
+        this.ids = ids;
+        this.partStart = new int[parts.size() + 1];
+        for (int p = 0; p < parts.size(); p++) {
+            partStart[p] = segments.size();
+            List<TaskSink.Task> tasks = parts.get(p).sink().tasks();
+            for (int from = 0; from < tasks.size(); from += MAX_TASKS) {
+                segments.add(new Segment(p, tasks.subList(from, Math.min(tasks.size(), from + MAX_TASKS))));
+            }
+        }
+        partStart[parts.size()] = segments.size();
+        classify();
+        this.openPlans = parts.size();
+        build();
+    }
+
+    private static <T> Set<T> identitySet() {
+        return Collections.newSetFromMap(new IdentityHashMap<>());
+    }
+
+    /** Splits each segment's buffers into host I/O and resident, and finds each resident buffer's range of use. */
+    private void classify() {
+        for (int s = 0; s < segments.size(); s++) {
+            Segment seg = segments.get(s);
+            TaskSink sink = parts.get(seg.part).sink();
+            for (TaskSink.Task t : seg.tasks) {
+                for (FloatArray a : TaskArgs.buffers(t.adder())) {
+                    if (!seg.used.add(a)) continue;
+                    Integer mode = sink.access().get(a);
+                    if (mode == null) throw new EngineException("TornadoVM backend, op '" + t.opName() + "': task " + t.id() + " uses a buffer no tensor backs");
+                    hostOf.put(a, sink.host(a));
+                    if (sink.isHostIO(a)) {
+                        seg.in.add(a);
+                        if ((mode & TaskSink.WRITE) != 0) seg.out.add(a);
+                    } else {
+                        int[] range = residentRange.get(a);
+                        if (range == null) {
+                            residentRange.put(a, new int[]{s, s});
+                            seg.firstUse.add(a);
+                        } else {
+                            range[1] = s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** (Re)creates the TaskGraphs and the execution plan; a rebuilt cycle uploads its buffers again. */
+    private void build() {
+        for (int s = 0; s < segments.size(); s++) {
+            Segment seg = segments.get(s);
+            boolean split = partStart[seg.part + 1] - partStart[seg.part] > 1;
+            seg.id = ids.apply(parts.get(seg.part).graphName() + (split ? "_s" + (s - partStart[seg.part]) : ""));
+            seg.executed = false;
+        }
+        GridScheduler gs = new GridScheduler();
+        boolean anyGrid = false;
+        TaskGraph[] graphs = new TaskGraph[segments.size()];
+        for (int s = 0; s < segments.size(); s++) {
+            Segment seg = segments.get(s);
+            List<FloatArray> consume = new ArrayList<>(), persist = new ArrayList<>();
+            for (Map.Entry<FloatArray, int[]> e : residentRange.entrySet()) {
+                int[] r = e.getValue();
+                if (r[0] <= s && s <= r[1]) persist.add(e.getKey());
+                if (r[0] < s && s <= r[1]) consume.add(e.getKey());
+            }
+            TaskGraph tg = new TaskGraph(seg.id);
+            if (!consume.isEmpty()) tg.consumeFromDevice(segments.get(s - 1).id, consume.toArray());
+            if (!seg.firstUse.isEmpty()) tg.transferToDevice(DataTransferMode.FIRST_EXECUTION, seg.firstUse.toArray());
+            if (!seg.in.isEmpty()) tg.transferToDevice(DataTransferMode.EVERY_EXECUTION, seg.in.toArray());
+            TaskSink sink = parts.get(seg.part).sink();
+            for (TaskSink.Task t : seg.tasks) {
+                t.adder().accept(tg, t.id());
+                WorkerGrid g = sink.grids().get(t.id());
+                if (g != null) {
+                    gs.addWorkerGrid(seg.id + "." + t.id(), g);
+                    anyGrid = true;
+                }
+            }
+            if (!seg.out.isEmpty()) tg.transferToHost(DataTransferMode.EVERY_EXECUTION, seg.out.toArray());
+            if (!persist.isEmpty()) tg.persistOnDevice(persist.toArray());
+            graphs[s] = tg;
+        }
+        var snapshots = new uk.ac.manchester.tornado.api.ImmutableTaskGraph[graphs.length];
+        for (int s = 0; s < graphs.length; s++) snapshots[s] = graphs[s].snapshot();
+        plan = new TornadoExecutionPlan(snapshots);
+        if (anyGrid) plan.withGridScheduler(gs);
+        if (PROFILE) plan.withProfiler(uk.ac.manchester.tornado.api.enums.ProfilerMode.SILENT);
+        lastResult = null;
+        started = false;
+        nextPart = 0;
+    }
+
+    String name() {
+        return name;
+    }
+
+    int parts() {
+        return parts.size();
+    }
+
+    String graphName(int part) {
+        return parts.get(part).graphName();
+    }
+
+    /** Runs one graph's segments; graphs must run in cycle order. */
+    synchronized void run(int part, long stamp) {
+        if (closed) throw new EngineException("TornadoVM backend: graph '" + graphName(part) + "' was run after it was closed");
+        if (part != nextPart) {
+            throw new EngineException("TornadoVM backend: the graphs of cycle '" + name + "' keep their tensors on the device between them and must run in the order "
+                    + parts.stream().map(Part::graphName).toList() + ", round after round; '" + graphName(part) + "' ran when '" + graphName(nextPart) + "' was due");
+        }
+        if (rebuild) {
+            Execution.close(plan);
+            rebuild = false;
+            build();
+        }
+        for (Runnable check : parts.get(part).sink().hostChecks()) check.run();
+        for (int s = partStart[part]; s < partStart[part + 1]; s++) {
+            Segment seg = segments.get(s);
+            // FIRST_EXECUTION uploads what the FloatArray holds then: the host's values at the first run
+            if (!seg.executed) for (FloatArray a : seg.firstUse) DeviceBuffers.copyIn(hostOf.get(a), a);
+            for (FloatArray a : seg.in) DeviceBuffers.copyIn(hostOf.get(a), a);
+            lastResult = Execution.run(graphName(part) + " (" + seg.id + ")", plan, s);
+            executions++;
+            if (PROFILE) count(lastResult, !seg.executed);
+            seg.executed = true;
+            for (FloatArray a : seg.out) DeviceBuffers.copyOut(a, hostOf.get(a));
+        }
+        started = true;
+        nextPart = (part + 1) % parts.size();
+        if (nextPart == 0) rounds++;
+        lastRun = stamp;
+        fetch(parts.get(part).readBack());
+    }
+
+    private void count(TornadoExecutionResult r, boolean first) {
+        long in = r.getProfilerResult().getTotalBytesCopyIn();
+        bytesIn += in;
+        bytesOut += r.getProfilerResult().getTotalBytesCopyOut();
+        if (first) firstRoundBytesIn += in;
+    }
+
+    /** TaskGraph executions, completed rounds and the bytes TornadoVM's profiler saw cross (with -Derw.tornado.profile). */
+    long[] counters() {
+        return new long[]{executions, rounds, bytesIn, bytesOut, firstRoundBytesIn, fetchedBytes};
+    }
+
+    /** In words, what TornadoVM's profiler counted so far (empty without -Derw.tornado.profile). */
+    String profile() {
+        if (!PROFILE || rounds == 0) return "";
+        return String.format(java.util.Locale.ROOT,
+                "cycle '%s' (TornadoVM profiler): %d rounds, %d TaskGraph executions (%d per round); host-to-device %.1f KiB at first executions, then %.1f KiB per round; device-to-host %.1f KiB per round, %.1f KiB read back on demand per round",
+                name, rounds, executions, executions / rounds, firstRoundBytesIn / 1024.0, (bytesIn - firstRoundBytesIn) / 1024.0 / Math.max(1, rounds - 1),
+                bytesOut / 1024.0 / rounds, fetchedBytes / 1024.0 / rounds);
+    }
+
+    long lastRun() {
+        return lastRun;
+    }
+
+    /** Whether a host array is a resident buffer of this cycle that the device may have changed. */
+    boolean holdsOnDevice(float[] host) {
+        FloatArray a = residentOf(host);
+        return a != null && segments.get(residentRange.get(a)[0]).executed;
+    }
+
+    private FloatArray residentOf(float[] host) {
+        for (Part p : parts) {
+            FloatArray a = p.sink().bufferOf(host);
+            if (a != null && residentRange.containsKey(a)) return a;
+        }
+        return null;
+    }
+
+    /** Copies resident buffers back to their host arrays: an on-demand transfer from the segment owning each. */
+    synchronized void fetch(Collection<FloatArray> arrays) {
+        if (arrays.isEmpty() || !started || closed) return;
+        Map<Integer, List<FloatArray>> byOwner = new LinkedHashMap<>();
+        for (FloatArray a : arrays) {
+            int[] r = residentRange.get(a);
+            if (r == null || !segments.get(r[0]).executed) continue; // host I/O, or never uploaded: the host is current
+            byOwner.computeIfAbsent(r[0], k -> new ArrayList<>()).add(a);
+        }
+        for (Map.Entry<Integer, List<FloatArray>> e : byOwner.entrySet()) {
+            Execution.transferToHost(name, plan, lastResult, e.getKey(), e.getValue().toArray());
+            for (FloatArray a : e.getValue()) {
+                DeviceBuffers.copyOut(a, hostOf.get(a));
+                fetchedBytes += 4L * a.getSize();
+            }
+        }
+    }
+
+    /** {@link #fetch} for host arrays (the backend's syncToHost). */
+    void fetchHost(Collection<float[]> hosts) {
+        List<FloatArray> arrays = new ArrayList<>();
+        for (float[] h : hosts) {
+            FloatArray a = residentOf(h);
+            if (a != null) arrays.add(a);
+        }
+        fetch(arrays);
+    }
+
+    /**
+     * The host wrote these arrays (a resume): if the device already holds any of them, every other
+     * resident buffer is fetched and the cycle is rebuilt, so that its next run uploads the host's
+     * values (TornadoVM 5.2 offers no host-to-device copy of a persisted buffer outside a run).
+     */
+    synchronized void hostWrote(Collection<float[]> hosts) {
+        Set<FloatArray> written = identitySet();
+        for (float[] h : hosts) {
+            FloatArray a = residentOf(h);
+            if (a != null && segments.get(residentRange.get(a)[0]).executed) written.add(a);
+        }
+        if (written.isEmpty()) return;
+        List<FloatArray> keep = new ArrayList<>();
+        for (FloatArray a : residentRange.keySet()) if (!written.contains(a)) keep.add(a);
+        fetch(keep);
+        rebuild = true;
+        nextPart = 0;
+    }
+
+    /** Every buffer this cycle uses (the backend drops the others when a cycle closes). */
+    Set<FloatArray> buffers() {
+        Set<FloatArray> all = identitySet();
+        for (Segment s : segments) all.addAll(s.used);
+        return all;
+    }
+
+    /** The host arrays copied to the device on every round, and those copied back (host I/O and read-back). */
+    List<Set<float[]>> perRoundHostArrays() {
+        Set<float[]> in = identitySet(), out = identitySet();
+        for (Segment s : segments) {
+            for (FloatArray a : s.in) in.add(hostOf.get(a));
+            for (FloatArray a : s.out) out.add(hostOf.get(a));
+        }
+        for (Part p : parts) for (FloatArray a : p.readBack()) if (residentRange.containsKey(a)) out.add(hostOf.get(a));
+        return List.of(in, out);
+    }
+
+    /** In words: tasks, TaskGraphs, and what crosses between host and device per round and once. */
+    String summary() {
+        int tasks = 0, in = 0, out = 0;
+        long inBytes = 0, outBytes = 0, onceBytes = 0, readBackBytes = 0;
+        for (Segment s : segments) {
+            tasks += s.tasks.size();
+            in += s.in.size();
+            out += s.out.size();
+            for (FloatArray a : s.in) inBytes += 4L * a.getSize();
+            for (FloatArray a : s.out) outBytes += 4L * a.getSize();
+            for (FloatArray a : s.firstUse) onceBytes += 4L * a.getSize();
+        }
+        int readBack = 0;
+        for (Part p : parts) {
+            for (FloatArray a : p.readBack()) {
+                if (residentRange.containsKey(a)) {
+                    readBack++;
+                    readBackBytes += 4L * a.getSize();
+                }
+            }
+        }
+        StringBuilder graphs = new StringBuilder();
+        for (int p = 0; p < parts.size(); p++) {
+            graphs.append(p == 0 ? "" : ", ").append(graphName(p)).append(' ').append(partStart[p + 1] - partStart[p]);
+        }
+        return String.format(java.util.Locale.ROOT,
+                "cycle '%s': %d tasks in %d TaskGraphs (%s); %d resident buffers uploaded once (%d KiB); per round %d host-to-device transfers (%d KiB), "
+                        + "%d device-to-host (%d KiB) + %d read back (%d KiB)",
+                name, tasks, segments.size(), graphs, residentRange.size(), onceBytes / 1024, in, inBytes / 1024, out, outBytes / 1024, readBack, readBackBytes / 1024);
+    }
+
+    /** Called by each of its plans' close(); the last one frees the device buffers. */
+    synchronized boolean release() {
+        if (closed) return true;
+        if (--openPlans > 0) return false;
+        closed = true;
+        if (PROFILE && rounds > 0) System.err.println("[erw tornado] " + profile());
+        Execution.close(plan);
+        return true;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        Execution.close(plan);
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    /** The readBack buffers of a graph: declared tensors, or every buffer the graph writes when it declared none. */
+    static List<FloatArray> readBack(erw.engine.Graph graph, TaskSink sink) {
+        Set<FloatArray> out = identitySet();
+        List<Tensor> declared = graph.declaredReadBack();
+        if (declared == null) {
+            for (Map.Entry<FloatArray, Integer> e : sink.access().entrySet()) if ((e.getValue() & TaskSink.WRITE) != 0) out.add(e.getKey());
+        } else {
+            for (Tensor t : declared) {
+                FloatArray a = sink.bufferOf(t.data());
+                if (a != null) out.add(a);
+            }
+        }
+        return List.copyOf(out);
+    }
+}
