@@ -32,7 +32,7 @@ final class ConvergeCommand implements Callable<Integer> {
     @Option(names = "--eval-every", description = "Steps between scorings (default: the preset's).") Long evalEvery;
     @Option(names = "--samples", description = "Samples per scoring (default: the preset's).") Integer samples;
     @Option(names = "--align", description = "cosine | ntxent for repa and erw (default ${DEFAULT-VALUE}).") String align = "cosine";
-    @Option(names = "--warmup-steps", description = "ERW Phase 1 steps (default: 10% of the budget).") Long warmupSteps;
+    @Option(names = "--warmup-steps", description = "ERW Phase 1 steps (default: 10%% of the budget).") Long warmupSteps;
     @Option(names = "--l2r-depth", description = "ERW warmup blocks (default 2).") Integer l2rDepth;
     @Option(names = "--encoder-depth", description = "Block the projector reads (default 2).") Integer encoderDepth;
     @Option(names = "--c0", description = "ERW Phase 2 alignment weight at the boundary (default 1).") Double c0;

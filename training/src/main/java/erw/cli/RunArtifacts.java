@@ -1,5 +1,6 @@
 package erw.cli;
 
+import erw.engine.Backend;
 import erw.model.SiT;
 import erw.training.PhaseProgram;
 import erw.training.RunLogger;
@@ -22,10 +23,12 @@ final class RunArtifacts implements Trainer.Listener, AutoCloseable {
     private final RunLogger log;
     private final TrainConfig cfg;
     private final int numClasses;
+    private final Backend backend;
     private final PrintStream err;
 
-    RunArtifacts(Path runDir, RunLogger log, TrainConfig cfg, int numClasses, PrintStream err) {
+    RunArtifacts(Path runDir, RunLogger log, TrainConfig cfg, int numClasses, Backend backend, PrintStream err) {
         this.runDir = runDir;
+        this.backend = backend;
         this.log = log;
         this.cfg = cfg;
         this.numClasses = numClasses;
@@ -77,9 +80,10 @@ final class RunArtifacts implements Trainer.Listener, AutoCloseable {
     }
 
     void writeSamples(long step, PhaseProgram program) {
+        program.syncToHost();
         SiT ema = program.emaModel();
         Path file = runDir.resolve(String.format("samples-%07d.png", step));
-        SampleGrids.write(ema, file, numClasses, 8, cfg.sampleSteps, cfg.sampleCfg, cfg.seed);
+        SampleGrids.write(backend, ema, file, numClasses, 8, cfg.sampleSteps, cfg.sampleCfg, cfg.seed);
         err.println("\nsamples " + file);
     }
 

@@ -47,7 +47,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--qk-norm", description = "QK-norm in attention (off by default).") boolean qkNorm;
 
     @Option(names = "--steps", description = "Total steps incl. the warmup (default: 1400 on the built-in data, 400000 otherwise).") Long steps;
-    @Option(names = "--warmup-steps", description = "ERW Phase 1 steps (default: 10% of --steps).") Long warmupSteps;
+    @Option(names = "--warmup-steps", description = "ERW Phase 1 steps (default: 10%% of --steps).") Long warmupSteps;
     @Option(names = "--batch", description = "Batch size (default: 64 on the built-in data, 256 otherwise).") Integer batch;
     @Option(names = "--lr", description = "AdamW learning rate (default: 1e-4; 1e-3 on the built-in data).") Double lr;
     @Option(names = "--ema-decay", description = "EMA decay (default: 0.9999; 0.995 on the built-in data).") Double emaDecay;
@@ -114,10 +114,10 @@ public final class TrainCommand implements Callable<Integer> {
         System.err.printf("erw train: method %s, %s, %,d steps (warmup %d), batch %d, backend %s, run directory %s%n",
                 cfg.method, describe(mc), cfg.steps, cfg.warmup(), cfg.batch, be.name(), runDir);
         long t0 = System.nanoTime();
-        try (Backend cpu = be.create(threads != null ? threads : WorkerPool.defaultThreads());
+        try (Backend engine = be.create(threads != null ? threads : WorkerPool.defaultThreads());
              RunLogger log = new RunLogger(runDir, cfg.steps, cfg.logEvery, System.err);
-             RunArtifacts artifacts = new RunArtifacts(runDir, log, cfg, source.numClasses(), System.err);
-             Trainer trainer = new Trainer(cfg, mc, source, runDir, cpu, artifacts)) {
+             RunArtifacts artifacts = new RunArtifacts(runDir, log, cfg, source.numClasses(), engine, System.err);
+             Trainer trainer = new Trainer(cfg, mc, source, runDir, engine, artifacts)) {
             if (resumeFrom != null) {
                 trainer.resume(resumeFrom);
                 System.err.println("resumed from " + resumeFrom + " at step " + trainer.step());

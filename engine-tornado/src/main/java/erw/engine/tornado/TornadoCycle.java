@@ -77,7 +77,7 @@ final class TornadoCycle implements AutoCloseable {
     private boolean started, closed, rebuild;
     private long lastRun;
     private int openPlans;
-    private long executions, rounds, bytesIn, bytesOut, firstRoundBytesIn, fetchedBytes;
+    private long executions, rounds, bytesIn, bytesOut, firstRoundBytesIn, readBackBytes, syncedBytes, kernelNanos, transferNanos, totalNanos, wallNanos;
 
     /**
      * @param ids makes a process-unique TaskGraph name from a base (names key the grid scheduler)
@@ -203,6 +203,8 @@ final class TornadoCycle implements AutoCloseable {
             build();
         }
         for (Runnable check : parts.get(part).sink().hostChecks()) check.run();
+        long t0 = System.nanoTime();
+        boolean timed = rounds > 0;
         for (int s = partStart[part]; s < partStart[part + 1]; s++) {
             Segment seg = segments.get(s);
             // FIRST_EXECUTION uploads what the FloatArray holds then: the host's values at the first run
@@ -218,7 +220,8 @@ final class TornadoCycle implements AutoCloseable {
         nextPart = (part + 1) % parts.size();
         if (nextPart == 0) rounds++;
         lastRun = stamp;
-        fetch(parts.get(part).readBack());
+        readBackBytes += fetch(parts.get(part).readBack());
+        if (timed) wallNanos += System.nanoTime() - t0;
     }
 
     private void count(TornadoExecutionResult r, boolean first) {
@@ -226,20 +229,26 @@ final class TornadoCycle implements AutoCloseable {
         bytesIn += in;
         bytesOut += r.getProfilerResult().getTotalBytesCopyOut();
         if (first) firstRoundBytesIn += in;
+        if (!first) {
+            kernelNanos += r.getProfilerResult().getDeviceKernelTime();
+            transferNanos += r.getProfilerResult().getDataTransfersTime();
+            totalNanos += r.getProfilerResult().getTotalTime();
+        }
     }
 
     /** TaskGraph executions, completed rounds and the bytes TornadoVM's profiler saw cross (with -Derw.tornado.profile). */
     long[] counters() {
-        return new long[]{executions, rounds, bytesIn, bytesOut, firstRoundBytesIn, fetchedBytes};
+        return new long[]{executions, rounds, bytesIn, bytesOut, firstRoundBytesIn, readBackBytes, syncedBytes};
     }
 
     /** In words, what TornadoVM's profiler counted so far (empty without -Derw.tornado.profile). */
     String profile() {
         if (!PROFILE || rounds == 0) return "";
         return String.format(java.util.Locale.ROOT,
-                "cycle '%s' (TornadoVM profiler): %d rounds, %d TaskGraph executions (%d per round); host-to-device %.1f KiB at first executions, then %.1f KiB per round; device-to-host %.1f KiB per round, %.1f KiB read back on demand per round",
+                "cycle '%s' (TornadoVM profiler): %d rounds, %d TaskGraph executions (%d per round); host-to-device %.1f KiB at first executions, then %.1f KiB per round; device-to-host %.1f KiB per round + %.1f KiB read back; %.1f KiB synced to the host in all (checkpoints, transition); after the first round, per round %.3f s wall, %.3f s in TornadoVM's executions, %.3f s of it device kernels and %.3f s transfers",
                 name, rounds, executions, executions / rounds, firstRoundBytesIn / 1024.0, (bytesIn - firstRoundBytesIn) / 1024.0 / Math.max(1, rounds - 1),
-                bytesOut / 1024.0 / rounds, fetchedBytes / 1024.0 / rounds);
+                bytesOut / 1024.0 / rounds, readBackBytes / 1024.0 / rounds, syncedBytes / 1024.0,
+                wallNanos / 1e9 / Math.max(1, rounds - 1), totalNanos / 1e9 / Math.max(1, rounds - 1), kernelNanos / 1e9 / Math.max(1, rounds - 1), transferNanos / 1e9 / Math.max(1, rounds - 1));
     }
 
     long lastRun() {
@@ -260,9 +269,10 @@ final class TornadoCycle implements AutoCloseable {
         return null;
     }
 
-    /** Copies resident buffers back to their host arrays: an on-demand transfer from the segment owning each. */
-    synchronized void fetch(Collection<FloatArray> arrays) {
-        if (arrays.isEmpty() || !started || closed) return;
+    /** Copies resident buffers back to their host arrays, an on-demand transfer from the segment owning each; returns the bytes. */
+    synchronized long fetch(Collection<FloatArray> arrays) {
+        long bytes = 0;
+        if (arrays.isEmpty() || !started || closed) return bytes;
         Map<Integer, List<FloatArray>> byOwner = new LinkedHashMap<>();
         for (FloatArray a : arrays) {
             int[] r = residentRange.get(a);
@@ -273,9 +283,10 @@ final class TornadoCycle implements AutoCloseable {
             Execution.transferToHost(name, plan, lastResult, e.getKey(), e.getValue().toArray());
             for (FloatArray a : e.getValue()) {
                 DeviceBuffers.copyOut(a, hostOf.get(a));
-                fetchedBytes += 4L * a.getSize();
+                bytes += 4L * a.getSize();
             }
         }
+        return bytes;
     }
 
     /** {@link #fetch} for host arrays (the backend's syncToHost). */
@@ -285,7 +296,7 @@ final class TornadoCycle implements AutoCloseable {
             FloatArray a = residentOf(h);
             if (a != null) arrays.add(a);
         }
-        fetch(arrays);
+        syncedBytes += fetch(arrays);
     }
 
     /**
@@ -302,7 +313,7 @@ final class TornadoCycle implements AutoCloseable {
         if (written.isEmpty()) return;
         List<FloatArray> keep = new ArrayList<>();
         for (FloatArray a : residentRange.keySet()) if (!written.contains(a)) keep.add(a);
-        fetch(keep);
+        syncedBytes += fetch(keep);
         rebuild = true;
         nextPart = 0;
     }
@@ -351,7 +362,7 @@ final class TornadoCycle implements AutoCloseable {
             graphs.append(p == 0 ? "" : ", ").append(graphName(p)).append(' ').append(partStart[p + 1] - partStart[p]);
         }
         return String.format(java.util.Locale.ROOT,
-                "cycle '%s': %d tasks in %d TaskGraphs (%s); %d resident buffers uploaded once (%d KiB); per round %d host-to-device transfers (%d KiB), "
+                "cycle '%s': %d tasks in %d TaskGraphs (%s); %d resident buffers (%d KiB, uploaded at most once); per round %d host-to-device transfers (%d KiB), "
                         + "%d device-to-host (%d KiB) + %d read back (%d KiB)",
                 name, tasks, segments.size(), graphs, residentRange.size(), onceBytes / 1024, in, inBytes / 1024, out, outBytes / 1024, readBack, readBackBytes / 1024);
     }
