@@ -10,6 +10,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -52,6 +53,9 @@ class CliEndToEndTest {
         Files.delete(runDir.resolve("step-0000006.safetensors"));
         assertEquals(0, run("train", "--data", data.toString(), "--resume", runDir.toString()));
         assertTrue(java.util.Arrays.equals(straight, Files.readAllBytes(runDir.resolve("step-0000006.safetensors"))), "resumed checkpoint differs");
+        // the resumed steps replace those the first run logged after the checkpoint: each step once, in order
+        List<String> steps = Files.readAllLines(runDir.resolve("metrics.jsonl")).stream().map(l -> l.replaceAll(".*\"step\":(\\d+).*", "$1")).toList();
+        assertEquals(steps.stream().distinct().sorted(java.util.Comparator.comparingInt(Integer::parseInt)).toList(), steps, "metrics.jsonl steps after the resume");
         assertEquals(0, run("sample", "--checkpoint", runDir.resolve("step-0000006.safetensors").toString(), "--ema", "--steps", "3", "--n", "2",
                 "--classes", "0,2", "--no-progress", "--out", dir.resolve("samples").toString()));
         assertTrue(Files.exists(dir.resolve("samples/samples.png")));

@@ -120,6 +120,7 @@ public final class TrainCommand implements Callable<Integer> {
              Trainer trainer = new Trainer(cfg, mc, source, runDir, engine, artifacts)) {
             if (resumeFrom != null) {
                 trainer.resume(resumeFrom);
+                log.resumedAt(trainer.step());
                 System.err.println("resumed from " + resumeFrom + " at step " + trainer.step());
             } else {
                 trainer.startFresh();

@@ -24,7 +24,7 @@ public final class RunLogger implements Trainer.Listener, AutoCloseable {
     private final Path runDir;
     private final long totalSteps, logEvery;
     private final PrintStream out;
-    private final BufferedWriter metrics;
+    private BufferedWriter metrics;
     private final List<double[]> history = new ArrayList<>(); // step, loss, loss_v, loss_align, lambda, grad_norm
     private double emaRate = 0;
     private long lastTransitionStep = -1;
@@ -47,6 +47,26 @@ public final class RunLogger implements Trainer.Listener, AutoCloseable {
             this.metrics = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write metrics in " + runDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A resume from the checkpoint of {@code step}: the lines logged after it (by the run that
+     * stopped later) are dropped, so the resumed steps are not in the file twice.
+     */
+    public void resumedAt(long step) {
+        Path file = runDir.resolve("metrics.jsonl");
+        try {
+            metrics.close();
+            List<String> kept = new ArrayList<>();
+            for (String line : Files.readAllLines(file)) if (JSON.readTree(line).path("step").asLong() <= step) kept.add(line);
+            Path tmp = runDir.resolve("metrics.jsonl.tmp");
+            Files.write(tmp, kept, StandardCharsets.UTF_8);
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            history.removeIf(h -> h[0] > step);
+            metrics = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot rewrite " + file + " for the resume at step " + step + ": " + e.getMessage(), e);
         }
     }
 
