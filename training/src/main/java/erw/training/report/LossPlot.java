@@ -81,8 +81,31 @@ public final class LossPlot {
             allPositive = false;
         }
         st.setYAxisLogarithmic(logY && allPositive);
+        if (plotted > 0) breakEqualSpacing(chart, series);
         BufferedImage img = BitmapEncoder.getBufferedImage(chart);
         ImageGrid.writeAtomically(out, img);
+    }
+
+    /**
+     * XChart places x ticks on the data's x values when they are equally spaced (a log of every step)
+     * and then lets the labels overlap; one invisible point half a step before the first x keeps it
+     * on its usual tick placement.
+     */
+    private static void breakEqualSpacing(XYChart chart, Map<String, double[][]> series) {
+        double first = Double.POSITIVE_INFINITY, second = Double.POSITIVE_INFINITY;
+        for (double[][] xy : series.values()) {
+            for (double x : xy[0]) {
+                if (!Double.isFinite(x) || x == first || x == second) continue;
+                if (x < first) {
+                    second = first;
+                    first = x;
+                } else if (x < second) second = x;
+            }
+        }
+        if (!Double.isFinite(second)) return;
+        XYSeries pad = chart.addSeries(" ", new double[]{first - (second - first) / 2}, new double[]{Double.NaN});
+        pad.setShowInLegend(false);
+        pad.setMarker(SeriesMarkers.NONE);
     }
 
     /** Short axis label: 950, 1.5k, 12k, 2.5M; non-integers with up to 3 significant digits. */
