@@ -30,6 +30,7 @@ final class TaskSink {
     private final List<Task> tasks = new ArrayList<>();
     private final Map<String, WorkerGrid> grids = new LinkedHashMap<>();
     private final Map<FloatArray, float[]> hostOf = new IdentityHashMap<>();
+    private final Map<float[], FloatArray> bufferOf = new IdentityHashMap<>();
     private final Map<FloatArray, Integer> access = new IdentityHashMap<>();
     private final Map<FloatArray, Tensor> tensorOf = new IdentityHashMap<>();
     private final java.util.Set<FloatArray> hostIO = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
@@ -49,6 +50,7 @@ final class TaskSink {
     private FloatArray use(Tensor t, float[] host, int mode) {
         FloatArray a = buffers.of(host);
         hostOf.put(a, host);
+        bufferOf.put(host, a);
         tensorOf.putIfAbsent(a, t);
         access.merge(a, mode, (x, y) -> x | y);
         if (host == t.data() && (t.kind() == Tensor.Kind.INPUT || t.kind() == Tensor.Kind.SCALAR)) hostIO.add(a);
@@ -98,6 +100,7 @@ final class TaskSink {
         float[] host = new float[Math.max(1, n)];
         FloatArray a = buffers.of(host);
         hostOf.put(a, host);
+        bufferOf.put(host, a);
         access.merge(a, READ | WRITE, (x, y) -> x | y);
         scratch.add(a);
         return a;
@@ -109,6 +112,7 @@ final class TaskSink {
             float[] host = {1f};
             ones = buffers.of(host);
             hostOf.put(ones, host);
+            bufferOf.put(host, ones);
             access.merge(ones, READ, (x, y) -> x | y);
         }
         return ones;
@@ -173,8 +177,7 @@ final class TaskSink {
 
     /** The buffer of a host array if this graph uses it, else null. */
     FloatArray bufferOf(float[] host) {
-        for (Map.Entry<FloatArray, float[]> e : hostOf.entrySet()) if (e.getValue() == host) return e.getKey();
-        return null;
+        return bufferOf.get(host);
     }
 
     float[] host(FloatArray a) {

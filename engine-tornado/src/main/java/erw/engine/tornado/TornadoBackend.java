@@ -9,7 +9,9 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -83,14 +85,17 @@ public final class TornadoBackend implements Backend {
             open = new ArrayList<>(cycles);
         }
         open.sort((a, b) -> Long.compare(b.lastRun(), a.lastRun()));
+        // one fetch per cycle: its on-demand transfers go per owning TaskGraph, not per array
+        Map<TornadoCycle, List<float[]>> byCycle = new LinkedHashMap<>();
         for (float[] host : hostArrays(tensors)) {
             for (TornadoCycle c : open) {
                 if (c.holdsOnDevice(host)) {
-                    c.fetchHost(List.of(host));
+                    byCycle.computeIfAbsent(c, k -> new ArrayList<>()).add(host);
                     break;
                 }
             }
         }
+        byCycle.forEach(TornadoCycle::fetchHost);
     }
 
     @Override

@@ -71,6 +71,7 @@ final class TornadoCycle implements AutoCloseable {
     /** Resident buffers in first-use order, with the segment of first and last use. */
     private final Map<FloatArray, int[]> residentRange = new IdentityHashMap<>();
     private final Map<FloatArray, float[]> hostOf = new IdentityHashMap<>();
+    private final Map<float[], FloatArray> residentByHost = new IdentityHashMap<>();
     private TornadoExecutionPlan plan;
     private TornadoExecutionResult lastResult;
     private int nextPart;
@@ -122,6 +123,7 @@ final class TornadoCycle implements AutoCloseable {
                         int[] range = residentRange.get(a);
                         if (range == null) {
                             residentRange.put(a, new int[]{s, s});
+                            residentByHost.put(sink.host(a), a);
                             seg.firstUse.add(a);
                         } else {
                             range[1] = s;
@@ -262,11 +264,7 @@ final class TornadoCycle implements AutoCloseable {
     }
 
     private FloatArray residentOf(float[] host) {
-        for (Part p : parts) {
-            FloatArray a = p.sink().bufferOf(host);
-            if (a != null && residentRange.containsKey(a)) return a;
-        }
-        return null;
+        return residentByHost.get(host);
     }
 
     /** Copies resident buffers back to their host arrays, an on-demand transfer from the segment owning each; returns the bytes. */
