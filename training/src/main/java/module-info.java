@@ -11,6 +11,7 @@ module erw {
     exports erw.training;
     opens erw.training to com.fasterxml.jackson.databind;
     exports erw.training.data;
+    exports erw.training.run;
     exports erw.training.report;
     exports erw.training.eval;
     opens erw.cli to info.picocli;

@@ -104,13 +104,18 @@ public final class Checkpoint {
             long[] shape = f.shape(key);
             long numel = 1;
             for (long d : shape) numel *= d;
+            float[] v;
             if (numel == t.size() && sameDims(shape, t.shape())) {
-                staged.put(e.getKey(), f.readFloats(key));
+                v = f.readFloats(key);
             } else if (e.getKey().startsWith("final_layer.linear.") && numel == 2L * t.size()) {
-                staged.put(e.getKey(), dropLearnedSigma(f.readFloats(key), t, store));
+                v = dropLearnedSigma(f.readFloats(key), t, store);
             } else {
                 problems.add("shape of " + key + " is " + java.util.Arrays.toString(shape) + ", expected " + t.shapeString());
+                continue;
             }
+            int bad = firstNonFinite(v);
+            if (bad >= 0) problems.add(key + " holds a non-finite value (" + v[bad] + " at index " + bad + ")");
+            else staged.put(e.getKey(), v);
         }
         if (!partial) {
             for (String key : f.names()) {
@@ -128,6 +133,28 @@ public final class Checkpoint {
             copied.add(name);
         });
         return copied;
+    }
+
+    /**
+     * Reads one tensor of side state (EMA, optimizer moments) into {@code t}, refusing a missing,
+     * non-float, mis-shaped or non-finite entry with one line that names the file and the tensor.
+     */
+    public static void readExact(SafeTensorsFile f, String key, Tensor t, String purpose) {
+        if (!f.contains(key)) throw new SafeTensorsException(f.path() + ": missing " + key + " " + t.shapeString() + " needed " + purpose);
+        if (!FLOAT_DTYPES.contains(f.dtype(key))) throw new SafeTensorsException(f.path() + ": dtype of " + key + " is " + f.dtype(key) + ", expected a float type");
+        if (!sameDims(f.shape(key), t.shape())) {
+            throw new SafeTensorsException(f.path() + ": shape of " + key + " is " + java.util.Arrays.toString(f.shape(key)) + ", expected " + t.shapeString());
+        }
+        float[] v = f.readFloats(key);
+        int bad = firstNonFinite(v);
+        if (bad >= 0) throw new SafeTensorsException(f.path() + ": " + key + " holds a non-finite value (" + v[bad] + " at index " + bad + ")");
+        System.arraycopy(v, 0, t.data(), 0, v.length);
+    }
+
+    /** Index of the first NaN or infinity, or -1. */
+    public static int firstNonFinite(float[] v) {
+        for (int i = 0; i < v.length; i++) if (!Float.isFinite(v[i])) return i;
+        return -1;
     }
 
     private static boolean sameDims(long[] shape, int[] expected) {

@@ -30,6 +30,8 @@ public final class ForwardTool {
         Tensor x = read(in, "x", Tensor.input("x", shape4(in, "x")));
         int n = x.dim(0);
         int side = c.inputSize();
+        MemoryBudget.require(MemoryBudget.times(8, ModelSizes.activationFloats(c, n)), "the forward (and backward) of " + n + " samples",
+                "evaluate fewer samples per file, or give the JVM more heap (ERW_JAVA_OPTS=-Xmx...)");
         if (x.dim(1) != c.inChannels() || x.dim(2) != side || x.dim(3) != side) {
             throw new IllegalArgumentException(in.path() + ": x has shape " + x.shapeString() + ", the model expects (N, " + c.inChannels() + ", " + side + ", " + side + ")");
         }
@@ -92,6 +94,7 @@ public final class ForwardTool {
         if (!in.contains(name)) throw new IllegalArgumentException(in.path() + ": missing input tensor '" + name + "'");
         long[] s = in.shape(name);
         if (s.length != 4) throw new IllegalArgumentException(in.path() + ": '" + name + "' must be (N, C, H, W), got " + Arrays.toString(s));
+        for (long d : s) if (d < 1 || d > Integer.MAX_VALUE) throw new IllegalArgumentException(in.path() + ": '" + name + "' has shape " + Arrays.toString(s) + " (dimensions must be in [1, 2^31))");
         return new int[]{(int) s[0], (int) s[1], (int) s[2], (int) s[3]};
     }
 
@@ -102,6 +105,8 @@ public final class ForwardTool {
             throw new IllegalArgumentException(in.path() + ": '" + name + "' has shape " + Arrays.toString(in.shape(name)) + ", expected " + into.shapeString());
         }
         in.readFloats(name, into.data(), 0);
+        int bad = Checkpoint.firstNonFinite(into.data());
+        if (bad >= 0) throw new IllegalArgumentException(in.path() + ": input '" + name + "' holds a non-finite value (" + into.data()[bad] + " at index " + bad + ")");
         return into;
     }
 }

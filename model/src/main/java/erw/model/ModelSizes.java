@@ -13,6 +13,9 @@ import java.util.Map;
 public final class ModelSizes {
     private ModelSizes() {}
 
+    /** Counts above this are reported as {@link Long#MAX_VALUE}: nothing that large can be allocated. */
+    private static final double SATURATED = 0x1p60;
+
     public static long projectorParameters(SiTConfig c) {
         long d = c.hiddenSize(), p = c.projectorDim(), z = c.zDim();
         return p * d + p + p * p + p + z * p + z;
@@ -20,6 +23,10 @@ public final class ModelSizes {
 
     /** Every tensor of the model, pos_embed included. */
     public static long parameters(SiTConfig c) {
+        double bound = (double) c.hiddenSize() * (16.0 * c.hiddenSize() + 3.0 * c.mlpHidden() + 16) * (c.blocks() + 2)
+                + 2.0 * c.hiddenSize() * (c.tokens() + c.numClasses() + 1 + 2.0 * c.patchSize() * c.patchSize() * c.inChannels() + SiT.FREQ_DIM)
+                + 2.0 * c.projectorDim() * (c.hiddenSize() + c.projectorDim() + c.zDim() + 2);
+        if (bound > SATURATED) return Long.MAX_VALUE; // an absurd config: callers refuse it rather than wrap around
         long d = c.hiddenSize(), ch = c.inChannels(), ps = c.patchSize(), hid = c.mlpHidden();
         long n = d * ch * ps * ps + d;                       // x_embedder
         n += (long) c.tokens() * d;                          // pos_embed
@@ -35,6 +42,9 @@ public final class ModelSizes {
 
     /** Floats of the activations one forward of {@code batch} samples records (formula checked against a recorded graph in the tests). */
     public static long activationFloats(SiTConfig c, long batch) {
+        double pp0 = (double) c.patchSize() * c.patchSize() * c.inChannels();
+        double bound = (double) batch * (c.tokens() + 1) * (4 * pp0 + 30.0 * c.hiddenSize() + 2.0 * c.mlpHidden() + 4.0 * c.projectorDim() + c.zDim() + SiT.FREQ_DIM) * (c.blocks() + 2);
+        if (bound > SATURATED) return Long.MAX_VALUE;
         long d = c.hiddenSize(), r = batch * c.tokens(), hid = c.mlpHidden(), pp = (long) c.patchSize() * c.patchSize() * c.inChannels();
         long n = r * pp + 2 * r * d;                         // patches, patch embedding, + pos_embed
         n += batch * (SiT.FREQ_DIM + 6 * d);                 // t features, mlp.0, silu, mlp.2, y embedding, c, silu(c)
@@ -56,6 +66,20 @@ public final class ModelSizes {
             if (seen.put(t.data(), Boolean.TRUE) == null) n += t.size();
         }
         return n;
+    }
+
+    /** The fp32 bytes of a training step at {@code batch}, as {@link #report} itemizes them (-1 on overflow). */
+    public static long trainingBytes(SiTConfig c, long batch) {
+        long params = parameters(c) - (long) c.tokens() * c.hiddenSize();
+        long act = activationFloats(c, batch);
+        if (params == Long.MAX_VALUE || act == Long.MAX_VALUE) return -1;
+        return MemoryBudget.times(4, 5 * params + 2 * act);
+    }
+
+    /** One line naming the config's sizes, for messages. */
+    public static String describe(SiTConfig c) {
+        return String.format("depth %d, hidden %d, %d heads, patch %d, %dx%dx%d, %d classes", c.depth(), c.hiddenSize(), c.numHeads(), c.patchSize(),
+                c.inChannels(), c.inputSize(), c.inputSize(), c.numClasses());
     }
 
     /** A printable memory table for a training step at {@code batch} (fp32, bytes). */

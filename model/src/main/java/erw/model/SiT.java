@@ -30,6 +30,9 @@ public final class SiT {
 
     public SiT(SiTConfig cfg) {
         this.cfg = cfg;
+        // weights and their gradient buffers, refused before the first allocation when they cannot fit
+        MemoryBudget.require(MemoryBudget.times(ModelSizes.parameters(cfg), 8), "the model (" + ModelSizes.describe(cfg) + ")",
+                "check the model config, or give the JVM more heap (ERW_JAVA_OPTS=-Xmx...)");
         int d = cfg.hiddenSize(), c = cfg.inChannels(), p = cfg.patchSize();
         store.param("x_embedder.proj.weight", d, c, p, p);
         store.param("x_embedder.proj.bias", d);

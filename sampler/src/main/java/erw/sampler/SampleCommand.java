@@ -37,6 +37,8 @@ import picocli.CommandLine.Option;
 public final class SampleCommand implements Callable<Integer> {
     /** Exit code for bad input. */
     public static final int BAD_INPUT = 2;
+    /** Samples one run may draw (they are all kept in memory and written as one file). */
+    static final long MAX_SAMPLES = 1 << 24;
 
     @Option(names = "--checkpoint", required = true, paramLabel = "FILE", description = "Model checkpoint (safetensors).")
     Path checkpoint;
@@ -161,6 +163,7 @@ public final class SampleCommand implements Callable<Integer> {
         if (!(cfg >= 0) || Double.isInfinite(cfg)) throw new BadInput("--cfg must be a finite number >= 0, got " + cfg);
         double[] gi = parseInterval(guidanceInterval);
         if (n < 1) throw new BadInput("--n must be >= 1, got " + n);
+        if (n > MAX_SAMPLES) throw new BadInput("--n " + n + " is more than " + MAX_SAMPLES + " samples in one run");
         if (batch < 1) throw new BadInput("--batch must be >= 1, got " + batch);
         if (threads != null && threads < 1) throw new BadInput("--threads must be >= 1, got " + threads);
         int[] cls = classes == null ? null : parseClasses(classes);
@@ -213,6 +216,9 @@ public final class SampleCommand implements Callable<Integer> {
             for (int c : st.classes()) {
                 if (c >= numClasses) throw new BadInput("--classes: class id " + c + " is out of range [0, " + numClasses + ") for this model");
             }
+            if ((long) st.classes().length * n > MAX_SAMPLES) {
+                throw new BadInput("--classes x --n = " + st.classes().length + " x " + n + " samples is more than " + MAX_SAMPLES + " in one run");
+            }
             labels = new float[st.classes().length * n];
             for (int i = 0; i < st.classes().length; i++) Arrays.fill(labels, i * n, (i + 1) * n, st.classes()[i]);
             cols = n;
@@ -221,6 +227,17 @@ public final class SampleCommand implements Callable<Integer> {
             cols = Math.min(8, n);
         }
         int total = labels.length, c = mc.inChannels(), side = mc.inputSize(), d = c * side * side;
+        // samples, their copy in the output file and the PNG grid, plus one guided model batch: refused up front when they cannot fit
+        long rowsPerCall = (long) Math.min(batch, total) * (cfg > 1 ? 2 : 1);
+        long need = erw.model.MemoryBudget.times(12L * d, total);
+        long act = erw.model.ModelSizes.activationFloats(mc, rowsPerCall);
+        need = need < 0 || act == Long.MAX_VALUE ? -1 : need + 4 * act;
+        try {
+            erw.model.MemoryBudget.require(need, total + " samples of " + c + "x" + side + "x" + side + " (model batch " + rowsPerCall + " rows)",
+                    "lower --n or --batch, or give the JVM more heap (ERW_JAVA_OPTS=-Xmx...)");
+        } catch (IllegalArgumentException e) {
+            throw new BadInput(e.getMessage());
+        }
         float[] x0 = initialNoise == null ? null : readInitialNoise(initialNoise, total, c, side);
 
         Backend backend;
@@ -301,7 +318,10 @@ public final class SampleCommand implements Callable<Integer> {
                 throw new BadInput("--initial-noise " + file + ": tensor '" + name + "' has shape " + Arrays.toString(shape)
                         + ", expected " + Arrays.toString(want) + " (N = " + total + " samples, C, H, W of the model)");
             }
-            return f.readFloats(name);
+            float[] x = f.readFloats(name);
+            int bad = Checkpoint.firstNonFinite(x);
+            if (bad >= 0) throw new BadInput("--initial-noise " + file + ": tensor '" + name + "' holds a non-finite value (" + x[bad] + " at index " + bad + ")");
+            return x;
         } catch (SafeTensorsException e) {
             throw new BadInput("--initial-noise " + file + ": " + e.getMessage());
         }

@@ -72,15 +72,37 @@ public final class DataCommand implements Runnable {
         public Integer call() {
             Npy.Array img = read(images, 4), lab = read(labels, 1), feat = features == null ? null : read(features, 3);
             int n = (int) img.shape()[0];
+            if (n < 1) throw new IllegalArgumentException(images + ": holds no samples (shape " + Arrays.toString(img.shape()) + ")");
             if (lab.shape()[0] != n) throw new IllegalArgumentException(labels + ": " + lab.shape()[0] + " labels for " + n + " images in " + images);
             if (feat != null && feat.shape()[0] != n) throw new IllegalArgumentException(features + ": features for " + feat.shape()[0] + " samples, " + images + " has " + n);
-            int k = numClasses != null ? numClasses : 1;
-            if (numClasses == null) for (float l : lab.data()) k = Math.max(k, (int) l + 1);
+            requireFinite(images, img.data());
+            requireFinite(labels, lab.data());
+            if (feat != null) requireFinite(features, feat.data());
+            if (numClasses != null && (numClasses < 1 || numClasses > DatasetDir.MAX_CLASSES)) {
+                throw new IllegalArgumentException("--num-classes " + numClasses + " must be in [1, " + DatasetDir.MAX_CLASSES + "]");
+            }
+            int k = 1;
+            for (int i = 0; i < n; i++) {
+                float l = lab.data()[i];
+                if (l < 0 || l != Math.rint(l) || l >= (numClasses != null ? numClasses : DatasetDir.MAX_CLASSES)) {
+                    throw new IllegalArgumentException(labels + ": label " + l + " at index " + i + " is not a class id in [0, "
+                            + (numClasses != null ? numClasses + ") (--num-classes)" : DatasetDir.MAX_CLASSES + ")"));
+                }
+                k = Math.max(k, (int) l + 1);
+            }
+            if (numClasses != null) k = numClasses;
             DatasetDir.write(out, img.data(), new int[]{(int) img.shape()[1], (int) img.shape()[2], (int) img.shape()[3]}, lab.data(), k,
                     feat == null ? null : feat.data(), feat == null ? null : new int[]{(int) feat.shape()[1], (int) feat.shape()[2]}, encoder, "as imported");
             DatasetDir.open(out).close(); // validates labels against num_classes
             System.err.println("imported " + n + " samples to " + out);
             return 0;
+        }
+
+        /** Non-finite inputs would train a non-finite model: refused at the door, naming the first bad value. */
+        static void requireFinite(Path file, float[] v) {
+            for (int i = 0; i < v.length; i++) {
+                if (!Float.isFinite(v[i])) throw new IllegalArgumentException(file + ": value " + v[i] + " at flat index " + i + " (data must be finite)");
+            }
         }
 
         /** The only tensor of a safetensors file (or its first), or a .npy array, checked for rank. */
@@ -90,6 +112,7 @@ public final class DataCommand implements Runnable {
                 a = Npy.read(file);
             } else {
                 try (SafeTensorsFile f = SafeTensors.open(file)) {
+                    if (f.names().isEmpty()) throw new IllegalArgumentException(file + ": holds no tensors");
                     String name = f.names().iterator().next();
                     a = new Npy.Array(f.shape(name), f.readFloats(name));
                 }

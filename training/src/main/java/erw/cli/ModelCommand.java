@@ -18,6 +18,7 @@ public final class ModelCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (batch < 1) throw new IllegalArgumentException("--batch " + batch + " must be >= 1");
         for (String m : models) {
             SiTConfig c = SiTConfig.named(m);
             System.out.print(ModelSizes.report(m, c, batch));

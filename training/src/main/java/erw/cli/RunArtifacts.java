@@ -7,6 +7,7 @@ import erw.training.RunLogger;
 import erw.training.TrainConfig;
 import erw.training.Trainer;
 import erw.training.report.LossPlot;
+import erw.training.run.RunDirectory;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -20,14 +21,18 @@ import java.util.Map;
  */
 final class RunArtifacts implements Trainer.Listener, AutoCloseable {
     private final Path runDir;
+    private final RunDirectory dir;
+    private final int keepLast;
     private final RunLogger log;
     private final TrainConfig cfg;
     private final int numClasses;
     private final Backend backend;
     private final PrintStream err;
 
-    RunArtifacts(Path runDir, RunLogger log, TrainConfig cfg, int numClasses, Backend backend, PrintStream err) {
-        this.runDir = runDir;
+    RunArtifacts(RunDirectory dir, int keepLast, RunLogger log, TrainConfig cfg, int numClasses, Backend backend, PrintStream err) {
+        this.dir = dir;
+        this.runDir = dir.path();
+        this.keepLast = keepLast;
         this.backend = backend;
         this.log = log;
         this.cfg = cfg;
@@ -48,6 +53,7 @@ final class RunArtifacts implements Trainer.Listener, AutoCloseable {
     @Override
     public void onCheckpoint(Path file, long step) {
         log.onCheckpoint(file, step);
+        dir.pruneCheckpoints(keepLast);
         plotLosses();
     }
 

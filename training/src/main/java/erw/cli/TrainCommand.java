@@ -3,18 +3,26 @@ package erw.cli;
 import erw.engine.Backend;
 import erw.engine.Backends;
 import erw.engine.cpu.WorkerPool;
+import erw.model.MemoryBudget;
+import erw.model.ModelSizes;
 import erw.model.SiTConfig;
 import erw.training.BatchSource;
 import erw.training.RunLogger;
 import erw.training.TrainConfig;
 import erw.training.Trainer;
+import erw.training.run.RunData;
+import erw.training.run.RunDirectory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code erw train}: ERW (or REPA / SiT) training. With no arguments it runs the main job: the
@@ -88,36 +96,130 @@ public final class TrainCommand implements Callable<Integer> {
         return new SiTConfig(6, 192, 3, 4, 32, 1, 10, 2, 512, z, 4.0, false, false, 0);
     }
 
+    @Option(names = "--keep-last", description = "Keep only the newest N checkpoints of the run (default 0 = keep all).") Integer keepLast;
+
+    @Spec CommandSpec spec;
+
+    /** What a resume may change: the length of the run, its cadence and how it runs; nothing that changes the math so far. */
+    static final List<String> RESUMABLE = List.of("--resume", "--steps", "--checkpoint-every", "--log-every", "--sample-every", "--sample-steps",
+            "--keep-last", "--threads", "--backend", "--data", "--data-root");
+
     @Override
     public Integer call() throws Exception {
         Backends.Choice be = Backends.choose(backend);
+        if (threads != null && threads < 1) throw new IllegalArgumentException("--threads " + threads + " must be >= 1");
+        if (keepLast != null && keepLast < 0) throw new IllegalArgumentException("--keep-last " + keepLast + " must be >= 0 (0 = keep all)");
+        if (c0 != null && !(c0 >= 0)) throw new IllegalArgumentException("--c0 " + c0 + " must be >= 0");
+        return resume != null ? resumeRun(be) : freshRun(be);
+    }
+
+    private int freshRun(Backends.Choice be) throws Exception {
         boolean builtIn = data == null;
-        Path runDir;
-        TrainConfig cfg;
-        Path resumeFrom = null;
-        if (resume != null) {
-            resumeFrom = Trainer.latestCheckpoint(resume);
-            cfg = Trainer.storedConfig(resumeFrom);
-            runDir = Files.isDirectory(resume) ? resume : resume.getParent();
-        } else {
-            cfg = new TrainConfig();
-            if (builtIn) builtInDefaults(cfg);
-            apply(cfg);
-            cfg.validate();
-            runDir = out != null ? out : Path.of("runs", cfg.method + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        TrainConfig cfg = new TrainConfig();
+        if (builtIn) builtInDefaults(cfg);
+        apply(cfg);
+        cfg.validate();
+        if (cfg.method() == erw.training.Method.ERW) cfg.warmupSteps = cfg.warmup(); // explicit, so that --steps can change on resume
+        Path runDir = out != null ? out : Path.of("runs", cfg.method + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        try (RunDirectory rd = RunDirectory.createFresh(runDir, "--out")) {
+            cleanTemporaries(rd);
+            BatchSource source = builtIn ? DefaultData.prepare(dataRoot, cfg.seed, System.err) : DefaultData.open(data);
+            RunData runData = RunData.of(source, builtIn ? dataRoot : data, builtIn);
+            return train(be, rd, cfg, modelConfig(source, builtIn), source, runData, null);
         }
-        BatchSource source = builtIn ? DefaultData.prepare(dataRoot, cfg.seed, System.err) : DefaultData.open(data);
-        // a resumed run keeps the model it was started with, whatever the command line says
-        SiTConfig mc = resumeFrom != null ? storedModel(resumeFrom) : modelConfig(source, builtIn);
-        Files.createDirectories(runDir);
-        Files.writeString(runDir.resolve("config.json"), "{\"model\": " + mc.toJson() + ",\n\"train\": " + cfg.toJson() + "}\n");
+    }
+
+    private int resumeRun(Backends.Choice be) throws Exception {
+        Path runDir = Files.isDirectory(resume) ? resume : resume.toAbsolutePath().getParent();
+        try (RunDirectory rd = RunDirectory.openExisting(runDir, "--resume")) {
+            cleanTemporaries(rd);
+            Path from = Trainer.latestCheckpoint(resume);
+            TrainConfig cfg;
+            try {
+                cfg = Trainer.storedConfig(from);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(from + ": metadata " + Trainer.TRAIN_KEY + ": " + e.getMessage());
+            }
+            List<String> fixed = new ArrayList<>();
+            for (var o : spec.commandLine().getParseResult().matchedOptions()) if (!RESUMABLE.contains(o.longestName())) fixed.add(o.longestName());
+            if (!fixed.isEmpty()) {
+                throw new IllegalArgumentException(String.join(", ", fixed) + (fixed.size() > 1 ? " are" : " is") + " fixed by the run being resumed (see "
+                        + runDir.resolve(RunDirectory.CONFIG) + "); a resume may change only " + String.join(", ", RESUMABLE.subList(1, RESUMABLE.size())));
+            }
+            if (cfg.method() == erw.training.Method.ERW) cfg.warmupSteps = cfg.warmup(); // older runs stored -1 (10% of the steps they were started with)
+            if (steps != null) cfg.steps = steps;
+            if (checkpointEvery != null) cfg.checkpointEvery = checkpointEvery;
+            if (logEvery != null) cfg.logEvery = logEvery;
+            if (sampleEvery != null) cfg.sampleEvery = sampleEvery;
+            if (sampleSteps != null) cfg.sampleSteps = sampleSteps;
+            cfg.validate();
+            RunData stored = storedData(from, rd);
+            Opened in = resumedData(stored, cfg.seed);
+            BatchSource source = in.source();
+            RunData runData = RunData.of(source, in.path(), in.builtIn());
+            if (stored != null && !stored.fingerprint().equals(runData.fingerprint())) {
+                throw new IllegalArgumentException((data != null ? "--data " + data : "the run's dataset " + stored.path()) + " is not the dataset the run was trained on: "
+                        + "its fingerprint is " + runData.fingerprint().substring(0, 12) + ", the run recorded " + stored.describe());
+            }
+            if (stored == null) System.err.println("note: " + from + " predates dataset tracking; resuming on " + runData.describe() + " as given, and recording it from now on");
+            return train(be, rd, cfg, storedModel(from), source, runData, from);
+        }
+    }
+
+    /** The dataset a run recorded: in its newest checkpoint, else in its config.json; null for runs of older erw versions. */
+    private static RunData storedData(Path checkpoint, RunDirectory rd) {
+        try (erw.model.io.SafeTensorsFile f = erw.model.io.SafeTensors.open(checkpoint)) {
+            String json = f.metadata().get(RunData.KEY);
+            if (json != null) return RunData.fromJson(json, checkpoint + ": metadata " + RunData.KEY);
+        }
+        Path cfgFile = rd.path().resolve(RunDirectory.CONFIG);
+        if (!Files.isRegularFile(cfgFile)) return null;
+        try {
+            com.fasterxml.jackson.databind.JsonNode n = new com.fasterxml.jackson.databind.ObjectMapper().readTree(cfgFile.toFile());
+            return n != null && n.has("data") ? RunData.fromJson(n.get("data"), cfgFile + ": field 'data'") : null;
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException(cfgFile + " is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+    }
+
+    private record Opened(BatchSource source, Path path, boolean builtIn) {}
+
+    /** --data when given (it must hold the same data, e.g. after a move), else where the run recorded it. */
+    private Opened resumedData(RunData stored, long seed) throws Exception {
+        if (data != null) return new Opened(DefaultData.open(data), data, false);
+        if (stored == null || stored.builtIn()) {
+            Path root = stored != null && !spec.commandLine().getParseResult().hasMatchedOption("--data-root") ? stored.path() : dataRoot;
+            return new Opened(DefaultData.prepare(root, seed, System.err), root, true);
+        }
+        if (!Files.isDirectory(stored.path())) {
+            throw new IllegalArgumentException("the run's dataset " + stored.path() + " is gone: if it moved, pass --data NEW_LOCATION (its fingerprint must match)");
+        }
+        return new Opened(DefaultData.open(stored.path()), stored.path(), false);
+    }
+
+    private static void cleanTemporaries(RunDirectory rd) {
+        long[] removed = rd.removeStaleTemporaries();
+        if (removed[0] > 0) System.err.printf("removed %d temporary file(s) (%s) left by an interrupted write in %s%n", removed[0], erw.model.ModelSizes.human(removed[1]), rd.path());
+    }
+
+    private int train(Backends.Choice be, RunDirectory rd, TrainConfig cfg, SiTConfig mc, BatchSource source, RunData runData, Path resumeFrom) throws Exception {
+        Path runDir = rd.path();
+        MemoryBudget.require(ModelSizes.trainingBytes(mc, cfg.batch), "a training step of " + describe(mc) + " at batch " + cfg.batch,
+                "lower --batch or the model size, or give the JVM more heap (ERW_JAVA_OPTS=-Xmx...)");
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        com.fasterxml.jackson.databind.node.ObjectNode conf = json.createObjectNode();
+        conf.set("model", json.readTree(mc.toJson()));
+        conf.set("train", json.readTree(cfg.toJson()));
+        conf.set("data", runData.toJsonNode());
+        rd.writeAtomically(RunDirectory.CONFIG, json.writerWithDefaultPrettyPrinter().writeValueAsString(conf) + "\n");
         System.err.printf("erw train: method %s, %s, %,d steps (warmup %d), batch %d, backend %s, run directory %s%n",
                 cfg.method, describe(mc), cfg.steps, cfg.warmup(), cfg.batch, be.name(), runDir);
         long t0 = System.nanoTime();
         try (Backend engine = be.create(threads != null ? threads : WorkerPool.defaultThreads());
              RunLogger log = new RunLogger(runDir, cfg.steps, cfg.logEvery, System.err);
-             RunArtifacts artifacts = new RunArtifacts(runDir, log, cfg, source.numClasses(), engine, System.err);
+             RunArtifacts artifacts = new RunArtifacts(rd, keepLast == null ? 0 : keepLast, log, cfg, source.numClasses(), engine, System.err);
              Trainer trainer = new Trainer(cfg, mc, source, runDir, engine, artifacts)) {
+            trainer.checkpointMetadata(RunData.KEY, runData.toJson());
             if (resumeFrom != null) {
                 trainer.resume(resumeFrom);
                 log.resumedAt(trainer.step());

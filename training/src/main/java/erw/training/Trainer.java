@@ -54,6 +54,9 @@ public final class Trainer implements AutoCloseable {
     private final int batch;
     private PhaseProgram program;
     private long step;
+    /** The newest checkpoint this run wrote or resumed from (named when a run stops). */
+    private Path lastCheckpoint;
+    private final Map<String, String> extraMetadata = new LinkedHashMap<>();
 
     public Trainer(TrainConfig cfg, SiTConfig modelCfg, BatchSource data, Path runDir, Backend backend, Listener listener) {
         this.cfg = cfg.validate();
@@ -94,6 +97,16 @@ public final class Trainer implements AutoCloseable {
 
     public long step() {
         return step;
+    }
+
+    /** Metadata written into every checkpoint besides the trainer's own (the run's dataset, for one). */
+    public Trainer checkpointMetadata(String key, String value) {
+        extraMetadata.put(key, value);
+        return this;
+    }
+
+    private String intact() {
+        return lastCheckpoint == null ? "no checkpoint was written yet" : "the last checkpoint, " + lastCheckpoint.getFileName() + ", is intact";
     }
 
     public PhaseProgram program() {
@@ -148,6 +161,7 @@ public final class Trainer implements AutoCloseable {
             PhaseProgram p = program;
             order.batchIndices(step, idx);
             data.batch(idx, p.x0.data(), p.labels.data(), p.targets == null ? null : p.targets.data());
+            checkBatch(idx, p);
             dropLabels(p.labels.data(), u);
             drawTimes(p, phase);
             double lambda = schedule.lambda(step);
@@ -162,7 +176,7 @@ public final class Trainer implements AutoCloseable {
             checkFinite("loss_align", p.lossAlign);
             checkFinite("loss", p.loss);
             p.update();
-            if (!Float.isFinite(p.gradNorm.item())) throw new TrainingException("step " + step + ": the gradient norm is " + p.gradNorm.item() + " (a non-finite gradient); stopping, the last checkpoint is intact");
+            if (!Float.isFinite(p.gradNorm.item())) throw new TrainingException("step " + (step + 1) + ": the gradient norm is " + p.gradNorm.item() + " (a non-finite gradient); stopping, " + intact());
             step++;
             double secs = (System.nanoTime() - t0) / 1e9;
             listener.onStep(new StepLog(step, phase, loss, lossV, lossA, lambda, p.gradNorm.item(), batch / secs, secs));
@@ -180,7 +194,33 @@ public final class Trainer implements AutoCloseable {
 
     private void checkFinite(String term, Tensor t) {
         if (t != null && !Float.isFinite(t.item())) {
-            throw new TrainingException("step " + step + ": " + term + " is " + t.item() + "; stopping (the last checkpoint is intact)");
+            throw new TrainingException("step " + (step + 1) + ": " + term + " is " + t.item() + "; stopping, " + intact());
+        }
+    }
+
+    /** A non-finite value in the data would make every later step non-finite: stop at the row that has it. */
+    private void checkBatch(int[] idx, PhaseProgram p) {
+        int bad = erw.model.Checkpoint.firstNonFinite(p.x0.data());
+        String what = "image";
+        int per = p.x0.size() / batch;
+        if (bad < 0 && p.targets != null) {
+            bad = erw.model.Checkpoint.firstNonFinite(p.targets.data());
+            what = "target features";
+            per = p.targets.size() / batch;
+        }
+        if (bad >= 0) {
+            throw new TrainingException("step " + (step + 1) + ": the dataset's " + what + " of sample " + idx[bad / per] + " hold a non-finite value; stopping, " + intact());
+        }
+    }
+
+    /** Parameters, EMA and optimizer moments must be finite before they are written: a checkpoint is never poisoned. */
+    private void checkStateFinite() {
+        for (Tensor t : program.state()) {
+            int bad = erw.model.Checkpoint.firstNonFinite(t.data());
+            if (bad >= 0) {
+                throw new TrainingException("step " + step + ": " + t.name() + " became non-finite (" + t.data()[bad] + " at index " + bad
+                        + "; is the learning rate too high?); stopping before writing a checkpoint, " + intact());
+            }
         }
     }
 
@@ -219,6 +259,7 @@ public final class Trainer implements AutoCloseable {
     /** Model, EMA, AdamW moments, step, phase and configs in one atomically written file. */
     public Path saveCheckpoint() {
         program.syncToHost();
+        checkStateFinite();
         Map<String, SafeTensors.Tensor> tensors = new LinkedHashMap<>(Checkpoint.tensors(program.model.parameters(), ""));
         for (Tensor e : program.ema) tensors.put(e.name(), Checkpoint.entry(e));
         for (Tensor m : program.adam.firstMoments()) tensors.put("optim." + m.name(), Checkpoint.entry(m));
@@ -229,6 +270,7 @@ public final class Trainer implements AutoCloseable {
         meta.put(STEP_KEY, Long.toString(step));
         meta.put(PHASE_KEY, Integer.toString(program.phase));
         meta.put("format", "erw-checkpoint/1");
+        meta.putAll(extraMetadata);
         Path file = checkpointPath(step);
         try {
             Files.createDirectories(runDir);
@@ -236,6 +278,7 @@ public final class Trainer implements AutoCloseable {
             throw new TrainingException("cannot create run directory " + runDir + ": " + e.getMessage());
         }
         SafeTensors.write(file, tensors, meta);
+        lastCheckpoint = file;
         listener.onCheckpoint(file, step);
         return file;
     }
@@ -266,32 +309,62 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    /** Restores model, EMA, optimizer and step from a checkpoint written by {@link #saveCheckpoint()}. */
+    /**
+     * Restores model, EMA, optimizer and step from a checkpoint written by {@link #saveCheckpoint()}.
+     * Nothing in the file is trusted: the step must be an integer within the run it was written by,
+     * the phase must be the one the schedule gives for that step and hold the model of that phase
+     * (the warmup model in phase 1, the full model in phase 2), and every tensor must have its exact
+     * shape and finite values. Each failure is one line naming the file and the field or tensor.
+     */
     public Trainer resume(Path checkpoint) {
         try (SafeTensorsFile f = SafeTensors.open(checkpoint)) {
             Map<String, String> meta = f.metadata();
-            if (!meta.containsKey(STEP_KEY) || !meta.containsKey(PHASE_KEY)) {
-                throw new IllegalArgumentException(checkpoint + " is not a training checkpoint (no step/phase metadata)");
+            if (!meta.containsKey(STEP_KEY) || !meta.containsKey(PHASE_KEY) || !meta.containsKey(TRAIN_KEY)) {
+                throw new IllegalArgumentException(checkpoint + " is not a training checkpoint (no step/phase/config metadata)");
             }
-            step = Long.parseLong(meta.get(STEP_KEY));
-            int phase = Integer.parseInt(meta.get(PHASE_KEY));
-            SiT model = new SiT(Checkpoint.config(f, null));
+            TrainConfig written;
+            try {
+                written = TrainConfig.fromJson(meta.get(TRAIN_KEY));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(checkpoint + ": metadata " + TRAIN_KEY + ": " + e.getMessage());
+            }
+            long s;
+            try {
+                s = Long.parseLong(meta.get(STEP_KEY).trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(checkpoint + ": metadata " + STEP_KEY + " = '" + meta.get(STEP_KEY) + "' is not an integer");
+            }
+            if (s < 0 || s > written.steps) {
+                throw new IllegalArgumentException(checkpoint + ": metadata " + STEP_KEY + " = " + s + " is outside the run's [0, " + written.steps + "] steps");
+            }
+            if (s >= cfg.steps) {
+                throw new IllegalArgumentException(checkpoint + " is at step " + s + ", the run's last (--steps " + cfg.steps + "): nothing to do; pass --steps N > " + s + " to extend it");
+            }
+            String ph = meta.get(PHASE_KEY).trim();
+            int phase = ph.equals("1") ? 1 : ph.equals("2") ? 2 : -1;
+            boolean endOfWarmup = phase == 1 && s == cfg.warmup() && s > 0;
+            if (phase < 0 || (phase != schedule.phase(s) && !endOfWarmup)) {
+                throw new IllegalArgumentException(checkpoint + ": metadata " + PHASE_KEY + " = '" + ph + "' does not match step " + s + " (phase "
+                        + schedule.phase(s) + " for method " + cfg.method + " with " + cfg.warmup() + " warmup steps)");
+            }
+            SiTConfig stored = Checkpoint.config(f, null);
+            SiTConfig expected = phase == 1 ? modelCfg.truncatedTo(cfg.l2rDepth) : modelCfg;
+            if (!stored.equals(expected)) {
+                throw new IllegalArgumentException(checkpoint + ": metadata " + Checkpoint.CONFIG_KEY + " holds " + (stored.truncated() ? "a warmup model" : "a full model")
+                        + " " + stored.toJson() + " but phase " + phase + " of this run needs " + expected.toJson());
+            }
+            SiT model = new SiT(stored);
             Checkpoint.loadInto(f, model.parameters(), "", false);
             if (program != null) program.close();
             program = buildProgram(phase, model);
-            restore(f, program.ema, "");
-            restore(f, program.adam.firstMoments(), "optim.");
-            restore(f, program.adam.secondMoments(), "optim.");
+            String purpose = "to resume";
+            for (Tensor t : program.ema) Checkpoint.readExact(f, t.name(), t, purpose);
+            for (Tensor t : program.adam.firstMoments()) Checkpoint.readExact(f, "optim." + t.name(), t, purpose);
+            for (Tensor t : program.adam.secondMoments()) Checkpoint.readExact(f, "optim." + t.name(), t, purpose);
+            step = s;
+            lastCheckpoint = checkpoint;
             program.syncToDevice();
             return this;
-        }
-    }
-
-    private static void restore(SafeTensorsFile f, List<Tensor> tensors, String prefix) {
-        for (Tensor t : tensors) {
-            String key = prefix + t.name();
-            if (!f.contains(key)) throw new IllegalArgumentException(f.path() + ": missing " + key + " needed to resume");
-            f.readFloats(key, t.data(), 0);
         }
     }
 

@@ -203,7 +203,7 @@ class TrainerTest {
     }
 
     @Test
-    void aNonFiniteLossStopsTheRunNamingStepAndTerm(@TempDir Path dir) throws Exception {
+    void aNonFiniteSampleStopsTheRunNamingStepAndSample(@TempDir Path dir) throws Exception {
         ArrayBatchSource good = data(12);
         float[] img = new float[12 * 64], lab = new float[12], feat = new float[12 * 16 * 8];
         int[] all = new int[12];
@@ -216,7 +216,7 @@ class TrainerTest {
         cfg.batch = 12;
         try (Trainer t = new Trainer(cfg, MODEL, bad, dir, CPU, null)) {
             TrainingException e = assertThrows(TrainingException.class, () -> t.startFresh().run(10));
-            assertTrue(e.getMessage().contains("step 0") && e.getMessage().contains("loss_v"), e.getMessage());
+            assertTrue(e.getMessage().contains("step 1:") && e.getMessage().contains("image of sample 0") && e.getMessage().contains("no checkpoint was written yet"), e.getMessage());
         }
         try (var files = Files.list(dir)) {
             assertEquals(0, files.count(), "no checkpoint written from a NaN step");
@@ -250,5 +250,84 @@ class TrainerTest {
         SiT m = erw.model.Checkpoint.load(file, true, null);
         assertArrayEquals(ema.get("ema.blocks.0.attn.qkv.weight"), m.parameters().get("blocks.0.attn.qkv.weight").data());
         assertEquals(MODEL, m.config());
+    }
+
+    /** Rewrites a checkpoint with edited metadata and tensors (what a corrupted or hand-edited file looks like). */
+    static Path tampered(Path src, Path dst, java.util.function.Consumer<Map<String, String>> meta,
+                         java.util.function.Consumer<Map<String, erw.model.io.SafeTensors.Tensor>> tensors) {
+        Map<String, String> m = new java.util.LinkedHashMap<>();
+        Map<String, erw.model.io.SafeTensors.Tensor> t = new java.util.LinkedHashMap<>();
+        try (erw.model.io.SafeTensorsFile f = erw.model.io.SafeTensors.open(src)) {
+            m.putAll(f.metadata());
+            for (String n : f.names()) t.put(n, new erw.model.io.SafeTensors.Tensor(f.shape(n), f.readFloats(n)));
+        }
+        meta.accept(m);
+        tensors.accept(t);
+        erw.model.io.SafeTensors.write(dst, t, m);
+        return dst;
+    }
+
+    @Test
+    void resumeValidatesEveryFieldOfTheCheckpoint(@TempDir Path dir) throws Exception {
+        TrainConfig cfg = config("erw", 8, 2);
+        cfg.checkpointEvery = 4;
+        try (Trainer t = new Trainer(cfg, MODEL, data(12), dir, CPU, null)) {
+            t.startFresh().run(4);
+        }
+        Path good = dir.resolve("step-0000004.safetensors"), bad = dir.resolve("bad").resolve("step-0000004.safetensors");
+        java.util.function.Consumer<Map<String, String>> keepMeta = x -> {};
+        java.util.function.Consumer<Map<String, erw.model.io.SafeTensors.Tensor>> keepTensors = x -> {};
+        Map<String, java.util.function.Consumer<Map<String, String>>> metaCases = new java.util.LinkedHashMap<>();
+        metaCases.put("erw.step = -5", x -> x.put(Trainer.STEP_KEY, "-5"));
+        metaCases.put("erw.step = 999999", x -> x.put(Trainer.STEP_KEY, "999999"));
+        metaCases.put("erw.step = 'four' is not an integer", x -> x.put(Trainer.STEP_KEY, "four"));
+        metaCases.put("erw.phase = '1' does not match step 4", x -> x.put(Trainer.PHASE_KEY, "1"));
+        metaCases.put("erw.phase = '3'", x -> x.put(Trainer.PHASE_KEY, "3"));
+        metaCases.put("field 'steps' is missing", x -> x.put(Trainer.TRAIN_KEY, x.get(Trainer.TRAIN_KEY).replaceAll("\"steps\" : \\d+,", "")));
+        metaCases.put("holds a warmup model", x -> x.put(erw.model.Checkpoint.CONFIG_KEY, MODEL.truncatedTo(2).toJson()));
+        for (var c : metaCases.entrySet()) {
+            tampered(good, bad, c.getValue(), keepTensors);
+            try (Trainer t = new Trainer(cfg, MODEL, data(12), dir.resolve("bad"), CPU, null)) {
+                RuntimeException e = assertThrows(RuntimeException.class, () -> t.resume(bad), c.getKey());
+                assertTrue(e instanceof IllegalArgumentException && e.getMessage().contains(c.getKey()), c.getKey() + " -> " + e);
+            }
+        }
+        Map<String, java.util.function.Consumer<Map<String, erw.model.io.SafeTensors.Tensor>>> tensorCases = new java.util.LinkedHashMap<>();
+        String w = "blocks.0.attn.qkv.weight";
+        tensorCases.put("shape of ema." + w + " is [32, 96]", x -> x.put("ema." + w, new erw.model.io.SafeTensors.Tensor(new long[]{32, 96}, x.get("ema." + w).data())));
+        tensorCases.put("shape of optim." + w + ".exp_avg is [5]", x -> x.put("optim." + w + ".exp_avg", new erw.model.io.SafeTensors.Tensor(new long[]{5}, new float[5])));
+        tensorCases.put("ema." + w + " holds a non-finite value", x -> x.get("ema." + w).data()[7] = Float.NaN);
+        tensorCases.put(w + " holds a non-finite value", x -> x.get(w).data()[3] = Float.POSITIVE_INFINITY);
+        tensorCases.put("missing optim." + w + ".exp_avg_sq", x -> x.remove("optim." + w + ".exp_avg_sq"));
+        for (var c : tensorCases.entrySet()) {
+            tampered(good, bad, keepMeta, c.getValue());
+            try (Trainer t = new Trainer(cfg, MODEL, data(12), dir.resolve("bad"), CPU, null)) {
+                RuntimeException e = assertThrows(RuntimeException.class, () -> t.resume(bad), c.getKey());
+                assertTrue(e.getMessage().contains(c.getKey()), c.getKey() + " -> " + e);
+            }
+        }
+        // the untouched checkpoint still resumes
+        try (Trainer t = new Trainer(cfg, MODEL, data(12), dir, CPU, null)) {
+            assertEquals(4, t.resume(good).step());
+        }
+    }
+
+    @Test
+    void nonFiniteWeightsNeverReachACheckpoint(@TempDir Path dir) {
+        TrainConfig cfg = config("repa", 40, 0);
+        cfg.lr = 1e38;
+        cfg.checkpointEvery = 1;
+        try (Trainer t = new Trainer(cfg, MODEL, data(12), dir, CPU, null)) {
+            TrainingException e = assertThrows(TrainingException.class, () -> t.startFresh().run(40));
+            List<Path> written;
+            try (var files = Files.list(dir)) {
+                written = files.filter(p -> p.getFileName().toString().startsWith("step-")).sorted().toList();
+            } catch (java.io.IOException io) {
+                throw new java.io.UncheckedIOException(io);
+            }
+            String expect = written.isEmpty() ? "no checkpoint was written yet" : "the last checkpoint, " + written.get(written.size() - 1).getFileName() + ", is intact";
+            assertTrue(e.getMessage().contains(expect), e.getMessage() + " / expected " + expect);
+            for (Path p : written) erw.model.Checkpoint.load(p, true, null); // every written checkpoint is finite (load checks)
+        }
     }
 }

@@ -60,11 +60,9 @@ public final class DatasetDir implements BatchSource, AutoCloseable {
             throw new IllegalArgumentException(mf + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
         }
         if (m == null || !m.isObject() || !FORMAT.equals(m.path("format").asText())) throw new IllegalArgumentException(mf + ": field 'format' must be \"" + FORMAT + "\"");
-        int count = m.path("count").asInt(-1);
-        if (count <= 0) throw new IllegalArgumentException(mf + ": dataset is empty (count = " + m.path("count") + ")");
+        int count = integer(mf, m.path("count"), "count", 1, Integer.MAX_VALUE);
         int[] img = ints(mf, m, "image_shape", 3);
-        int k = m.path("num_classes").asInt(-1);
-        if (k < 1) throw new IllegalArgumentException(mf + ": field 'num_classes' must be >= 1");
+        int k = integer(mf, m.path("num_classes"), "num_classes", 1, MAX_CLASSES);
         int[] feat = m.path("feature_shape").isArray() ? ints(mf, m, "feature_shape", 2) : null;
         JsonNode sh = m.path("shards");
         if (!sh.isArray() || sh.isEmpty()) throw new IllegalArgumentException(mf + ": field 'shards' must list at least one shard");
@@ -72,8 +70,9 @@ public final class DatasetDir implements BatchSource, AutoCloseable {
         try {
             int at = 0;
             for (int i = 0; i < sh.size(); i++) {
-                Path file = dir.resolve(sh.get(i).path("file").asText());
-                int n = sh.get(i).path("count").asInt(-1);
+                Path file = shardFile(mf, dir, sh.get(i).path("file"), i);
+                int n = integer(mf, sh.get(i).path("count"), "shards[" + i + "].count", 1, Integer.MAX_VALUE);
+                if ((long) at + n > count) throw new IllegalArgumentException(mf + ": shards hold more than 'count' = " + count + " samples");
                 if (!Files.isRegularFile(file)) throw new IllegalArgumentException(mf + ": shard " + file + " does not exist");
                 SafeTensorsFile f = SafeTensors.open(file);
                 d.shards.add(f);
@@ -111,11 +110,41 @@ public final class DatasetDir implements BatchSource, AutoCloseable {
         JsonNode a = m.path(field);
         if (!a.isArray() || a.size() != len) throw new IllegalArgumentException(mf + ": field '" + field + "' must be a list of " + len + " positive integers");
         int[] out = new int[len];
+        long product = 1;
         for (int i = 0; i < len; i++) {
-            out[i] = a.get(i).asInt(-1);
-            if (out[i] < 1) throw new IllegalArgumentException(mf + ": field '" + field + "' must be a list of " + len + " positive integers");
+            out[i] = integer(mf, a.get(i), field + "[" + i + "]", 1, 1 << 20);
+            product *= out[i];
         }
+        if (product > Integer.MAX_VALUE / 4) throw new IllegalArgumentException(mf + ": field '" + field + "' " + Arrays.toString(out) + " is too large for one sample");
         return out;
+    }
+
+    /** Classes a dataset may declare (ImageNet-21k has 21,841); the model's label table has one row per class. */
+    public static final int MAX_CLASSES = 1_000_000;
+
+    /** A JSON integer (not 300.9, not "300", not beyond 32 bits) within [lo, hi], or an error naming the field. */
+    private static int integer(Path mf, JsonNode v, String field, int lo, int hi) {
+        if (v == null || !v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < lo || v.asInt() > hi) {
+            throw new IllegalArgumentException(mf + ": field '" + field + "' = " + (v == null || v.isMissingNode() ? "(missing)" : v)
+                    + " must be an integer in [" + lo + ", " + hi + "]");
+        }
+        return v.asInt();
+    }
+
+    /** A shard named relative to the dataset directory, inside it (no absolute paths, no '..'). */
+    private static Path shardFile(Path mf, Path dir, JsonNode v, int i) {
+        if (v == null || !v.isTextual() || v.asText().isEmpty()) throw new IllegalArgumentException(mf + ": field 'shards[" + i + "].file' must be a file name");
+        Path rel;
+        try {
+            rel = Path.of(v.asText());
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new IllegalArgumentException(mf + ": field 'shards[" + i + "].file' = " + v + " is not a valid path");
+        }
+        Path file = dir.resolve(rel).normalize();
+        if (rel.isAbsolute() || !file.startsWith(dir.normalize())) {
+            throw new IllegalArgumentException(mf + ": field 'shards[" + i + "].file' = " + v + " points outside the dataset directory");
+        }
+        return file;
     }
 
     /** Writes a one-shard dataset (manifest last, so a half-written directory never opens). */
