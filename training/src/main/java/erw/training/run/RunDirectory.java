@@ -52,6 +52,10 @@ public final class RunDirectory implements AutoCloseable {
             List<String> found = new ArrayList<>();
             for (String f : List.of(CONFIG, METRICS)) if (Files.exists(dir.resolve(f))) found.add(f);
             if (!rd.checkpoints().isEmpty()) found.add(rd.checkpoints().size() + " checkpoint(s)");
+            if (!found.isEmpty() && rd.checkpoints().isEmpty()) {
+                throw new IllegalArgumentException(option + " " + dir + " already holds a run that wrote no checkpoint (" + String.join(", ", found)
+                        + "): remove that directory or choose another " + option);
+            }
             if (!found.isEmpty()) {
                 throw new IllegalArgumentException(option + " " + dir + " already holds a run (" + String.join(", ", found)
                         + "): continue it with --resume " + dir + ", or choose another " + option);
