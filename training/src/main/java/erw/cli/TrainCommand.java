@@ -153,6 +153,10 @@ public final class TrainCommand implements Callable<Integer> {
             if (sampleEvery != null) cfg.sampleEvery = sampleEvery;
             if (sampleSteps != null) cfg.sampleSteps = sampleSteps;
             cfg.validate();
+            long at = checkpointStep(from);
+            if (at >= cfg.steps) {
+                throw new IllegalArgumentException(from + " is at step " + at + ", the run's last (--steps " + cfg.steps + "): nothing to do; pass --steps N > " + at + " to extend it");
+            }
             RunData stored = storedData(from, rd);
             Opened in = resumedData(stored, cfg.seed);
             BatchSource source = in.source();
@@ -163,6 +167,15 @@ public final class TrainCommand implements Callable<Integer> {
             }
             if (stored == null) System.err.println("note: " + from + " predates dataset tracking; resuming on " + runData.describe() + " as given, and recording it from now on");
             return train(be, rd, cfg, storedModel(from), source, runData, from);
+        }
+    }
+
+    /** The step a checkpoint says it is at (-1 when unreadable: {@link Trainer#resume} then names the problem). */
+    private static long checkpointStep(Path checkpoint) {
+        try (erw.model.io.SafeTensorsFile f = erw.model.io.SafeTensors.open(checkpoint)) {
+            return Long.parseLong(f.metadata().getOrDefault(Trainer.STEP_KEY, "-1").trim());
+        } catch (NumberFormatException e) {
+            return -1;
         }
     }
 

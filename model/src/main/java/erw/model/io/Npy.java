@@ -77,7 +77,7 @@ public final class Npy {
             String header = new String(hb.array(), major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
             Matcher d = DESCR.matcher(header), f = FORTRAN.matcher(header), s = SHAPE.matcher(header);
             if (!d.find() || !f.find() || !s.find()) {
-                throw new SafeTensorsException(path + ": .npy header is not a {'descr', 'fortran_order', 'shape'} dict of a simple dtype: " + header.strip());
+                throw new SafeTensorsException(path + ": .npy header is not a {'descr', 'fortran_order', 'shape'} dict of a simple dtype: " + printable(header));
             }
             if (f.group(1).equals("True")) {
                 throw new SafeTensorsException(path + ": fortran_order is True: only C-order arrays are supported (save with np.ascontiguousarray)");
@@ -163,6 +163,12 @@ public final class Npy {
         while (buf.hasRemaining()) {
             if (ch.read(buf, pos + buf.position()) < 0) break;
         }
+    }
+
+    /** A header as one printable line of at most 200 characters (it may hold anything in a damaged file). */
+    private static String printable(String header) {
+        String h = header.strip().replaceAll("\\p{Cntrl}", "?");
+        return h.length() > 200 ? h.substring(0, 200) + "..." : h;
     }
 
     /** Writes a {@code '<f4'} C-order array atomically (version 1 header, 64-byte aligned data; version 2 for huge headers). */
