@@ -1,8 +1,6 @@
-/** Samplers (Euler-Maruyama SDE, ODE Euler/Heun, CFG) and the sampler-only command line. */
+/** Samplers (Euler-Maruyama SDE, ODE Euler/Heun, CFG) on the engine; the command line is in {@code erw.sampler.cli}. */
 module erw.sampler {
     requires transitive erw.model;
-    requires info.picocli;
     requires java.desktop;
     exports erw.sampler;
-    opens erw.sampler to info.picocli;
 }

@@ -52,10 +52,10 @@ public final class PhaseProgram implements AutoCloseable {
         t = Tensor.input("batch.t", batch);
         targets = align ? Tensor.input("batch.z_target", batch, mc.tokens(), mc.zDim()) : null;
         lambda = Tensor.scalar("lambda", 0);
-        lr = Tensor.scalar("lr", (float) cfg.lr);
+        lr = Tensor.scalar("lr", (float) cfg.lr());
         adamStep = Tensor.scalar("adam.step", 0);
         noiseCounter = Tensor.scalar("noise.counter", 0);
-        emaDecay = Tensor.scalar("ema.decay", (float) cfg.emaDecay);
+        emaDecay = Tensor.scalar("ema.decay", (float) cfg.emaDecay());
         gradNorm = Tensor.scalar("grad_norm", 0);
 
         Graph fwd = new Graph("phase" + phase + ".forward");
@@ -67,7 +67,7 @@ public final class PhaseProgram implements AutoCloseable {
             total = fwd.scale("loss", lossAlign, 1f, lambda);
         } else {
             Tensor noise = Tensor.state("noise", batch, c, side, side);
-            fwd.add(new Randn("noise", noise, cfg.seed, STREAM_NOISE, noiseCounter));
+            fwd.add(new Randn("noise", noise, cfg.seed(), STREAM_NOISE, noiseCounter));
             Tensor xt = Tensor.state("batch.x_t", batch, c, side, side), vTarget = Tensor.state("batch.v_target", batch, c, side, side);
             fwd.add(new LinearInterpolant("interpolant", x0, noise, t, xt, vTarget));
             SiT.Outputs out = model.forward(fwd, xt, t, labels);
@@ -91,8 +91,8 @@ public final class PhaseProgram implements AutoCloseable {
         });
         trained = List.copyOf(params);
         Graph opt = new Graph("phase" + phase + ".optimizer");
-        opt.add(new ClipGradNorm("clip", trained, (float) cfg.clip, gradNorm));
-        adam = opt.add(new AdamW("adamw", trained, lr, adamStep, (float) cfg.beta1, (float) cfg.beta2, (float) cfg.adamEps, (float) cfg.weightDecay));
+        opt.add(new ClipGradNorm("clip", trained, (float) cfg.clip(), gradNorm));
+        adam = opt.add(new AdamW("adamw", trained, lr, adamStep, (float) cfg.beta1(), (float) cfg.beta2(), (float) cfg.adamEps(), (float) cfg.weightDecay()));
         opt.add(new ZeroGrad("zero_grad", model.parameters().trainable()));
 
         fwd.readBack(java.util.stream.Stream.of(loss, lossV, lossAlign).filter(java.util.Objects::nonNull).distinct().toArray(Tensor[]::new));
@@ -119,9 +119,9 @@ public final class PhaseProgram implements AutoCloseable {
     }
 
     private Tensor alignLoss(Graph g, TrainConfig cfg, Tensor zs, int batch) {
-        return switch (cfg.alignLoss()) {
+        return switch (cfg.align()) {
             case COSINE -> g.cosineAlign("loss_align", zs, targets);
-            case NTXENT -> g.ntXentAlign("loss_align", zs, targets, batch, (float) cfg.ntxentTau, cfg.ntxentSymmetric);
+            case NTXENT -> g.ntXentAlign("loss_align", zs, targets, batch, (float) cfg.ntxentTau(), cfg.ntxentSymmetric());
         };
     }
 

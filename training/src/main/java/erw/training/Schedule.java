@@ -12,7 +12,7 @@ public final class Schedule {
     public Schedule(TrainConfig cfg, int modelDepth, int modelHidden) {
         this.cfg = cfg;
         this.method = cfg.method();
-        this.c0 = cfg.c0 >= 0 ? cfg.c0 : defaultC0(modelDepth, modelHidden);
+        this.c0 = cfg.c0().orElse(defaultC0(modelDepth, modelHidden));
     }
 
     /** c0 = 6 for XL, 3 for L, 1 otherwise (by the published depth/width). */
@@ -31,12 +31,12 @@ public final class Schedule {
     public double lambda(long s) {
         return switch (method) {
             case SIT -> 0;
-            case REPA -> cfg.repaLambda;
+            case REPA -> cfg.repaLambda();
             case ERW -> {
                 long w = cfg.warmup();
-                if (s < w) yield cfg.warmupLambda;
-                long k = Math.min(s - w, cfg.steps - w);
-                yield c0 * Math.pow(2, -k / cfg.halfLife);
+                if (s < w) yield cfg.warmupLambda();
+                long k = Math.min(s - w, cfg.steps() - w);
+                yield c0 * Math.pow(2, -k / cfg.halfLife());
             }
         };
     }

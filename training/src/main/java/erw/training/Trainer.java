@@ -59,7 +59,7 @@ public final class Trainer implements AutoCloseable {
     private final Map<String, String> extraMetadata = new LinkedHashMap<>();
 
     public Trainer(TrainConfig cfg, SiTConfig modelCfg, BatchSource data, Path runDir, Backend backend, Listener listener) {
-        this.cfg = cfg.validate();
+        this.cfg = cfg;
         this.modelCfg = modelCfg.full();
         this.data = data;
         this.runDir = runDir;
@@ -67,12 +67,12 @@ public final class Trainer implements AutoCloseable {
         this.listener = listener == null ? new Listener() {} : listener;
         this.schedule = new Schedule(cfg, modelCfg.depth(), modelCfg.hiddenSize());
         this.align = schedule.aligns();
-        this.batch = cfg.batch;
+        this.batch = cfg.batch();
         checkData();
-        if (cfg.method() == Method.ERW && cfg.l2rDepth > modelCfg.depth()) {
-            throw new IllegalArgumentException("--l2r-depth " + cfg.l2rDepth + " exceeds the model depth " + modelCfg.depth());
+        if (cfg.method() == Method.ERW && cfg.l2rDepth() > modelCfg.depth()) {
+            throw new IllegalArgumentException("--l2r-depth " + cfg.l2rDepth() + " exceeds the model depth " + modelCfg.depth());
         }
-        this.order = new DataOrder(cfg.seed, data.count());
+        this.order = new DataOrder(cfg.seed(), data.count());
     }
 
     private void checkData() {
@@ -85,7 +85,7 @@ public final class Trainer implements AutoCloseable {
             throw new IllegalArgumentException("data has " + data.numClasses() + " classes, the model " + modelCfg.numClasses());
         }
         if (align) {
-            if (!data.hasFeatures()) throw new IllegalArgumentException("method " + cfg.method + " needs target features in the dataset (erw data features), or use --method sit");
+            if (!data.hasFeatures()) throw new IllegalArgumentException("method " + cfg.method().id() + " needs target features in the dataset (erw data features), or use --method sit");
             int[] f = data.featureShape();
             if (f[0] != modelCfg.tokens() || f[1] != modelCfg.zDim()) {
                 throw new IllegalArgumentException("target features are [" + f[0] + ", " + f[1] + "] per sample but the model has "
@@ -126,8 +126,8 @@ public final class Trainer implements AutoCloseable {
 
     private PhaseProgram buildProgram(int phase, SiT model) {
         if (model == null) {
-            SiTConfig c = phase == 1 ? modelCfg.truncatedTo(cfg.l2rDepth) : modelCfg;
-            model = new SiT(c).initialize(cfg.seed);
+            SiTConfig c = phase == 1 ? modelCfg.truncatedTo(cfg.l2rDepth()) : modelCfg;
+            model = new SiT(c).initialize(cfg.seed());
         }
         return new PhaseProgram(backend, model, phase, cfg, batch, align);
     }
@@ -139,7 +139,7 @@ public final class Trainer implements AutoCloseable {
     private void transition() {
         program.syncToHost();
         SiT warm = program.model;
-        SiT full = new SiT(modelCfg).initialize(cfg.seed + 1);
+        SiT full = new SiT(modelCfg).initialize(cfg.seed() + 1);
         List<String> copied = full.parameters().copyMatchingFrom(warm.parameters());
         List<String> fresh = new ArrayList<>();
         for (String n : full.parameters().all().keySet()) if (!copied.contains(n)) fresh.add(n);
@@ -148,10 +148,10 @@ public final class Trainer implements AutoCloseable {
         listener.onTransition(copied, fresh);
     }
 
-    /** Trains until {@code cfg.steps}, or until {@code stopAt} when it is smaller (for tests and staged runs). */
+    /** Trains until {@code cfg.steps()}, or until {@code stopAt} when it is smaller (for tests and staged runs). */
     public void run(long stopAt) {
         if (program == null) throw new IllegalStateException("call startFresh() or resume() first");
-        long end = Math.min(stopAt, cfg.steps);
+        long end = Math.min(stopAt, cfg.steps());
         int[] idx = new int[batch];
         float[] u = new float[batch];
         while (step < end) {
@@ -180,8 +180,8 @@ public final class Trainer implements AutoCloseable {
             step++;
             double secs = (System.nanoTime() - t0) / 1e9;
             listener.onStep(new StepLog(step, phase, loss, lossV, lossA, lambda, p.gradNorm.item(), batch / secs, secs));
-            if (cfg.checkpointEvery > 0 && step % cfg.checkpointEvery == 0 || step == cfg.steps) saveCheckpoint();
-            if (cfg.sampleEvery > 0 && phase == 2 && (step % cfg.sampleEvery == 0 || step == cfg.steps)) {
+            if (cfg.checkpointEvery() > 0 && step % cfg.checkpointEvery() == 0 || step == cfg.steps()) saveCheckpoint();
+            if (cfg.sampleEvery() > 0 && phase == 2 && (step % cfg.sampleEvery() == 0 || step == cfg.steps())) {
                 p.syncToHost();
                 listener.onSample(step, p);
             }
@@ -226,9 +226,9 @@ public final class Trainer implements AutoCloseable {
 
     /** Label dropout: each label becomes the null class with probability labelDropout (keyed by step). */
     private void dropLabels(float[] labels, float[] u) {
-        if (cfg.labelDropout <= 0) return;
-        Philox.uniform(cfg.seed, STREAM_DROP, step << 20, u, 0, u.length);
-        for (int i = 0; i < labels.length; i++) if (u[i] < cfg.labelDropout) labels[i] = modelCfg.numClasses();
+        if (cfg.labelDropout() <= 0) return;
+        Philox.uniform(cfg.seed(), STREAM_DROP, step << 20, u, 0, u.length);
+        for (int i = 0; i < labels.length; i++) if (u[i] < cfg.labelDropout()) labels[i] = modelCfg.numClasses();
     }
 
     private void drawTimes(PhaseProgram p, int phase) {
@@ -237,14 +237,14 @@ public final class Trainer implements AutoCloseable {
             java.util.Arrays.fill(t, 0f);
             return;
         }
-        if (cfg.timeSampling.equals("lognormal")) {
-            Philox.normal(cfg.seed, STREAM_T, step << 20, t, 0, t.length);
+        if (cfg.timeSampling() == TrainConfig.TimeSampling.LOGNORMAL) {
+            Philox.normal(cfg.seed(), STREAM_T, step << 20, t, 0, t.length);
             for (int i = 0; i < t.length; i++) {
                 double s = Math.exp(t[i]);
                 t[i] = (float) (s / (1 + s));
             }
         } else {
-            Philox.uniform(cfg.seed, STREAM_T, step << 20, t, 0, t.length);
+            Philox.uniform(cfg.seed(), STREAM_T, step << 20, t, 0, t.length);
         }
     }
 
@@ -334,21 +334,21 @@ public final class Trainer implements AutoCloseable {
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException(checkpoint + ": metadata " + STEP_KEY + " = '" + meta.get(STEP_KEY) + "' is not an integer");
             }
-            if (s < 0 || s > written.steps) {
-                throw new IllegalArgumentException(checkpoint + ": metadata " + STEP_KEY + " = " + s + " is outside the run's [0, " + written.steps + "] steps");
+            if (s < 0 || s > written.steps()) {
+                throw new IllegalArgumentException(checkpoint + ": metadata " + STEP_KEY + " = " + s + " is outside the run's [0, " + written.steps() + "] steps");
             }
-            if (s >= cfg.steps) {
-                throw new IllegalArgumentException(checkpoint + " is at step " + s + ", the run's last (--steps " + cfg.steps + "): nothing to do; pass --steps N > " + s + " to extend it");
+            if (s >= cfg.steps()) {
+                throw new IllegalArgumentException(checkpoint + " is at step " + s + ", the run's last (--steps " + cfg.steps() + "): nothing to do; pass --steps N > " + s + " to extend it");
             }
             String ph = meta.get(PHASE_KEY).trim();
             int phase = ph.equals("1") ? 1 : ph.equals("2") ? 2 : -1;
             boolean endOfWarmup = phase == 1 && s == cfg.warmup() && s > 0;
             if (phase < 0 || (phase != schedule.phase(s) && !endOfWarmup)) {
                 throw new IllegalArgumentException(checkpoint + ": metadata " + PHASE_KEY + " = '" + ph + "' does not match step " + s + " (phase "
-                        + schedule.phase(s) + " for method " + cfg.method + " with " + cfg.warmup() + " warmup steps)");
+                        + schedule.phase(s) + " for method " + cfg.method().id() + " with " + cfg.warmup() + " warmup steps)");
             }
             SiTConfig stored = Checkpoint.config(f, null);
-            SiTConfig expected = phase == 1 ? modelCfg.truncatedTo(cfg.l2rDepth) : modelCfg;
+            SiTConfig expected = phase == 1 ? modelCfg.truncatedTo(cfg.l2rDepth()) : modelCfg;
             if (!stored.equals(expected)) {
                 throw new IllegalArgumentException(checkpoint + ": metadata " + Checkpoint.CONFIG_KEY + " holds " + (stored.truncated() ? "a warmup model" : "a full model")
                         + " " + stored.toJson() + " but phase " + phase + " of this run needs " + expected.toJson());

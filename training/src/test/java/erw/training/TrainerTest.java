@@ -54,7 +54,11 @@ class TrainerTest {
     }
 
     static TrainConfig config(String method, long steps, long warmup) {
-        TrainConfig c = new TrainConfig();
+        return builder(method, steps, warmup).build();
+    }
+
+    static TrainConfig.Builder builder(String method, long steps, long warmup) {
+        TrainConfig.Builder c = new TrainConfig.Builder();
         c.method = method;
         c.steps = steps;
         c.warmupSteps = warmup;
@@ -128,8 +132,9 @@ class TrainerTest {
 
     @Test
     void scheduleMatchesTheSpec() {
-        TrainConfig erw = config("erw", 1000, 100);
-        erw.halfLife = 200;
+        TrainConfig.Builder erwB = builder("erw", 1000, 100);
+        erwB.halfLife = 200;
+        TrainConfig erw = erwB.build();
         Schedule s = new Schedule(erw, 4, 32);
         assertEquals(1, s.phase(0));
         assertEquals(1, s.phase(99));
@@ -140,8 +145,7 @@ class TrainerTest {
         assertEquals(Math.pow(2, -900 / 200.0), s.lambda(5000), 1e-12); // clamped at S - W
         assertEquals(6, Schedule.defaultC0(28, 1152));
         assertEquals(3, Schedule.defaultC0(24, 1024));
-        TrainConfig def = new TrainConfig();
-        def.steps = 400_000;
+        TrainConfig def = TrainConfig.defaults().with(b -> b.steps = 400_000);
         assertEquals(40_000, def.warmup(), "default warmup = 10% of the run");
         Schedule repa = new Schedule(config("repa", 1000, 100), 4, 32);
         assertEquals(2, repa.phase(0));
@@ -184,8 +188,7 @@ class TrainerTest {
 
     @Test
     void lossDecreasesOnATinyRun(@TempDir Path dir) {
-        TrainConfig cfg = config("erw", 160, 30);
-        cfg.batch = 16;
+        TrainConfig cfg = config("erw", 160, 30).with(b -> b.batch = 16);
         List<Trainer.StepLog> logs = new ArrayList<>();
         try (Trainer t = new Trainer(cfg, MODEL, data(300), dir, CPU, new Trainer.Listener() {
             @Override public void onStep(Trainer.StepLog l) { logs.add(l); }
@@ -211,9 +214,10 @@ class TrainerTest {
         good.batch(all, img, lab, feat);
         img[5] = Float.NaN;
         ArrayBatchSource bad = new ArrayBatchSource(img, new int[]{1, 8, 8}, lab, 3, feat, new int[]{16, 8});
-        TrainConfig cfg = config("repa", 10, 0);
-        cfg.checkpointEvery = 1;
-        cfg.batch = 12;
+        TrainConfig cfg = config("repa", 10, 0).with(b -> {
+            b.checkpointEvery = 1;
+            b.batch = 12;
+        });
         try (Trainer t = new Trainer(cfg, MODEL, bad, dir, CPU, null)) {
             TrainingException e = assertThrows(TrainingException.class, () -> t.startFresh().run(10));
             assertTrue(e.getMessage().contains("step 1:") && e.getMessage().contains("image of sample 0") && e.getMessage().contains("no checkpoint was written yet"), e.getMessage());
@@ -226,8 +230,7 @@ class TrainerTest {
     @Test
     void badSettingsGiveOneClearError(@TempDir Path dir) {
         assertThrows(IllegalArgumentException.class, () -> Method.parse("dit"));
-        TrainConfig w = config("erw", 10, 20);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Trainer(w, MODEL, data(12), dir, CPU, null));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> config("erw", 10, 20));
         assertTrue(e.getMessage().contains("warmup-steps"), e.getMessage());
         ArrayBatchSource wrongT = new ArrayBatchSource(new float[12 * 64], new int[]{1, 8, 8}, new float[12], 3, new float[12 * 9 * 8], new int[]{9, 8});
         IllegalArgumentException f = assertThrows(IllegalArgumentException.class, () -> new Trainer(config("repa", 5, 0), MODEL, wrongT, dir, CPU, null));
@@ -269,8 +272,7 @@ class TrainerTest {
 
     @Test
     void resumeValidatesEveryFieldOfTheCheckpoint(@TempDir Path dir) throws Exception {
-        TrainConfig cfg = config("erw", 8, 2);
-        cfg.checkpointEvery = 4;
+        TrainConfig cfg = config("erw", 8, 2).with(b -> b.checkpointEvery = 4);
         try (Trainer t = new Trainer(cfg, MODEL, data(12), dir, CPU, null)) {
             t.startFresh().run(4);
         }
@@ -314,9 +316,10 @@ class TrainerTest {
 
     @Test
     void nonFiniteWeightsNeverReachACheckpoint(@TempDir Path dir) {
-        TrainConfig cfg = config("repa", 40, 0);
-        cfg.lr = 1e38;
-        cfg.checkpointEvery = 1;
+        TrainConfig cfg = config("repa", 40, 0).with(b -> {
+            b.lr = 1e38;
+            b.checkpointEvery = 1;
+        });
         try (Trainer t = new Trainer(cfg, MODEL, data(12), dir, CPU, null)) {
             TrainingException e = assertThrows(TrainingException.class, () -> t.startFresh().run(40));
             List<Path> written;

@@ -40,9 +40,10 @@ class TrainingStepParityTest {
     private record Trace(List<Float> losses, List<float[]> moments, List<float[]> state) {}
 
     private static Trace run(Backend backend) {
-        TrainConfig cfg = new TrainConfig();
-        cfg.lr = 1e-3;
-        cfg.seed = 5;
+        TrainConfig cfg = TrainConfig.defaults().with(b -> {
+            b.lr = 1e-3;
+            b.seed = 5;
+        });
         try (PhaseProgram p = new PhaseProgram(backend, model(), 2, cfg, BATCH, true)) {
             SplittableRandom r = new SplittableRandom(3);
             List<Float> losses = new ArrayList<>();

@@ -67,14 +67,14 @@ public final class ConvergenceBenchmark {
 
     /** The training settings of one run. */
     public TrainConfig config(String method, long seed) {
-        TrainConfig c = base.copy();
-        c.method = method;
-        c.seed = seed;
-        c.steps = preset.steps();
-        c.batch = preset.batch();
-        c.checkpointEvery = 0;
-        c.sampleEvery = preset.evalEvery();
-        return c.validate();
+        return base.with(c -> {
+            c.method = method;
+            c.seed = seed;
+            c.steps = preset.steps();
+            c.batch = preset.batch();
+            c.checkpointEvery = 0;
+            c.sampleEvery = preset.evalEvery();
+        });
     }
 
     /** Runs every method for every seed; {@code onPoint} sees each point as it is scored. */
@@ -92,13 +92,13 @@ public final class ConvergenceBenchmark {
                     public void onStep(Trainer.StepLog s) {
                         trainNanos[0] += (long) (s.seconds() * 1e9);
                         if (log != null && s.step() % 50 == 0) {
-                            log.printf(Locale.ROOT, "\r%s seed %d: step %d/%d loss %.4f   ", method, seed, s.step(), cfg.steps, s.loss());
+                            log.printf(Locale.ROOT, "\r%s seed %d: step %d/%d loss %.4f   ", method, seed, s.step(), cfg.steps(), s.loss());
                         }
                     }
 
                     @Override
                     public void onSample(long step, PhaseProgram program) {
-                        if (!curve && step != cfg.steps) return;
+                        if (!curve && step != cfg.steps()) return;
                         Sampler.Options opt = Sampler.Options.of(preset.sampler(), preset.samplerSteps(), 1000 + seed);
                         SampleQuality.Score sc = quality.score(program.emaModel(), backend, pool, preset.samples(), opt);
                         Point p = new Point(method, seed, step, sc.fd(), sc.accuracy(), sc.samples(), trainNanos[0] / 1e9);
@@ -111,7 +111,7 @@ public final class ConvergenceBenchmark {
                     }
                 };
                 try (Trainer t = new Trainer(cfg, model, data.get(), runDir, backend, listener)) {
-                    t.startFresh().run(cfg.steps);
+                    t.startFresh().run(cfg.steps());
                 }
             }
         }

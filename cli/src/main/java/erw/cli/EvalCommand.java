@@ -1,5 +1,6 @@
 package erw.cli;
 
+import erw.training.eval.EvalSetup;
 import erw.engine.Backend;
 import erw.engine.cpu.CpuBackend;
 import erw.model.Checkpoint;

@@ -149,18 +149,19 @@ final class TrainBenchCommand implements Callable<Integer> {
 
     /** One config measured in this process: median step time after warmup, peak RSS from /proc. */
     Result measure(String m) throws IOException {
-        SiTConfig c = isTiny(m) ? TrainCommand.fashionModel(64) : SiTConfig.named(m);
+        SiTConfig c = isTiny(m) ? erw.training.Recipes.fashionModel(64) : SiTConfig.named(m);
         int b = batch(m), timed = timedSteps(m);
         int per = c.inChannels() * c.inputSize() * c.inputSize(), n = Math.max(b, 16);
         float[] img = new float[n * per], lab = new float[n], feat = new float[n * c.tokens() * c.zDim()];
         Philox.normal(1, 1, 0, img, 0, img.length);
         Philox.normal(1, 2, 0, feat, 0, feat.length);
         for (int i = 0; i < n; i++) lab[i] = i % c.numClasses();
-        TrainConfig cfg = new TrainConfig();
-        cfg.method = "repa"; // the peer's step: velocity + 0.5 cosine alignment, one graph for all steps
-        cfg.batch = b;
-        cfg.steps = warmup + timed;
-        cfg.checkpointEvery = 0;
+        TrainConfig cfg = TrainConfig.defaults().with(k -> {
+            k.method = "repa"; // the peer's step: velocity + 0.5 cosine alignment, one graph for all steps
+            k.batch = b;
+            k.steps = warmup + timed;
+            k.checkpointEvery = 0;
+        });
         Path tmp = Files.createTempDirectory("erw-bench");
         double[] times = new double[timed];
         erw.engine.Backends.Choice choice = erw.engine.Backends.choose(backend);

@@ -1,4 +1,6 @@
-package erw.sampler;
+package erw.sampler.cli;
+
+import erw.sampler.*;
 
 import erw.engine.Backend;
 import erw.engine.cpu.CpuBackend;

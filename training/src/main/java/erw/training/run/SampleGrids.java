@@ -1,4 +1,4 @@
-package erw.cli;
+package erw.training.run;
 
 import erw.engine.Backend;
 import erw.engine.cpu.CpuBackend;
@@ -11,11 +11,11 @@ import erw.training.report.ImageGrid;
 import java.nio.file.Path;
 
 /** EMA sample grids during training: one row per class, drawn with the SDE sampler from a fixed seed. */
-final class SampleGrids {
+public final class SampleGrids {
     private SampleGrids() {}
 
     /** Samples on the training's backend (the device, with --backend tornado); host-side steps on the CPU's pool when there is one. */
-    static void write(Backend backend, SiT model, Path file, int numClasses, int perClass, int steps, double cfg, long seed) {
+    public static void write(Backend backend, SiT model, Path file, int numClasses, int perClass, int steps, double cfg, long seed) {
         SiTConfig c = model.config();
         int n = numClasses * perClass, side = c.inputSize(), size = c.inChannels() * side * side;
         float[] labels = new float[n];

@@ -1,4 +1,4 @@
-package erw.cli;
+package erw.training.eval;
 
 import erw.engine.Backend;
 import erw.training.BatchSource;
@@ -17,16 +17,16 @@ import java.util.Locale;
  * built-in data the reference is Fashion-MNIST's 10,000-image test split; on a dataset directory
  * it is the first 10,000 images.
  */
-record EvalSetup(BatchSource data, Evaluator evaluator, FrechetDistance.Gaussian reference, String referenceName) {
-    static final int EVALUATOR_STEPS = 1500, EVALUATOR_BATCH = 128, REFERENCE_MAX = 10_000;
+public record EvalSetup(BatchSource data, Evaluator evaluator, FrechetDistance.Gaussian reference, String referenceName) {
+    public static final int EVALUATOR_STEPS = 1500, EVALUATOR_BATCH = 128, REFERENCE_MAX = 10_000;
     static final double EVALUATOR_LR = 1e-3;
 
-    static EvalSetup prepare(Path dataRoot, Path dataDir, Backend backend, PrintStream err) throws Exception {
+    public static EvalSetup prepare(Path dataRoot, Path dataDir, Backend backend, PrintStream err) throws Exception {
         return prepare(dataRoot, dataDir, EVALUATOR_STEPS, backend, err);
     }
 
-    static EvalSetup prepare(Path dataRoot, Path dataDir, int evaluatorSteps, Backend backend, PrintStream err) throws Exception {
-        BatchSource data = dataDir == null ? DefaultData.prepare(dataRoot, 0, err) : DefaultData.open(dataDir);
+    public static EvalSetup prepare(Path dataRoot, Path dataDir, int evaluatorSteps, Backend backend, PrintStream err) throws Exception {
+        BatchSource data = dataDir == null ? erw.training.data.BuiltInData.prepare(dataRoot, 0, err) : erw.training.data.BuiltInData.open(dataDir);
         int[] shape = data.imageShape();
         float[] refImages;
         int[] refLabels;
@@ -62,10 +62,10 @@ record EvalSetup(BatchSource data, Evaluator evaluator, FrechetDistance.Gaussian
         return new EvalSetup(data, ev, ref, refName);
     }
 
-    record Labelled(float[] images, int[] labels) {}
+    public record Labelled(float[] images, int[] labels) {}
 
     /** The first {@code n} images and labels of a source, in index order. */
-    static Labelled first(BatchSource data, int n) {
+    public static Labelled first(BatchSource data, int n) {
         int per = data.imageShape()[0] * data.imageShape()[1] * data.imageShape()[2], chunk = 1000;
         float[] img = new float[Math.multiplyExact(n, per)];
         int[] lab = new int[n];

@@ -1,5 +1,6 @@
 package erw.cli;
 
+import erw.training.data.BuiltInData;
 import erw.engine.cpu.CpuBackend;
 import erw.training.TargetEncoder;
 import erw.training.data.DatasetDir;
@@ -21,8 +22,8 @@ public final class EncoderCommand implements Runnable {
         @Option(names = "--data", required = true) Path data;
         @Option(names = "--test-data", description = "Held-out dataset for the reported accuracy.") Path testData;
         @Option(names = "--out", required = true) Path out;
-        @Option(names = "--steps") int steps = DefaultData.ENCODER_STEPS;
-        @Option(names = "--batch") int batch = DefaultData.ENCODER_BATCH;
+        @Option(names = "--steps") int steps = BuiltInData.ENCODER_STEPS;
+        @Option(names = "--batch") int batch = BuiltInData.ENCODER_BATCH;
         @Option(names = "--lr") double lr = 2e-3;
         @Option(names = "--seed") long seed = 0;
         @Option(names = "--depth") int depth = 4;

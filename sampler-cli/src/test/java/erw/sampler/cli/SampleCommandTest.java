@@ -1,4 +1,6 @@
-package erw.sampler;
+package erw.sampler.cli;
+
+import erw.sampler.*;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -37,7 +39,7 @@ class SampleCommandTest {
 
     Path checkpoint() {
         Path f = dir.resolve("tiny.safetensors");
-        if (!Files.exists(f)) Checkpoint.save(f, SiTSamplerTest.randomTiny(), Map.of());
+        if (!Files.exists(f)) Checkpoint.save(f, randomTiny(), Map.of());
         return f;
     }
 
@@ -134,5 +136,18 @@ class SampleCommandTest {
         Path junk = dir.resolve("junk.safetensors");
         Files.writeString(junk, "not a safetensors file");
         assertBadInput(run("--checkpoint", junk.toString()), junk.toString());
+    }
+
+    /** A tiny SiT with every parameter random (the zero-initialized final layer would give v = 0). */
+    static erw.model.SiT randomTiny() {
+        erw.model.SiT m = new erw.model.SiT(new erw.model.SiTConfig(2, 32, 2, 2, 8, 1, 3, 1, 16, 8, 4.0, false, false, 0)).initialize(0);
+        int stream = 1000;
+        for (erw.engine.Tensor p : m.parameters().trainable()) {
+            float[] v = p.data();
+            float[] r = new float[v.length];
+            erw.engine.cpu.Philox.normal(7, stream++, 0, r, 0, r.length);
+            for (int i = 0; i < v.length; i++) v[i] += 0.2f * r[i];
+        }
+        return m;
     }
 }

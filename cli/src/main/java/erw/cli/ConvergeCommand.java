@@ -1,5 +1,6 @@
 package erw.cli;
 
+import erw.training.eval.EvalSetup;
 import erw.engine.cpu.CpuBackend;
 import erw.model.SiTConfig;
 import erw.training.TrainConfig;
@@ -11,7 +12,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import erw.training.Recipes;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -27,27 +30,20 @@ final class ConvergeCommand implements Callable<Integer> {
     @Option(names = "--preset", description = "quick (~1 h on 2 cores) | full (several hours) (default ${DEFAULT-VALUE}).") String preset = "quick";
     @Option(names = "--methods", split = ",", description = "Methods to compare (default ${DEFAULT-VALUE}).") List<String> methods = new ArrayList<>(List.of("sit", "repa", "erw"));
     @Option(names = "--seeds", split = ",", description = "Training seeds; the first gets the full curve (default: the preset's 0,1,2).") List<Long> seeds;
-    @Option(names = "--steps", description = "Step budget per run (default: the preset's).") Long steps;
-    @Option(names = "--batch") Integer batch;
     @Option(names = "--eval-every", description = "Steps between scorings (default: the preset's).") Long evalEvery;
     @Option(names = "--samples", description = "Samples per scoring (default: the preset's).") Integer samples;
-    @Option(names = "--align", description = "cosine | ntxent for repa and erw (default ${DEFAULT-VALUE}).") String align = "cosine";
-    @Option(names = "--warmup-steps", description = "ERW Phase 1 steps (default: 10%% of the budget).") Long warmupSteps;
-    @Option(names = "--l2r-depth", description = "ERW warmup blocks (default 2).") Integer l2rDepth;
     @Option(names = "--encoder-depth", description = "Block the projector reads (default 2).") Integer encoderDepth;
-    @Option(names = "--c0", description = "ERW Phase 2 alignment weight at the boundary (default 1).") Double c0;
-    @Option(names = "--repa-lambda", description = "REPA alignment weight (default 0.5).") Double repaLambda;
     @Option(names = "--out", description = "Where results.csv/.md and fd_vs_steps.png go (default: docs/convergence/<preset>).") Path out;
     @Option(names = "--work", description = "Run directories (default: runs/converge-<preset>).") Path work;
     @Option(names = "--data-root", description = "Built-in data, encoder and evaluator (default ${DEFAULT-VALUE}).") Path dataRoot = Path.of("data");
-    @Option(names = "--threads", description = "CPU worker threads (default: cores).") Integer threads;
     @Option(names = "--replot", description = "Only redraw fd_vs_steps.png from the results.csv under --out.") boolean replot;
-    @Option(names = "--backend", description = "cpu | tornado | auto (default ${DEFAULT-VALUE}).") String backend = "auto";
+    @Mixin RecipeOptions recipe;
+    @Mixin EngineOptions engine;
 
     @Override
     public Integer call() throws Exception {
         ConvergenceBenchmark.Preset p = ConvergenceBenchmark.Preset.named(preset);
-        p = new ConvergenceBenchmark.Preset(p.name(), batch != null ? batch : p.batch(), steps != null ? steps : p.steps(),
+        p = new ConvergenceBenchmark.Preset(p.name(), recipe.batch != null ? recipe.batch : p.batch(), recipe.steps != null ? recipe.steps : p.steps(),
                 evalEvery != null ? evalEvery : p.evalEvery(), samples != null ? samples : p.samples(), p.sampler(), p.samplerSteps(),
                 seeds != null ? List.copyOf(seeds) : p.seeds());
         for (String m : methods) erw.training.Method.parse(m);
@@ -60,21 +56,18 @@ final class ConvergeCommand implements Callable<Integer> {
             return 0;
         }
         Path workDir = work != null ? work : Path.of("runs", "converge-" + p.name());
-        TrainConfig base = TrainCommand.builtInDefaults(new TrainConfig());
-        base.align = align;
-        if (warmupSteps != null) base.warmupSteps = warmupSteps;
-        if (l2rDepth != null) base.l2rDepth = l2rDepth;
-        if (c0 != null) base.c0 = c0;
-        if (repaLambda != null) base.repaLambda = repaLambda;
-        base.logEvery = 1_000_000;
+        TrainConfig base = Recipes.mainJob().with(b -> {
+            recipe.applyTo(b);
+            b.logEvery = 1_000_000;
+        });
         long t0 = System.nanoTime();
-        erw.engine.Backends.Choice choice = erw.engine.Backends.choose(backend);
-        int nThreads = threads != null ? threads : erw.engine.cpu.WorkerPool.defaultThreads();
+        erw.engine.Backends.Choice choice = engine.choice();
+        int nThreads = engine.threads();
         try (erw.engine.Backend cpu = choice.create(nThreads)) {
             erw.engine.cpu.WorkerPool pool = cpu instanceof CpuBackend c ? c.pool() : null;
             EvalSetup setup = EvalSetup.prepare(dataRoot, null, cpu, System.err);
             int z = setup.data().featureShape()[1];
-            SiTConfig m = TrainCommand.fashionModel(z);
+            SiTConfig m = Recipes.fashionModel(z);
             if (encoderDepth != null) m = m.withEncoderDepth(encoderDepth);
             ConvergenceBenchmark b = new ConvergenceBenchmark(p, m, base, setup::data, new SampleQuality(setup.evaluator(), setup.reference()), cpu, pool, System.err);
             String header = String.format(Locale.ROOT,
@@ -83,7 +76,7 @@ final class ConvergeCommand implements Callable<Integer> {
                             + "Scores: EMA weights, %d class-balanced samples (%s, %d steps, no guidance); FD on the features of the %s "
                             + "(not the alignment target: another architecture and seed) against the %s.",
                     String.join(" vs ", methods).toUpperCase(Locale.ROOT), p.name(), commandLine(), m.depth(), m.hiddenSize(), m.patchSize(), m.encoderDepth(),
-                    p.batch(), p.steps(), b.config("erw", p.seeds().get(0)).warmup(), base.l2rDepth, base.lr, base.emaDecay, base.align, p.seeds(), p.samples(),
+                    p.batch(), p.steps(), b.config("erw", p.seeds().get(0)).warmup(), base.l2rDepth(), base.lr(), base.emaDecay(), base.align().id(), p.seeds(), p.samples(),
                     p.sampler().name().toLowerCase(Locale.ROOT), p.samplerSteps(), setup.evaluator().describe(), setup.referenceName());
             List<ConvergenceBenchmark.Point> points = new ArrayList<>();
             b.run(methods, workDir, pt -> {

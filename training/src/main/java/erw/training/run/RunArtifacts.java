@@ -1,4 +1,4 @@
-package erw.cli;
+package erw.training.run;
 
 import erw.engine.Backend;
 import erw.model.SiT;
@@ -7,7 +7,6 @@ import erw.training.RunLogger;
 import erw.training.TrainConfig;
 import erw.training.Trainer;
 import erw.training.report.LossPlot;
-import erw.training.run.RunDirectory;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -19,7 +18,7 @@ import java.util.Map;
  * checkpoint) and {@code samples-XXXXXXX.png} grids of EMA samples (one row per class) at sample
  * intervals and at the end. Forwards every event to the {@link RunLogger}.
  */
-final class RunArtifacts implements Trainer.Listener, AutoCloseable {
+public final class RunArtifacts implements Trainer.Listener, AutoCloseable {
     private final Path runDir;
     private final RunDirectory dir;
     private final int keepLast;
@@ -29,7 +28,7 @@ final class RunArtifacts implements Trainer.Listener, AutoCloseable {
     private final Backend backend;
     private final PrintStream err;
 
-    RunArtifacts(RunDirectory dir, int keepLast, RunLogger log, TrainConfig cfg, int numClasses, Backend backend, PrintStream err) {
+    public RunArtifacts(RunDirectory dir, int keepLast, RunLogger log, TrainConfig cfg, int numClasses, Backend backend, PrintStream err) {
         this.dir = dir;
         this.runDir = dir.path();
         this.keepLast = keepLast;
@@ -63,12 +62,12 @@ final class RunArtifacts implements Trainer.Listener, AutoCloseable {
     }
 
     /** Final artifacts: the loss plot and a sample grid from the final EMA weights. */
-    void finish(Trainer trainer) {
+    public void finish(Trainer trainer) {
         plotLosses();
-        if (trainer.program().phase == 2 && (cfg.sampleEvery == 0 || trainer.step() % cfg.sampleEvery != 0)) writeSamples(trainer.step(), trainer.program());
+        if (trainer.program().phase == 2 && (cfg.sampleEvery() == 0 || trainer.step() % cfg.sampleEvery() != 0)) writeSamples(trainer.step(), trainer.program());
     }
 
-    void plotLosses() {
+    public void plotLosses() {
         List<double[]> h = log.history();
         if (h.isEmpty()) return;
         Map<String, double[][]> series = new LinkedHashMap<>();
@@ -82,14 +81,14 @@ final class RunArtifacts implements Trainer.Listener, AutoCloseable {
             series.put(names[k], new double[][]{xs, ys});
         }
         Path file = runDir.resolve("loss.png");
-        LossPlot.writePng(file, "erw train: method " + cfg.method + (cfg.method.equals("sit") ? "" : ", " + cfg.align + " alignment"), "step", "loss", series, false);
+        LossPlot.writePng(file, "erw train: method " + cfg.method().id() + (cfg.method() == erw.training.Method.SIT ? "" : ", " + cfg.align().id() + " alignment"), "step", "loss", series, false);
     }
 
-    void writeSamples(long step, PhaseProgram program) {
+    public void writeSamples(long step, PhaseProgram program) {
         program.syncToHost();
         SiT ema = program.emaModel();
         Path file = runDir.resolve(String.format("samples-%07d.png", step));
-        SampleGrids.write(backend, ema, file, numClasses, 8, cfg.sampleSteps, cfg.sampleCfg, cfg.seed);
+        SampleGrids.write(backend, ema, file, numClasses, 8, cfg.sampleSteps(), cfg.sampleCfg(), cfg.seed());
         err.println("\nsamples " + file);
     }
 

@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 /** The {@code erw} command line. Bad input ends in one clear line on stderr and exit code 2. */
 @Command(name = "erw", mixinStandardHelpOptions = true, version = "erw 0.1.0",
         description = "Train diffusion transformers with Embedded Representation Warmup, and sample from them.",
-        subcommands = {TrainCommand.class, erw.sampler.SampleCommand.class, ForwardCommand.class, ModelCommand.class,
+        subcommands = {TrainCommand.class, erw.sampler.cli.SampleCommand.class, ForwardCommand.class, ModelCommand.class,
                 BenchCommand.class, EvalCommand.class, DataCommand.class, EncoderCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
@@ -19,7 +19,7 @@ public final class Main implements Runnable {
 
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
-        erw.sampler.SampleCommand.oneLineErrors(cl, System.err);
+        erw.sampler.cli.SampleCommand.oneLineErrors(cl, System.err);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (isUserError(ex)) {
                 cmd.getErr().println("erw " + cmd.getCommandName() + ": " + ex.getMessage());

@@ -1,4 +1,6 @@
-package erw.sampler;
+package erw.sampler.cli;
+
+import erw.sampler.*;
 
 /**
  * Sampler-only mode: {@code java -p <engine, model, sampler, picocli, jackson jars> -m erw.sampler/erw.sampler.SamplerMain

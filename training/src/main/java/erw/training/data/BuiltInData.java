@@ -1,4 +1,4 @@
-package erw.cli;
+package erw.training.data;
 
 import erw.engine.cpu.CpuBackend;
 import erw.model.io.SafeTensors;
@@ -17,12 +17,12 @@ import java.util.Map;
  * encoder. The encoder ({@code fashion-mnist-encoder.safetensors}) and the features
  * ({@code fashion-mnist-features.safetensors}) are made once under the data root and reused.
  */
-final class DefaultData {
-    private DefaultData() {}
+public final class BuiltInData {
+    private BuiltInData() {}
 
-    static final int ENCODER_STEPS = 800, ENCODER_BATCH = 128;
+    public static final int ENCODER_STEPS = 800, ENCODER_BATCH = 128;
 
-    static BatchSource prepare(Path root, long seed, PrintStream err) throws Exception {
+    public static BatchSource prepare(Path root, long seed, PrintStream err) throws Exception {
         Path dir = FashionMnist.defaultDirectory();
         FashionMnist train = FashionMnist.load(dir, true);
         int n = train.count();
@@ -67,7 +67,7 @@ final class DefaultData {
                 features, new int[]{tokens, width});
     }
 
-    static BatchSource open(Path dir) {
+    public static BatchSource open(Path dir) {
         return erw.training.data.DatasetDir.open(dir);
     }
 }

@@ -1,0 +1,20 @@
+package erw.cli;
+
+import erw.engine.Backends;
+import erw.engine.cpu.WorkerPool;
+import picocli.CommandLine.Option;
+
+/** Where a command computes: backend and worker threads, declared once for every command that runs the engine. */
+final class EngineOptions {
+    @Option(names = "--backend", description = "cpu | tornado | auto (default ${DEFAULT-VALUE}).") String backend = "auto";
+    @Option(names = "--threads", description = "CPU worker threads (default: cores).") Integer threads;
+
+    Backends.Choice choice() {
+        return Backends.choose(backend);
+    }
+
+    int threads() {
+        if (threads != null && threads < 1) throw new IllegalArgumentException("--threads " + threads + " must be >= 1");
+        return threads != null ? threads : WorkerPool.defaultThreads();
+    }
+}

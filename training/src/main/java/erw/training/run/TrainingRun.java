@@ -1,0 +1,207 @@
+package erw.training.run;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import erw.engine.Backend;
+import erw.engine.Backends;
+import erw.model.MemoryBudget;
+import erw.model.ModelSizes;
+import erw.model.SiTConfig;
+import erw.model.io.SafeTensors;
+import erw.model.io.SafeTensorsFile;
+import erw.training.BatchSource;
+import erw.training.Recipes;
+import erw.training.RunLogger;
+import erw.training.TrainConfig;
+import erw.training.Trainer;
+import erw.training.data.BuiltInData;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.function.Consumer;
+
+/**
+ * A training run as a user starts it, from code: a fresh run into a new run directory, or the
+ * resume of one. This is what {@code erw train} calls; the main job is
+ * {@code TrainingRun.fresh(Recipes.mainJob(), ModelChoice.TINY, Data.builtIn(Path.of("data")), null, settings)}.
+ *
+ * <p>The run directory owns the run's configuration: the model, every option and the dataset (its
+ * path and {@link DataFingerprint}), in {@code config.json} and in every checkpoint. A resume
+ * restores it, refuses a different dataset, and applies only the changes a resume may make.
+ */
+public final class TrainingRun {
+    private TrainingRun() {}
+
+    /** How the run executes (not part of its math): backend, worker threads, checkpoints kept, where messages go. */
+    public record Settings(Backends.Choice backend, int threads, int keepLast, PrintStream err) {
+        public Settings {
+            if (threads < 1) throw new IllegalArgumentException("--threads " + threads + " must be >= 1");
+            if (keepLast < 0) throw new IllegalArgumentException("--keep-last " + keepLast + " must be >= 0 (0 = keep all)");
+        }
+    }
+
+    /** Where the data comes from: a dataset directory, or the built-in Fashion-MNIST pipeline under a data root. */
+    public record Data(Path directory, Path root) {
+        public static Data directory(Path dir) {
+            return new Data(dir, null);
+        }
+
+        public static Data builtIn(Path root) {
+            return new Data(null, root);
+        }
+
+        public boolean isBuiltIn() {
+            return directory == null;
+        }
+
+        BatchSource open(long seed, PrintStream err) throws Exception {
+            return isBuiltIn() ? BuiltInData.prepare(root, seed, err) : BuiltInData.open(directory);
+        }
+
+        Path path() {
+            return isBuiltIn() ? root : directory;
+        }
+    }
+
+    /** What a resume may change: run length, cadence and sample grids (the builder's fields of those names). */
+    public static final java.util.List<String> RESUMABLE_FIELDS = java.util.List.of("steps", "checkpointEvery", "logEvery", "sampleEvery", "sampleSteps");
+
+    /** Trains a new run into {@code out} (default {@code runs/<method>-<time>}); returns the run directory. */
+    public static Path fresh(TrainConfig cfg, Recipes.ModelChoice model, Data data, Path out, Settings s) throws Exception {
+        Path runDir = out != null ? out : Path.of("runs", cfg.method().id() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        try (RunDirectory rd = RunDirectory.createFresh(runDir, "--out")) {
+            cleanTemporaries(rd, s.err());
+            BatchSource source = data.open(cfg.seed(), s.err());
+            RunData runData = RunData.of(source, data.path(), data.isBuiltIn());
+            train(s, rd, cfg, model.forData(source), source, runData, null);
+        }
+        return runDir;
+    }
+
+    /**
+     * Resumes the run in {@code resume} (a run directory or one of its checkpoints) from its newest
+     * checkpoint. {@code changes} may set only {@link #RESUMABLE_FIELDS}; {@code data} (null = the
+     * recorded dataset) must have the recorded fingerprint.
+     */
+    public static Path resume(Path resume, Consumer<TrainConfig.Builder> changes, Data data, Settings s) throws Exception {
+        Path runDir = Files.isDirectory(resume) ? resume : resume.toAbsolutePath().getParent();
+        try (RunDirectory rd = RunDirectory.openExisting(runDir, "--resume")) {
+            cleanTemporaries(rd, s.err());
+            Path from = Trainer.latestCheckpoint(resume);
+            TrainConfig stored;
+            try {
+                stored = Trainer.storedConfig(from);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(from + ": metadata " + Trainer.TRAIN_KEY + ": " + e.getMessage());
+            }
+            TrainConfig.Builder asked = stored.toBuilder(), kept = stored.toBuilder();
+            if (stored.method() == erw.training.Method.ERW) {
+                asked.warmupSteps = kept.warmupSteps = stored.warmup(); // older runs stored -1 (10% of the steps they started with)
+            }
+            changes.accept(asked);
+            kept.steps = asked.steps;
+            kept.checkpointEvery = asked.checkpointEvery;
+            kept.logEvery = asked.logEvery;
+            kept.sampleEvery = asked.sampleEvery;
+            kept.sampleSteps = asked.sampleSteps;
+            TrainConfig cfg = kept.build();
+            if (!cfg.equals(asked.build())) throw new IllegalArgumentException("a resume may change only " + String.join(", ", RESUMABLE_FIELDS));
+            long at = checkpointStep(from);
+            if (at >= cfg.steps()) {
+                throw new IllegalArgumentException(from + " is at step " + at + ", the run's last (--steps " + cfg.steps() + "): nothing to do; pass --steps N > " + at + " to extend it");
+            }
+            RunData recorded = recordedData(from, rd);
+            Data use = data != null ? data : recorded == null ? Data.builtIn(Path.of("data"))
+                    : recorded.builtIn() ? Data.builtIn(recorded.path()) : Data.directory(recorded.path());
+            if (data == null && recorded != null && !recorded.builtIn() && !Files.isDirectory(recorded.path())) {
+                throw new IllegalArgumentException("the run's dataset " + recorded.path() + " is gone: if it moved, pass --data NEW_LOCATION (its fingerprint must match)");
+            }
+            BatchSource source = use.open(cfg.seed(), s.err());
+            RunData runData = RunData.of(source, use.path(), use.isBuiltIn());
+            if (recorded != null && !recorded.fingerprint().equals(runData.fingerprint())) {
+                throw new IllegalArgumentException((data != null && !data.isBuiltIn() ? "--data " + data.directory() : "the dataset at " + use.path())
+                        + " is not the dataset the run was trained on: its fingerprint is " + runData.fingerprint().substring(0, 12) + ", the run recorded " + recorded.describe());
+            }
+            if (recorded == null) s.err().println("note: " + from + " predates dataset tracking; resuming on " + runData.describe() + " as given, and recording it from now on");
+            train(s, rd, cfg, storedModel(from), source, runData, from);
+        }
+        return runDir;
+    }
+
+    private static void train(Settings s, RunDirectory rd, TrainConfig cfg, SiTConfig mc, BatchSource source, RunData runData, Path resumeFrom) throws Exception {
+        PrintStream err = s.err();
+        Path runDir = rd.path();
+        MemoryBudget.require(ModelSizes.trainingBytes(mc, cfg.batch()), "a training step of " + describe(mc) + " at batch " + cfg.batch(),
+                "lower --batch or the model size, or give the JVM more heap (ERW_JAVA_OPTS=-Xmx...)");
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode conf = json.createObjectNode();
+        conf.set("model", json.readTree(mc.toJson()));
+        conf.set("train", json.readTree(cfg.toJson()));
+        conf.set("data", runData.toJsonNode());
+        rd.writeAtomically(RunDirectory.CONFIG, json.writerWithDefaultPrettyPrinter().writeValueAsString(conf) + "\n");
+        err.printf("erw train: method %s, %s, %,d steps (warmup %d), batch %d, backend %s, run directory %s%n",
+                cfg.method().id(), describe(mc), cfg.steps(), cfg.warmup(), cfg.batch(), s.backend().name(), runDir);
+        long t0 = System.nanoTime();
+        try (Backend engine = s.backend().create(s.threads());
+             RunLogger log = new RunLogger(runDir, cfg.steps(), cfg.logEvery(), err);
+             RunArtifacts artifacts = new RunArtifacts(rd, s.keepLast(), log, cfg, source.numClasses(), engine, err);
+             Trainer trainer = new Trainer(cfg, mc, source, runDir, engine, artifacts)) {
+            trainer.checkpointMetadata(RunData.KEY, runData.toJson());
+            if (resumeFrom != null) {
+                trainer.resume(resumeFrom);
+                log.resumedAt(trainer.step());
+                err.println("resumed from " + resumeFrom + " at step " + trainer.step());
+            } else {
+                trainer.startFresh();
+            }
+            trainer.run(cfg.steps());
+            artifacts.finish(trainer);
+        }
+        err.printf("done in %.1f min: %s%n", (System.nanoTime() - t0) / 6e10, runDir);
+    }
+
+    /** The step a checkpoint says it is at (-1 when unreadable: {@link Trainer#resume} then names the problem). */
+    private static long checkpointStep(Path checkpoint) {
+        try (SafeTensorsFile f = SafeTensors.open(checkpoint)) {
+            return Long.parseLong(f.metadata().getOrDefault(Trainer.STEP_KEY, "-1").trim());
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** The dataset a run recorded: in its newest checkpoint, else in its config.json; null for runs of older erw versions. */
+    private static RunData recordedData(Path checkpoint, RunDirectory rd) {
+        try (SafeTensorsFile f = SafeTensors.open(checkpoint)) {
+            String json = f.metadata().get(RunData.KEY);
+            if (json != null) return RunData.fromJson(json, checkpoint + ": metadata " + RunData.KEY);
+        }
+        Path cfgFile = rd.path().resolve(RunDirectory.CONFIG);
+        if (!Files.isRegularFile(cfgFile)) return null;
+        try {
+            JsonNode n = new ObjectMapper().readTree(cfgFile.toFile());
+            return n != null && n.has("data") ? RunData.fromJson(n.get("data"), cfgFile + ": field 'data'") : null;
+        } catch (IOException e) {
+            throw new IllegalArgumentException(cfgFile + " is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+    }
+
+    private static SiTConfig storedModel(Path checkpoint) {
+        try (SafeTensorsFile f = SafeTensors.open(checkpoint)) {
+            return erw.model.Checkpoint.config(f, null).full();
+        }
+    }
+
+    private static void cleanTemporaries(RunDirectory rd, PrintStream err) {
+        long[] removed = rd.removeStaleTemporaries();
+        if (removed[0] > 0) err.printf("removed %d temporary file(s) (%s) left by an interrupted write in %s%n", removed[0], ModelSizes.human(removed[1]), rd.path());
+    }
+
+    private static String describe(SiTConfig c) {
+        return String.format("SiT depth %d, hidden %d, %d heads, patch %d, %dx%dx%d, projector at block %d -> %d",
+                c.depth(), c.hiddenSize(), c.numHeads(), c.patchSize(), c.inChannels(), c.inputSize(), c.inputSize(), c.encoderDepth(), c.zDim());
+    }
+}
