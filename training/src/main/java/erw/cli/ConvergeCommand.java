@@ -1,6 +1,5 @@
 package erw.cli;
 
-import erw.engine.cpu.CpuBackend;
 import erw.model.SiTConfig;
 import erw.training.TrainConfig;
 import erw.training.eval.ConvergenceBenchmark;
@@ -69,9 +68,9 @@ final class ConvergeCommand implements Callable<Integer> {
         base.logEvery = 1_000_000;
         long t0 = System.nanoTime();
         erw.engine.Backends.Choice choice = erw.engine.Backends.choose(backend);
-        int nThreads = threads != null ? threads : erw.engine.cpu.WorkerPool.defaultThreads();
+        int nThreads = threads != null ? threads : erw.engine.host.WorkerPool.defaultThreads();
         try (erw.engine.Backend cpu = choice.create(nThreads)) {
-            erw.engine.cpu.WorkerPool pool = cpu instanceof CpuBackend c ? c.pool() : null;
+            erw.engine.host.WorkerPool pool = cpu.host();
             EvalSetup setup = EvalSetup.prepare(dataRoot, null, cpu, System.err);
             int z = setup.data().featureShape()[1];
             SiTConfig m = TrainCommand.fashionModel(z);

@@ -2,7 +2,7 @@ package erw.cli;
 
 import erw.engine.Backend;
 import erw.engine.Backends;
-import erw.engine.cpu.WorkerPool;
+import erw.engine.host.WorkerPool;
 import erw.model.MemoryBudget;
 import erw.model.ModelSizes;
 import erw.model.SiTConfig;
