@@ -1,6 +1,6 @@
 /** The TornadoVM backend of erw: the kernel catalogue as TornadoVM kernels, recorded graphs as TaskGraphs. */
 module erw.engine.tornado {
-    requires erw.engine;
+    requires transitive erw.engine; // its API (Backend, Graph, Plan, WorkerPool) is part of this one's
     requires tornado.api;
     exports erw.engine.tornado;
     // TornadoVM's runtime reads the kernels' bytecode and reflects on them

@@ -1,7 +1,7 @@
 package erw.cli;
 
 import erw.engine.cpu.GemmBenchmark;
-import erw.engine.cpu.WorkerPool;
+import erw.engine.host.WorkerPool;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;

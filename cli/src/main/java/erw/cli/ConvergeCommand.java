@@ -1,7 +1,6 @@
 package erw.cli;
 
 import erw.training.eval.EvalSetup;
-import erw.engine.cpu.CpuBackend;
 import erw.model.SiTConfig;
 import erw.training.TrainConfig;
 import erw.training.eval.ConvergenceBenchmark;
@@ -64,7 +63,7 @@ final class ConvergeCommand implements Callable<Integer> {
         erw.engine.Backends.Choice choice = engine.choice();
         int nThreads = engine.threads();
         try (erw.engine.Backend cpu = choice.create(nThreads)) {
-            erw.engine.cpu.WorkerPool pool = cpu instanceof CpuBackend c ? c.pool() : null;
+            erw.engine.host.WorkerPool pool = cpu.host();
             EvalSetup setup = EvalSetup.prepare(dataRoot, null, cpu, System.err);
             int z = setup.data().featureShape()[1];
             SiTConfig m = Recipes.fashionModel(z);

@@ -1,7 +1,7 @@
 package erw.cli;
 
 import erw.engine.Backends;
-import erw.engine.cpu.WorkerPool;
+import erw.engine.host.WorkerPool;
 import picocli.CommandLine.Option;
 
 /** Where a command computes: backend and worker threads, declared once for every command that runs the engine. */

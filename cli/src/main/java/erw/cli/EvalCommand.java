@@ -2,7 +2,6 @@ package erw.cli;
 
 import erw.training.eval.EvalSetup;
 import erw.engine.Backend;
-import erw.engine.cpu.CpuBackend;
 import erw.model.Checkpoint;
 import erw.model.SiT;
 import erw.model.io.SafeTensors;
@@ -63,7 +62,7 @@ public final class EvalCommand implements Callable<Integer> {
             for (Path file : files) {
                 boolean ema = !raw && hasEma(file);
                 SiT model = Checkpoint.load(file, ema, null);
-                SampleQuality.Score s = quality.score(model, cpu, cpu instanceof CpuBackend c ? c.pool() : null, samples, opt);
+                SampleQuality.Score s = quality.score(model, cpu, cpu.host(), samples, opt);
                 StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%s%s: FD %.3f, accuracy %.2f%%", file, ema || raw ? "" : " (no EMA weights: raw)",
                         s.fd(), 100 * s.accuracy()));
                 int b = block != null ? block : model.config().encoderDepth();

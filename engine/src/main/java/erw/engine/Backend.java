@@ -1,5 +1,6 @@
 package erw.engine;
 
+import erw.engine.host.WorkerPool;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -10,6 +11,14 @@ public interface Backend extends AutoCloseable {
     String name();
 
     Plan compile(Graph graph);
+
+    /**
+     * The host's worker threads, for what the model, sampler and trainer compute on the host
+     * (noise, sampler updates): the CPU backend's own pool; a device backend's host-side pool.
+     */
+    default WorkerPool host() {
+        return WorkerPool.shared();
+    }
 
     /**
      * Compiles graphs that always run in this order, round after round (a training step: forward,

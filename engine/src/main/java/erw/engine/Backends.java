@@ -1,7 +1,6 @@
 package erw.engine;
 
-import erw.engine.cpu.CpuBackend;
-import erw.engine.cpu.WorkerPool;
+import erw.engine.host.WorkerPool;
 import java.util.Locale;
 import java.util.ServiceLoader;
 
@@ -12,10 +11,14 @@ import java.util.ServiceLoader;
 public final class Backends {
     private Backends() {}
 
-    /** The chosen backend's name, and a way to make it. */
+    /** The chosen backend's name, and a way to make it (the CPU's provider is built into this module). */
     public record Choice(String name, BackendProvider provider) {
         public Backend create(int threads) {
-            if (provider == null) return new CpuBackend(new WorkerPool(threads), true, false);
+            if (provider == null) {
+                BackendProvider cpu = find("cpu");
+                if (cpu == null) throw new IllegalStateException("the built-in CPU backend's provider is not registered (module-info or META-INF/services of erw.engine)");
+                return cpu.create(threads);
+            }
             return provider.create(threads);
         }
 

@@ -1,7 +1,6 @@
 package erw.engine;
 
-import erw.engine.cpu.CpuBackend;
-import erw.engine.cpu.Philox;
+import erw.engine.host.Philox;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
@@ -21,9 +20,9 @@ import java.util.function.Function;
 public final class GradCheck {
     public double eps = 1e-2, atol = 2e-3, rtol = 2e-2;
     public int maxCoordsPerTensor = 24;
-    private final CpuBackend backend;
+    private final Backend backend;
 
-    public GradCheck(CpuBackend backend) {
+    public GradCheck(Backend backend) {
         this.backend = backend;
     }
 

@@ -1,23 +1,32 @@
 package erw.engine;
 
-import erw.engine.cpu.WorkerPool;
-import erw.engine.ops.Activation;
+import erw.engine.ops.Add;
 import erw.engine.ops.Attention;
+import erw.engine.ops.Chunk;
 import erw.engine.ops.Concat;
 import erw.engine.ops.CosineAlignLoss;
-import erw.engine.ops.Elementwise;
 import erw.engine.ops.Embedding;
 import erw.engine.ops.GatedResidual;
+import erw.engine.ops.Gelu;
+import erw.engine.ops.L2Norm;
 import erw.engine.ops.LayerNorm;
 import erw.engine.ops.Matmul;
+import erw.engine.ops.Mean;
 import erw.engine.ops.Modulate;
 import erw.engine.ops.MseLoss;
+import erw.engine.ops.Mul;
 import erw.engine.ops.NtXentLoss;
 import erw.engine.ops.Patchify;
-import erw.engine.ops.Reduction;
+import erw.engine.ops.Rope;
 import erw.engine.ops.Scale;
+import erw.engine.ops.SeedGrad;
+import erw.engine.ops.Silu;
 import erw.engine.ops.Softmax;
+import erw.engine.ops.SoftmaxCrossEntropy;
+import erw.engine.ops.Sum;
 import erw.engine.ops.TimestepEmbedding;
+import erw.engine.ops.TokenMean;
+import erw.engine.ops.Unpatchify;
 import erw.engine.ops.ZeroGrad;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -85,7 +94,7 @@ public final class Graph {
         return readBack;
     }
 
-    /** Appends an op built elsewhere (optimizer steps, custom kernels). */
+    /** Appends an op built elsewhere (optimizer steps, data preparation, pruned copies of other graphs). */
     public <T extends Op> T add(T op) {
         ops.add(op);
         return op;
@@ -138,14 +147,14 @@ public final class Graph {
     public Tensor add(String opName, Tensor a, Tensor b) {
         String l = label(opName, "add");
         Tensor out = activation(l, anyGrad(a, b), a.shape());
-        add(new Elementwise(l, Elementwise.Kind.ADD, a, b, out));
+        add(new Add(l, a, b, out));
         return out;
     }
 
     public Tensor mul(String opName, Tensor a, Tensor b) {
         String l = label(opName, "mul");
         Tensor out = activation(l, anyGrad(a, b), a.shape());
-        add(new Elementwise(l, Elementwise.Kind.MUL, a, b, out));
+        add(new Mul(l, a, b, out));
         return out;
     }
 
@@ -189,14 +198,14 @@ public final class Graph {
     public Tensor silu(String opName, Tensor x) {
         String l = label(opName, "silu");
         Tensor out = activation(l, anyGrad(x), x.shape());
-        add(new Activation(l, Activation.Kind.SILU, x, out));
+        add(new Silu(l, x, out));
         return out;
     }
 
     public Tensor gelu(String opName, Tensor x) {
         String l = label(opName, "gelu");
         Tensor out = activation(l, anyGrad(x), x.shape());
-        add(new Activation(l, Activation.Kind.GELU_TANH, x, out));
+        add(new Gelu(l, x, out));
         return out;
     }
 
@@ -223,7 +232,7 @@ public final class Graph {
         }
         int tokens = (height / patch) * (width / patch);
         Tensor out = activation(l, anyGrad(images), batch * tokens, channels * patch * patch);
-        add(new Patchify(l, images, out, batch, channels, height, width, patch, false));
+        add(new Patchify(l, images, out, batch, channels, height, width, patch));
         return out;
     }
 
@@ -231,7 +240,7 @@ public final class Graph {
     public Tensor unpatchify(String opName, Tensor tokens, int batch, int channels, int height, int width, int patch) {
         String l = label(opName, "unpatchify");
         Tensor out = activation(l, anyGrad(tokens), batch, channels, height, width);
-        add(new Patchify(l, tokens, out, batch, channels, height, width, patch, true));
+        add(new Unpatchify(l, tokens, out, batch, channels, height, width, patch));
         return out;
     }
 
@@ -250,7 +259,7 @@ public final class Graph {
         int w = 0;
         for (Tensor p : parts) w += p.cols();
         Tensor out = activation(l, anyGrad(parts.toArray(new Tensor[0])), withLast(parts.get(0), w));
-        add(new Concat(l, parts, out, false));
+        add(new Concat(l, parts, out));
         return out;
     }
 
@@ -262,7 +271,7 @@ public final class Graph {
         }
         List<Tensor> parts = new ArrayList<>();
         for (int i = 0; i < chunks; i++) parts.add(activation(l + "." + i, anyGrad(x), withLast(x, x.cols() / chunks)));
-        add(new Concat(l, parts, x, true));
+        add(new Chunk(l, parts, x));
         return parts;
     }
 
@@ -290,22 +299,24 @@ public final class Graph {
     }
 
     public Tensor sum(String opName, Tensor x) {
-        return reduce(opName, Reduction.Kind.SUM, List.of(x));
+        String l = label(opName, "sum");
+        Tensor out = activation(l, anyGrad(x), 1);
+        add(new Sum(l, x, out));
+        return out;
     }
 
     public Tensor mean(String opName, Tensor x) {
-        return reduce(opName, Reduction.Kind.MEAN, List.of(x));
+        String l = label(opName, "mean");
+        Tensor out = activation(l, anyGrad(x), 1);
+        add(new Mean(l, x, out));
+        return out;
     }
 
     /** sqrt of the sum of squares over all the given tensors. */
     public Tensor l2norm(String opName, List<Tensor> xs) {
-        return reduce(opName, Reduction.Kind.L2NORM, xs);
-    }
-
-    private Tensor reduce(String opName, Reduction.Kind kind, List<Tensor> xs) {
-        String l = label(opName, kind.name().toLowerCase());
+        String l = label(opName, "l2norm");
         Tensor out = activation(l, anyGrad(xs.toArray(new Tensor[0])), 1);
-        add(new Reduction(l, kind, xs, out));
+        add(new L2Norm(l, xs, out));
         return out;
     }
 
@@ -321,7 +332,7 @@ public final class Graph {
     public Tensor rope(String opName, Tensor qkv, Tensor cos, Tensor sin, int batch, int heads) {
         String l = label(opName, "rope");
         Tensor out = activation(l, anyGrad(qkv), qkv.shape());
-        add(new erw.engine.ops.Rope(l, qkv, cos, sin, batch, heads, out));
+        add(new Rope(l, qkv, cos, sin, batch, heads, out));
         return out;
     }
 
@@ -329,7 +340,7 @@ public final class Graph {
     public Tensor tokenMean(String opName, Tensor x, int batch) {
         String l = label(opName, "token_mean");
         Tensor out = activation(l, anyGrad(x), batch, x.cols());
-        add(new erw.engine.ops.TokenMean(l, x, batch, out));
+        add(new TokenMean(l, x, batch, out));
         return out;
     }
 
@@ -337,7 +348,7 @@ public final class Graph {
     public Tensor crossEntropy(String opName, Tensor logits, Tensor labels) {
         String l = label(opName, "softmax_cross_entropy");
         Tensor out = activation(l, anyGrad(logits), 1);
-        add(new erw.engine.ops.SoftmaxCrossEntropy(l, logits, labels, out));
+        add(new SoftmaxCrossEntropy(l, logits, labels, out));
         return out;
     }
 
@@ -400,37 +411,16 @@ public final class Graph {
         return g;
     }
 
-    /** Sets d(loss) = 1 before the reverse sweep. */
-    static final class SeedGrad extends Op {
-        private final Tensor loss;
-
-        SeedGrad(String name, Tensor loss) {
-            super(name);
-            this.loss = loss;
-        }
-
-        @Override public String type() { return "seed_grad"; }
-        @Override public List<Tensor> inputs() { return List.of(); }
-        @Override public List<Tensor> outputs() { return List.of(loss); }
-        @Override public boolean differentiable() { return false; }
-        @Override public void forward(WorkerPool pool) { loss.grad()[0] = 1f; }
-    }
-
-    /** Runs the vector-Jacobian product of a forward op as a step of the backward graph. */
-    public static final class BackwardOf extends Op {
-        private final Op forward;
-
-        BackwardOf(Op forward) {
-            super(forward.name() + ".backward");
-            this.forward = forward;
-        }
-
-        public Op forwardOp() { return forward; }
+    /**
+     * A step of a backward graph: the vector-Jacobian product of a forward op. Backends run it with
+     * their backward switch over the forward op; it has no kernel of its own.
+     */
+    public record BackwardOf(Op forward) implements Op {
+        @Override public String name() { return forward.name() + ".backward"; }
         @Override public String type() { return forward.type() + "_backward"; }
         @Override public List<Tensor> inputs() { return forward.outputs(); }
         @Override public List<Tensor> outputs() { return forward.inputs(); }
         @Override public boolean differentiable() { return false; }
-        @Override public void forward(WorkerPool pool) { forward.backward(pool); }
         @Override public long flops() { return 2 * forward.flops(); }
     }
 }

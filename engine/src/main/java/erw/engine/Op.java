@@ -1,61 +1,83 @@
 package erw.engine;
 
-import erw.engine.cpu.WorkerPool;
+import erw.engine.ops.Add;
+import erw.engine.ops.AdamW;
+import erw.engine.ops.Attention;
+import erw.engine.ops.Chunk;
+import erw.engine.ops.ClipGradNorm;
+import erw.engine.ops.Concat;
+import erw.engine.ops.CosineAlignLoss;
+import erw.engine.ops.EmaUpdate;
+import erw.engine.ops.Embedding;
+import erw.engine.ops.GatedResidual;
+import erw.engine.ops.Gelu;
+import erw.engine.ops.L2Norm;
+import erw.engine.ops.LayerNorm;
+import erw.engine.ops.LinearInterpolant;
+import erw.engine.ops.Matmul;
+import erw.engine.ops.Mean;
+import erw.engine.ops.Modulate;
+import erw.engine.ops.MseLoss;
+import erw.engine.ops.Mul;
+import erw.engine.ops.NtXentLoss;
+import erw.engine.ops.Patchify;
+import erw.engine.ops.Randn;
+import erw.engine.ops.Rope;
+import erw.engine.ops.Scale;
+import erw.engine.ops.SeedGrad;
+import erw.engine.ops.Silu;
+import erw.engine.ops.Softmax;
+import erw.engine.ops.SoftmaxCrossEntropy;
+import erw.engine.ops.Sum;
+import erw.engine.ops.TimestepEmbedding;
+import erw.engine.ops.TokenMean;
+import erw.engine.ops.Unpatchify;
+import erw.engine.ops.ZeroGrad;
 import java.util.List;
 
 /**
- * One recorded operation: its inputs and outputs, a CPU forward, and (for differentiable ops) the
- * vector-Jacobian product that reads the outputs' gradients and <em>accumulates</em> into the
- * inputs' gradients. Ops validate shapes when constructed, so a graph that records is a graph
- * that runs.
+ * One recorded operation, as data: its operand tensors, attributes and outputs (one record per
+ * catalogue entry in {@code erw.engine.ops}, shapes checked in its constructor, so a graph that
+ * records is a graph that runs). Kernels live in the backends, which switch exhaustively over this
+ * sealed type: an op without a kernel on some backend does not compile there. A differentiable op's
+ * backward reads its outputs' gradients and <em>accumulates</em> into its inputs' gradients; what its
+ * forward keeps for the backward is in {@link #saved()} tensors ({@link Tensor.Kind#SAVED}).
+ *
+ * <p>{@link Graph.BackwardOf} is the step of a backward graph that runs a forward op's
+ * vector-Jacobian product; backends dispatch it to their backward switch over the forward op.
  */
-public abstract class Op {
-    protected final String name;
-
-    protected Op(String name) {
-        this.name = name;
-    }
+public sealed interface Op permits Matmul, Add, Mul, Scale, Silu, Gelu, GatedResidual, Modulate, LayerNorm, Softmax, Attention,
+        Patchify, Unpatchify, Embedding, Concat, Chunk, MseLoss, CosineAlignLoss, NtXentLoss, Sum, Mean, L2Norm, TimestepEmbedding,
+        Rope, TokenMean, SoftmaxCrossEntropy, AdamW, ClipGradNorm, EmaUpdate, ZeroGrad, SeedGrad, Randn, LinearInterpolant,
+        Graph.BackwardOf {
 
     /** The op's label in errors and profiles, e.g. "blocks.3.attn.qkv". */
-    public final String name() {
-        return name;
+    String name();
+
+    /** The catalogue entry in words, e.g. "matmul" (errors and profiles; backends dispatch on the type itself). */
+    String type();
+
+    List<Tensor> inputs();
+
+    List<Tensor> outputs();
+
+    /** Tensors the forward writes for the backward ({@link Tensor.Kind#SAVED}); none by default. */
+    default List<Tensor> saved() {
+        return List.of();
     }
 
-    /** The catalogue entry, e.g. "matmul"; a backend maps it to its kernel. */
-    public abstract String type();
-
-    public abstract List<Tensor> inputs();
-
-    public abstract List<Tensor> outputs();
-
-    public abstract void forward(WorkerPool pool);
-
-    /** Whether {@link #backward} propagates anything. */
-    public boolean differentiable() {
+    /** Whether the op has a vector-Jacobian product that propagates anything. */
+    default boolean differentiable() {
         return true;
     }
 
-    /** Accumulates input gradients from output gradients. */
-    public void backward(WorkerPool pool) {
-        throw new EngineException(type() + " '" + name + "' has no backward");
-    }
-
     /** Floating-point operations of one forward run (for profiles; 0 if not counted). */
-    public long flops() {
+    default long flops() {
         return 0;
     }
 
-    protected static EngineException shapeError(String type, String name, String what, Tensor... ts) {
-        StringBuilder sb = new StringBuilder(type).append(" '").append(name).append("': ").append(what).append(" (");
-        for (int i = 0; i < ts.length; i++) {
-            if (i > 0) sb.append(", ");
-            sb.append(ts[i].name()).append(' ').append(ts[i].shapeString());
-        }
-        return new EngineException(sb.append(')').toString());
-    }
-
-    @Override
-    public String toString() {
-        return type() + " '" + name + "' " + inputs() + " -> " + outputs();
+    /** {@code type 'name' [inputs] -> [outputs]}, for messages. */
+    static String describe(Op op) {
+        return op.type() + " '" + op.name() + "' " + op.inputs() + " -> " + op.outputs();
     }
 }

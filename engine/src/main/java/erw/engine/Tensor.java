@@ -23,7 +23,12 @@ public final class Tensor {
         /** A step-varying scalar (learning rate, lambda, step count) set from the host. */
         SCALAR,
         /** Persistent non-trained state (optimizer moments, EMA weights, fixed tables). */
-        STATE
+        STATE,
+        /**
+         * What an op's forward keeps for its backward (LayerNorm's row statistics, attention's
+         * log-sum-exps): written by the forward, read by the vector-Jacobian product, never by the host.
+         */
+        SAVED
     }
 
     private final String name;
@@ -87,6 +92,11 @@ public final class Tensor {
     /** Persistent state without gradient (optimizer moments, EMA copies, fixed tables). */
     public static Tensor state(String name, int... shape) {
         return create(name, Kind.STATE, false, shape);
+    }
+
+    /** Statistics an op's forward saves for its backward (created when the op is recorded). */
+    public static Tensor saved(String name, int... shape) {
+        return create(name, Kind.SAVED, false, shape);
     }
 
     /** A view with another shape of the same number of elements, sharing data and gradient. */

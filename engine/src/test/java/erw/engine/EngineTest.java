@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import erw.engine.cpu.CpuBackend;
-import erw.engine.cpu.Philox;
+import erw.engine.host.Philox;
 import erw.engine.ops.AdamW;
 import erw.engine.ops.ClipGradNorm;
 import erw.engine.ops.EmaUpdate;

@@ -2,7 +2,7 @@ package erw.model;
 
 import erw.engine.Graph;
 import erw.engine.Tensor;
-import erw.engine.cpu.Philox;
+import erw.engine.host.Philox;
 import java.util.ArrayList;
 import java.util.List;
 

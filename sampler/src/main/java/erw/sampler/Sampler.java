@@ -1,7 +1,7 @@
 package erw.sampler;
 
-import erw.engine.cpu.Philox;
-import erw.engine.cpu.WorkerPool;
+import erw.engine.host.Philox;
+import erw.engine.host.WorkerPool;
 import java.util.Arrays;
 
 /**

@@ -2,7 +2,7 @@ package erw.sampler;
 
 import erw.engine.Backend;
 import erw.engine.cpu.CpuBackend;
-import erw.engine.cpu.WorkerPool;
+import erw.engine.host.WorkerPool;
 import erw.model.SiT;
 
 /** Sampling throughput of the graph-based SDE sampler (no guidance, random classes, seed 0). */
@@ -39,7 +39,7 @@ public final class SamplerBenchmark {
      */
     public static double run(SiT model, Backend backend, int batch, int steps, double cfg) {
         if (batch < 1 || steps < 2) throw new IllegalArgumentException("benchmark needs batch >= 1 and steps >= 2");
-        WorkerPool pool = backend instanceof CpuBackend cb ? cb.pool() : null;
+        WorkerPool pool = backend.host();
         try (backend; SiTVelocity field = new SiTVelocity(model, backend)) {
             Sampler.Options opt = new Sampler.Options(SamplerKind.SDE, steps, cfg, 0, 1, 0);
             Sampler s = new Sampler(field, field.sampleSize(), opt, pool);

@@ -174,7 +174,7 @@ class SamplerMechanicsTest {
         Sampler.Options o = Sampler.Options.of(SamplerKind.SDE, 6, 1).withCfg(1.7, 0, 1);
         float[] serial = new Sampler(new LabelField(d), d, o, null).sample(labels, 0, null);
         float[] parallel;
-        try (var pool = new erw.engine.cpu.WorkerPool(3)) {
+        try (var pool = new erw.engine.host.WorkerPool(3)) {
             parallel = new Sampler(new LabelField(d), d, o, pool).sample(labels.clone(), 0, null);
         }
         assertArrayEquals(serial, parallel);

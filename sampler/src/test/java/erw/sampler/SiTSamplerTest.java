@@ -10,7 +10,7 @@ import erw.engine.Graph;
 import erw.engine.Plan;
 import erw.engine.Tensor;
 import erw.engine.cpu.CpuBackend;
-import erw.engine.cpu.Philox;
+import erw.engine.host.Philox;
 import erw.model.SiT;
 import erw.model.SiTConfig;
 import java.util.Arrays;

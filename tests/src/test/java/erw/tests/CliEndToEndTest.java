@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import erw.cli.Main;
-import erw.engine.cpu.Philox;
+import erw.engine.host.Philox;
 import erw.model.io.Npy;
 import java.io.PrintWriter;
 import java.io.StringWriter;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import erw.cli.Main;
-import erw.engine.cpu.Philox;
+import erw.engine.host.Philox;
 import erw.model.io.Npy;
 import erw.training.run.RunDirectory;
 import java.io.PrintWriter;

@@ -1,6 +1,6 @@
 package erw.training;
 
-import erw.engine.cpu.Philox;
+import erw.engine.host.Philox;
 
 /**
  * The order in which samples are seen: position p = step * batch + i of the run reads sample

@@ -2,7 +2,7 @@ package erw.training;
 
 import erw.engine.Backend;
 import erw.engine.Tensor;
-import erw.engine.cpu.Philox;
+import erw.engine.host.Philox;
 import erw.model.Checkpoint;
 import erw.model.ParameterStore;
 import erw.model.SiT;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import erw.engine.cpu.CpuBackend;
-import erw.engine.cpu.Philox;
+import erw.engine.host.Philox;
 import erw.model.SiTConfig;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import erw.engine.Tensor;
 import erw.engine.cpu.CpuBackend;
-import erw.engine.cpu.Philox;
+import erw.engine.host.Philox;
 import erw.model.SiT;
 import erw.model.SiTConfig;
 import java.nio.file.Files;

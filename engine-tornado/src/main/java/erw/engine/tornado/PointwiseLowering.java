@@ -1,140 +1,154 @@
 package erw.engine.tornado;
 
-import erw.engine.Op;
 import erw.engine.Tensor;
+import erw.engine.ops.Add;
+import erw.engine.ops.GatedResidual;
+import erw.engine.ops.Gelu;
+import erw.engine.ops.Modulate;
+import erw.engine.ops.Mul;
+import erw.engine.ops.Scale;
+import erw.engine.ops.Silu;
 import erw.engine.tornado.kernels.PointwiseKernels;
-import java.util.Set;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
 /** add, mul, scale, silu, gelu, gated_residual, modulate: @Parallel loops. */
-final class PointwiseLowering implements OpLowering {
-    @Override
-    public Set<String> types() {
-        return Set.of("add", "mul", "scale", "silu", "gelu", "gated_residual", "modulate");
+final class PointwiseLowering {
+    private PointwiseLowering() {}
+
+    static void add(Add op, TaskSink s) {
+        FloatArray ad = s.read(op.a()), bd = s.read(op.b()), od = s.write(op.out());
+        int n = op.a().size(), nb = op.b().size();
+        s.task("add", PointwiseKernels::add, ad, bd, od, n, nb);
     }
 
-    @Override
-    public void forward(Op op, OpFields f, TaskSink s) {
-        switch (op.type()) {
-            case "add", "mul" -> {
-                Tensor a = f.tensor("a"), b = f.tensor("b"), out = f.tensor("out");
-                FloatArray ad = s.read(a), bd = s.read(b), od = s.write(out);
-                int n = a.size(), nb = b.size();
-                if (op.type().equals("add")) s.task("add", (g, i) -> g.task(i, PointwiseKernels::add, ad, bd, od, n, nb));
-                else s.task("mul", (g, i) -> g.task(i, PointwiseKernels::mul, ad, bd, od, n));
-            }
-            case "scale" -> {
-                Tensor x = f.tensor("x"), factor = f.tensor("factor"), out = f.tensor("out");
-                FloatArray xd = s.read(x), od = s.write(out), fd = factor == null ? s.ones() : s.read(factor);
-                float alpha = f.real("alpha");
-                int n = x.size();
-                s.task("scale", (g, i) -> g.task(i, PointwiseKernels::scale, xd, od, fd, alpha, n, 0));
-            }
-            case "silu", "gelu" -> {
-                Tensor x = f.tensor("x"), out = f.tensor("out");
-                FloatArray xd = s.read(x), od = s.write(out);
-                int n = x.size();
-                if (op.type().equals("silu")) s.task("silu", (g, i) -> g.task(i, PointwiseKernels::silu, xd, od, n));
-                else s.task("gelu", (g, i) -> g.task(i, PointwiseKernels::gelu, xd, od, n));
-            }
-            case "gated_residual" -> {
-                Tensor x = f.tensor("x");
-                FloatArray xd = s.read(x), gd = s.read(f.tensor("gate")), hd = s.read(f.tensor("h")), od = s.write(f.tensor("out"));
-                int t = f.integer("t"), d = f.integer("d"), n = x.size();
-                s.task("gated_residual", (g, i) -> g.task(i, PointwiseKernels::gatedResidual, xd, gd, hd, od, t, d, n));
-            }
-            default -> { // modulate
-                Tensor x = f.tensor("x");
-                FloatArray xd = s.read(x), sh = s.read(f.tensor("shift")), sc = s.read(f.tensor("scale")), od = s.write(f.tensor("out"));
-                int t = f.integer("t"), d = f.integer("d"), n = x.size();
-                s.task("modulate", (g, i) -> g.task(i, PointwiseKernels::modulate, xd, sh, sc, od, t, d, n));
-            }
-        }
+    static void mul(Mul op, TaskSink s) {
+        FloatArray ad = s.read(op.a()), bd = s.read(op.b()), od = s.write(op.out());
+        int n = op.a().size();
+        s.task("mul", PointwiseKernels::mul, ad, bd, od, n);
     }
 
-    @Override
-    public void backward(Op op, OpFields f, TaskSink s) {
-        switch (op.type()) {
-            case "add", "mul" -> elementwiseBackward(op.type().equals("add"), f, s);
-            case "scale" -> {
-                Tensor x = f.tensor("x"), factor = f.tensor("factor"), out = f.tensor("out");
-                if (!x.requiresGrad()) return;
-                FloatArray go = s.gradRead(out), gx = s.gradUpdate(x), fd = factor == null ? s.ones() : s.read(factor);
-                float alpha = f.real("alpha");
-                int n = x.size();
-                s.task("scale_bwd", (g, i) -> g.task(i, PointwiseKernels::scale, go, gx, fd, alpha, n, 1));
-            }
-            case "silu", "gelu" -> {
-                Tensor x = f.tensor("x"), out = f.tensor("out");
-                if (!x.requiresGrad()) return;
-                FloatArray xd = s.read(x), go = s.gradRead(out), gx = s.gradUpdate(x);
-                int n = x.size();
-                if (op.type().equals("silu")) s.task("silu_bwd", (g, i) -> g.task(i, PointwiseKernels::siluBackward, xd, go, gx, n));
-                else s.task("gelu_bwd", (g, i) -> g.task(i, PointwiseKernels::geluBackward, xd, go, gx, n));
-            }
-            case "gated_residual" -> gatedResidualBackward(f, s);
-            default -> modulateBackward(f, s);
-        }
+    static void scale(Scale op, TaskSink s) {
+        Tensor x = op.x(), factor = op.factor();
+        FloatArray xd = s.read(x), od = s.write(op.out()), fd = factor == null ? s.ones() : s.read(factor);
+        float alpha = op.alpha();
+        int n = x.size();
+        s.task("scale", PointwiseKernels::scale, xd, od, fd, alpha, n, 0);
     }
 
-    private static void elementwiseBackward(boolean add, OpFields f, TaskSink s) {
-        Tensor a = f.tensor("a"), b = f.tensor("b"), out = f.tensor("out");
+    static void silu(Silu op, TaskSink s) {
+        FloatArray xd = s.read(op.x()), od = s.write(op.out());
+        int n = op.x().size();
+        s.task("silu", PointwiseKernels::silu, xd, od, n);
+    }
+
+    static void gelu(Gelu op, TaskSink s) {
+        FloatArray xd = s.read(op.x()), od = s.write(op.out());
+        int n = op.x().size();
+        s.task("gelu", PointwiseKernels::gelu, xd, od, n);
+    }
+
+    static void gatedResidual(GatedResidual op, TaskSink s) {
+        FloatArray xd = s.read(op.x()), gd = s.read(op.gate()), hd = s.read(op.h()), od = s.write(op.out());
+        int t = op.t(), d = op.d(), n = op.x().size();
+        s.task("gated_residual", PointwiseKernels::gatedResidual, xd, gd, hd, od, t, d, n);
+    }
+
+    static void modulate(Modulate op, TaskSink s) {
+        FloatArray xd = s.read(op.x()), sh = s.read(op.shift()), sc = s.read(op.scale()), od = s.write(op.out());
+        int t = op.t(), d = op.d(), n = op.x().size();
+        s.task("modulate", PointwiseKernels::modulate, xd, sh, sc, od, t, d, n);
+    }
+
+    static void scaleBackward(Scale op, TaskSink s) {
+        Tensor x = op.x(), factor = op.factor();
+        if (!x.requiresGrad()) return;
+        FloatArray go = s.gradRead(op.out()), gx = s.gradUpdate(x), fd = factor == null ? s.ones() : s.read(factor);
+        float alpha = op.alpha();
+        int n = x.size();
+        s.task("scale_bwd", PointwiseKernels::scale, go, gx, fd, alpha, n, 1);
+    }
+
+    static void siluBackward(Silu op, TaskSink s) {
+        Tensor x = op.x();
+        if (!x.requiresGrad()) return;
+        FloatArray xd = s.read(x), go = s.gradRead(op.out()), gx = s.gradUpdate(x);
+        int n = x.size();
+        s.task("silu_bwd", PointwiseKernels::siluBackward, xd, go, gx, n);
+    }
+
+    static void geluBackward(Gelu op, TaskSink s) {
+        Tensor x = op.x();
+        if (!x.requiresGrad()) return;
+        FloatArray xd = s.read(x), go = s.gradRead(op.out()), gx = s.gradUpdate(x);
+        int n = x.size();
+        s.task("gelu_bwd", PointwiseKernels::geluBackward, xd, go, gx, n);
+    }
+
+    static void addBackward(Add op, TaskSink s) {
+        elementwiseBackward(true, op.a(), op.b(), op.out(), s);
+    }
+
+    static void mulBackward(Mul op, TaskSink s) {
+        elementwiseBackward(false, op.a(), op.b(), op.out(), s);
+    }
+
+    private static void elementwiseBackward(boolean add, Tensor a, Tensor b, Tensor out, TaskSink s) {
         FloatArray go = s.gradRead(out);
         int n = a.size();
         if (a.requiresGrad()) {
             FloatArray ga = s.gradUpdate(a);
-            if (add) s.task("add_bwd_a", (g, i) -> g.task(i, PointwiseKernels::accumulate, go, ga, n));
+            if (add) s.task("add_bwd_a", PointwiseKernels::accumulate, go, ga, n);
             else {
                 FloatArray bd = s.read(b);
-                s.task("mul_bwd_a", (g, i) -> g.task(i, PointwiseKernels::accumulateProduct, go, bd, ga, n));
+                s.task("mul_bwd_a", PointwiseKernels::accumulateProduct, go, bd, ga, n);
             }
         }
         if (b.requiresGrad()) {
             FloatArray gb = s.gradUpdate(b);
             if (!add) {
                 FloatArray ad = s.read(a);
-                s.task("mul_bwd_b", (g, i) -> g.task(i, PointwiseKernels::accumulateProduct, go, ad, gb, n));
+                s.task("mul_bwd_b", PointwiseKernels::accumulateProduct, go, ad, gb, n);
             } else if (b.size() == n) {
-                s.task("add_bwd_b", (g, i) -> g.task(i, PointwiseKernels::accumulate, go, gb, n));
+                s.task("add_bwd_b", PointwiseKernels::accumulate, go, gb, n);
             } else {
                 LinearAlgebraLowering.columnSums(s, go, gb, n / b.size(), b.size());
             }
         }
     }
 
-    private static void gatedResidualBackward(OpFields f, TaskSink s) {
-        Tensor x = f.tensor("x"), gate = f.tensor("gate"), h = f.tensor("h"), out = f.tensor("out");
-        int n = f.integer("n"), t = f.integer("t"), d = f.integer("d"), size = x.size();
+    static void gatedResidualBackward(GatedResidual op, TaskSink s) {
+        Tensor x = op.x(), gate = op.gate(), h = op.h(), out = op.out();
+        int n = op.n(), t = op.t(), d = op.d(), size = x.size();
         FloatArray go = s.gradRead(out);
         if (x.requiresGrad()) {
             FloatArray gx = s.gradUpdate(x);
-            s.task("gated_residual_bwd_x", (g, i) -> g.task(i, PointwiseKernels::accumulate, go, gx, size));
+            s.task("gated_residual_bwd_x", PointwiseKernels::accumulate, go, gx, size);
         }
         if (h.requiresGrad()) {
             FloatArray gd = s.read(gate), gh = s.gradUpdate(h);
-            s.task("gated_residual_bwd_h", (g, i) -> g.task(i, PointwiseKernels::broadcastProductBackward, go, gd, gh, t, d, size));
+            s.task("gated_residual_bwd_h", PointwiseKernels::broadcastProductBackward, go, gd, gh, t, d, size);
         }
         if (gate.requiresGrad()) {
             FloatArray hd = s.read(h), gg = s.gradUpdate(gate);
-            s.task("gated_residual_bwd_gate", (g, i) -> g.task(i, PointwiseKernels::tokenSums, go, hd, 1, gg, n, t, d));
+            s.task("gated_residual_bwd_gate", PointwiseKernels::tokenSums, go, hd, 1, gg, n, t, d);
         }
     }
 
-    private static void modulateBackward(OpFields f, TaskSink s) {
-        Tensor x = f.tensor("x"), shift = f.tensor("shift"), scale = f.tensor("scale"), out = f.tensor("out");
-        int n = f.integer("n"), t = f.integer("t"), d = f.integer("d"), size = x.size();
+    static void modulateBackward(Modulate op, TaskSink s) {
+        Tensor x = op.x(), shift = op.shift(), scale = op.scale(), out = op.out();
+        int n = op.n(), t = op.t(), d = op.d(), size = x.size();
         FloatArray go = s.gradRead(out);
         if (x.requiresGrad()) {
             FloatArray sc = s.read(scale), gx = s.gradUpdate(x);
-            s.task("modulate_bwd_x", (g, i) -> g.task(i, PointwiseKernels::modulateBackwardX, go, sc, gx, t, d, size));
+            s.task("modulate_bwd_x", PointwiseKernels::modulateBackwardX, go, sc, gx, t, d, size);
         }
         if (shift.requiresGrad()) {
             FloatArray gsh = s.gradUpdate(shift), none = s.dummy();
-            s.task("modulate_bwd_shift", (g, i) -> g.task(i, PointwiseKernels::tokenSums, go, none, 0, gsh, n, t, d));
+            s.task("modulate_bwd_shift", PointwiseKernels::tokenSums, go, none, 0, gsh, n, t, d);
         }
         if (scale.requiresGrad()) {
             FloatArray xd = s.read(x), gsc = s.gradUpdate(scale);
-            s.task("modulate_bwd_scale", (g, i) -> g.task(i, PointwiseKernels::tokenSums, go, xd, 1, gsc, n, t, d));
+            s.task("modulate_bwd_scale", PointwiseKernels::tokenSums, go, xd, 1, gsc, n, t, d);
         }
     }
 }

@@ -3,9 +3,11 @@ package erw.engine.tornado;
 import erw.engine.EngineException;
 import erw.engine.Op;
 import erw.engine.Tensor;
+import erw.engine.ops.LayerNorm;
+import erw.engine.ops.Softmax;
+import erw.engine.ops.SoftmaxCrossEntropy;
 import erw.engine.tornado.kernels.ReduceKernels;
 import erw.engine.tornado.kernels.RowKernels;
-import java.util.Set;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
@@ -14,51 +16,44 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
  * scratch buffers of the graph that needs them; the backward recomputes them rather than carrying
  * state between graphs.
  */
-final class RowLowering implements OpLowering {
-    @Override
-    public Set<String> types() {
-        return Set.of("layernorm", "softmax", "softmax_cross_entropy");
-    }
+final class RowLowering {
+    private RowLowering() {}
 
-    private static FloatArray layerNormStats(OpFields f, TaskSink s, FloatArray x) {
-        int rows = f.integer("rows"), d = f.integer("d");
-        float eps = f.real("eps");
+    private static FloatArray layerNormStats(LayerNorm op, TaskSink s, FloatArray x) {
+        int rows = op.rows(), d = op.d();
+        float eps = op.eps();
         FloatArray stats = s.scratch(2 * rows);
         KernelContext ctx = new KernelContext();
-        String id = s.task("layernorm_stats", (g, i) -> g.task(i, RowKernels::layerNormStats, ctx, x, stats, d, eps));
+        String id = s.task("layernorm_stats", RowKernels::layerNormStats, ctx, x, stats, d, eps);
         s.grid1(id, (long) rows * RowKernels.GROUP, RowKernels.GROUP);
         return stats;
     }
 
-    @Override
-    public void forward(Op op, OpFields f, TaskSink s) {
-        switch (op.type()) {
-            case "layernorm" -> {
-                Tensor x = f.tensor("x"), w = f.tensor("weight"), b = f.tensor("bias"), out = f.tensor("out");
-                FloatArray xd = s.read(x);
-                FloatArray stats = layerNormStats(f, s, xd);
-                FloatArray wd = w == null ? s.dummy() : s.read(w), bd = b == null ? s.dummy() : s.read(b), od = s.write(out);
-                int affine = w == null ? 0 : 1, d = f.integer("d"), n = x.size();
-                s.task("layernorm_apply", (g, i) -> g.task(i, RowKernels::layerNormApply, xd, stats, wd, bd, od, affine, d, n));
-            }
-            case "softmax" -> {
-                Tensor x = f.tensor("x"), out = f.tensor("out");
-                FloatArray xd = s.read(x), od = s.write(out);
-                int rows = f.integer("rows"), c = f.integer("c");
-                KernelContext ctx = new KernelContext();
-                String id = s.task("softmax", (g, i) -> g.task(i, RowKernels::softmax, ctx, xd, od, c));
-                s.grid1(id, (long) rows * RowKernels.GROUP, RowKernels.GROUP);
-            }
-            default -> {
-                Tensor logits = f.tensor("logits"), labels = f.tensor("labels"), out = f.tensor("out");
-                int n = f.integer("n"), k = f.integer("k");
-                checkLabels(op, s, labels, k);
-                FloatArray ld = s.read(logits), yd = s.read(labels), od = s.write(out);
-                FloatArray lse = s.scratch(n), loss = s.scratch(n);
-                s.task("xent_rows", (g, i) -> g.task(i, RowKernels::crossEntropyRows, ld, yd, lse, loss, n, k));
-                LossLowering.reduce(s, loss, loss, n, ReduceKernels.MODE_SUM, od, 0, 1f / n, false);
-            }
-        }
+    static void layerNorm(LayerNorm op, TaskSink s) {
+        Tensor x = op.x(), w = op.weight(), b = op.bias();
+        FloatArray xd = s.read(x);
+        FloatArray stats = layerNormStats(op, s, xd);
+        FloatArray wd = w == null ? s.dummy() : s.read(w), bd = b == null ? s.dummy() : s.read(b), od = s.write(op.out());
+        int affine = w == null ? 0 : 1, d = op.d(), n = x.size();
+        s.task("layernorm_apply", RowKernels::layerNormApply, xd, stats, wd, bd, od, affine, d, n);
+    }
+
+    static void softmax(Softmax op, TaskSink s) {
+        FloatArray xd = s.read(op.x()), od = s.write(op.out());
+        int rows = op.rows(), c = op.c();
+        KernelContext ctx = new KernelContext();
+        String id = s.task("softmax", RowKernels::softmax, ctx, xd, od, c);
+        s.grid1(id, (long) rows * RowKernels.GROUP, RowKernels.GROUP);
+    }
+
+    static void crossEntropy(SoftmaxCrossEntropy op, TaskSink s) {
+        Tensor logits = op.logits(), labels = op.labels();
+        int n = op.n(), k = op.k();
+        checkLabels(op, s, labels, k);
+        FloatArray ld = s.read(logits), yd = s.read(labels), od = s.write(op.out());
+        FloatArray lse = s.scratch(n), loss = s.scratch(n);
+        s.task("xent_rows", RowKernels::crossEntropyRows, ld, yd, lse, loss, n, k);
+        LossLowering.reduce(s, loss, loss, n, ReduceKernels.MODE_SUM, od, 0, 1f / n, false);
     }
 
     /** Labels are host-written: check their range on the host, where the error can name them. */
@@ -75,48 +70,43 @@ final class RowLowering implements OpLowering {
         });
     }
 
-    @Override
-    public void backward(Op op, OpFields f, TaskSink s) {
-        switch (op.type()) {
-            case "layernorm" -> layerNormBackward(f, s);
-            case "softmax" -> {
-                Tensor x = f.tensor("x"), out = f.tensor("out");
-                if (!x.requiresGrad()) return;
-                FloatArray yd = s.read(out), go = s.gradRead(out), gx = s.gradUpdate(x);
-                int rows = f.integer("rows"), c = f.integer("c");
-                KernelContext ctx = new KernelContext();
-                String id = s.task("softmax_bwd", (g, i) -> g.task(i, RowKernels::softmaxBackward, ctx, yd, go, gx, c));
-                s.grid1(id, (long) rows * RowKernels.GROUP, RowKernels.GROUP);
-            }
-            default -> {
-                Tensor logits = f.tensor("logits"), labels = f.tensor("labels"), out = f.tensor("out");
-                if (!logits.requiresGrad()) return;
-                int n = f.integer("n"), k = f.integer("k");
-                FloatArray ld = s.read(logits), yd = s.read(labels), go = s.gradRead(out), gl = s.gradUpdate(logits);
-                FloatArray lse = s.scratch(n), loss = s.scratch(n);
-                s.task("xent_rows", (g, i) -> g.task(i, RowKernels::crossEntropyRows, ld, yd, lse, loss, n, k));
-                s.task("xent_bwd", (g, i) -> g.task(i, RowKernels::crossEntropyBackward, ld, yd, lse, go, gl, n, k));
-            }
-        }
+    static void softmaxBackward(Softmax op, TaskSink s) {
+        Tensor x = op.x(), out = op.out();
+        if (!x.requiresGrad()) return;
+        FloatArray yd = s.read(out), go = s.gradRead(out), gx = s.gradUpdate(x);
+        int rows = op.rows(), c = op.c();
+        KernelContext ctx = new KernelContext();
+        String id = s.task("softmax_bwd", RowKernels::softmaxBackward, ctx, yd, go, gx, c);
+        s.grid1(id, (long) rows * RowKernels.GROUP, RowKernels.GROUP);
     }
 
-    private static void layerNormBackward(OpFields f, TaskSink s) {
-        Tensor x = f.tensor("x"), w = f.tensor("weight"), b = f.tensor("bias"), out = f.tensor("out");
-        int rows = f.integer("rows"), d = f.integer("d");
+    static void crossEntropyBackward(SoftmaxCrossEntropy op, TaskSink s) {
+        Tensor logits = op.logits(), labels = op.labels(), out = op.out();
+        if (!logits.requiresGrad()) return;
+        int n = op.n(), k = op.k();
+        FloatArray ld = s.read(logits), yd = s.read(labels), go = s.gradRead(out), gl = s.gradUpdate(logits);
+        FloatArray lse = s.scratch(n), loss = s.scratch(n);
+        s.task("xent_rows", RowKernels::crossEntropyRows, ld, yd, lse, loss, n, k);
+        s.task("xent_bwd", RowKernels::crossEntropyBackward, ld, yd, lse, go, gl, n, k);
+    }
+
+    static void layerNormBackward(LayerNorm op, TaskSink s) {
+        Tensor x = op.x(), w = op.weight(), b = op.bias(), out = op.out();
+        int rows = op.rows(), d = op.d();
         FloatArray xd = s.read(x), go = s.gradRead(out);
-        FloatArray stats = layerNormStats(f, s, xd);
+        FloatArray stats = layerNormStats(op, s, xd);
         if (x.requiresGrad()) {
             FloatArray wd = w == null ? s.dummy() : s.read(w), gx = s.gradUpdate(x);
             int affine = w == null ? 0 : 1;
             KernelContext ctx = new KernelContext();
-            String id = s.task("layernorm_bwd_x", (g, i) -> g.task(i, RowKernels::layerNormBackwardInput, ctx, xd, stats, wd, go, gx, affine, d));
+            String id = s.task("layernorm_bwd_x", RowKernels::layerNormBackwardInput, ctx, xd, stats, wd, go, gx, affine, d);
             s.grid1(id, (long) rows * RowKernels.GROUP, RowKernels.GROUP);
         }
         if (w != null && (w.requiresGrad() || b.requiresGrad())) {
             FloatArray gw = s.gradUpdateOrDummy(w), gb = s.gradUpdateOrDummy(b);
             int useW = w.requiresGrad() ? 1 : 0, useB = b.requiresGrad() ? 1 : 0;
             KernelContext ctx = new KernelContext();
-            String id = s.task("layernorm_bwd_affine", (g, i) -> g.task(i, RowKernels::layerNormBackwardAffine, ctx, xd, stats, go, gw, gb, useW, useB, rows, d));
+            String id = s.task("layernorm_bwd_affine", RowKernels::layerNormBackwardAffine, ctx, xd, stats, go, gw, gb, useW, useB, rows, d);
             s.grid2(id, d, 16, 16, 16);
         }
     }

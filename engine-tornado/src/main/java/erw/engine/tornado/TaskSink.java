@@ -13,6 +13,7 @@ import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
+import uk.ac.manchester.tornado.api.common.TornadoFunctions;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
 /**
@@ -24,7 +25,8 @@ final class TaskSink {
     /** How a task uses a host-backed buffer. */
     static final int READ = 1, WRITE = 2;
 
-    record Task(String id, String opName, BiConsumer<TaskGraph, String> adder) {}
+    /** A task: the adder calls {@code graph.task(id, kernel, args...)}; {@code buffers} are the FloatArrays among its arguments. */
+    record Task(String id, String opName, BiConsumer<TaskGraph, String> adder, List<FloatArray> buffers) {}
 
     private final DeviceBuffers buffers;
     private final List<Task> tasks = new ArrayList<>();
@@ -122,10 +124,76 @@ final class TaskSink {
         return ones();
     }
 
-    /** Appends a task; the adder calls {@code graph.task(id, Kernels::x, args...)}. */
-    String task(String kernel, BiConsumer<TaskGraph, String> adder) {
+    /**
+     * Appends a task running {@code code} on these arguments (one overload per arity, mirroring
+     * {@link TaskGraph#task}): the arguments are known here, so the buffers each task touches are
+     * too, which cuts a graph into TaskGraph segments with only their own transfers.
+     */
+    <T1> String task(String kernel, TornadoFunctions.Task1<T1> code, T1 a1) {
+        return add(kernel, (g, id) -> g.task(id, code, a1), a1);
+    }
+
+    <T1, T2> String task(String kernel, TornadoFunctions.Task2<T1, T2> code, T1 a1, T2 a2) {
+        return add(kernel, (g, id) -> g.task(id, code, a1, a2), a1, a2);
+    }
+
+    <T1, T2, T3> String task(String kernel, TornadoFunctions.Task3<T1, T2, T3> code, T1 a1, T2 a2, T3 a3) {
+        return add(kernel, (g, id) -> g.task(id, code, a1, a2, a3), a1, a2, a3);
+    }
+
+    <T1, T2, T3, T4> String task(String kernel, TornadoFunctions.Task4<T1, T2, T3, T4> code, T1 a1, T2 a2, T3 a3, T4 a4) {
+        return add(kernel, (g, id) -> g.task(id, code, a1, a2, a3, a4), a1, a2, a3, a4);
+    }
+
+    <T1, T2, T3, T4, T5> String task(String kernel, TornadoFunctions.Task5<T1, T2, T3, T4, T5> code, T1 a1, T2 a2, T3 a3, T4 a4, T5 a5) {
+        return add(kernel, (g, id) -> g.task(id, code, a1, a2, a3, a4, a5), a1, a2, a3, a4, a5);
+    }
+
+    <T1, T2, T3, T4, T5, T6> String task(String kernel, TornadoFunctions.Task6<T1, T2, T3, T4, T5, T6> code, T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6) {
+        return add(kernel, (g, id) -> g.task(id, code, a1, a2, a3, a4, a5, a6), a1, a2, a3, a4, a5, a6);
+    }
+
+    <T1, T2, T3, T4, T5, T6, T7> String task(String kernel, TornadoFunctions.Task7<T1, T2, T3, T4, T5, T6, T7> code, T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7) {
+        return add(kernel, (g, id) -> g.task(id, code, a1, a2, a3, a4, a5, a6, a7), a1, a2, a3, a4, a5, a6, a7);
+    }
+
+    <T1, T2, T3, T4, T5, T6, T7, T8> String task(String kernel, TornadoFunctions.Task8<T1, T2, T3, T4, T5, T6, T7, T8> code, T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8) {
+        return add(kernel, (g, id) -> g.task(id, code, a1, a2, a3, a4, a5, a6, a7, a8), a1, a2, a3, a4, a5, a6, a7, a8);
+    }
+
+    <T1, T2, T3, T4, T5, T6, T7, T8, T9> String task(String kernel, TornadoFunctions.Task9<T1, T2, T3, T4, T5, T6, T7, T8, T9> code, T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8, T9 a9) {
+        return add(kernel, (g, id) -> g.task(id, code, a1, a2, a3, a4, a5, a6, a7, a8, a9), a1, a2, a3, a4, a5, a6, a7, a8, a9);
+    }
+
+    <T1, T2, T3, T4, T5, T6, T7, T8, T9, T10> String task(String kernel, TornadoFunctions.Task10<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10> code, T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8, T9 a9, T10 a10) {
+        return add(kernel, (g, id) -> g.task(id, code, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10), a1, a2, a3, a4, a5, a6, a7, a8, a9, a10);
+    }
+
+    <T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11> String task(String kernel, TornadoFunctions.Task11<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11> code, T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8, T9 a9, T10 a10, T11 a11) {
+        return add(kernel, (g, id) -> g.task(id, code, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11), a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11);
+    }
+
+    <T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12> String task(String kernel, TornadoFunctions.Task12<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12> code, T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8, T9 a9, T10 a10, T11 a11, T12 a12) {
+        return add(kernel, (g, id) -> g.task(id, code, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12), a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12);
+    }
+
+    <T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13> String task(String kernel, TornadoFunctions.Task13<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13> code, T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8, T9 a9, T10 a10, T11 a11, T12 a12, T13 a13) {
+        return add(kernel, (g, id) -> g.task(id, code, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13), a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13);
+    }
+
+    <T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14> String task(String kernel, TornadoFunctions.Task14<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14> code, T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8, T9 a9, T10 a10, T11 a11, T12 a12, T13 a13, T14 a14) {
+        return add(kernel, (g, id) -> g.task(id, code, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14), a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14);
+    }
+
+    <T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15> String task(String kernel, TornadoFunctions.Task15<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15> code, T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8, T9 a9, T10 a10, T11 a11, T12 a12, T13 a13, T14 a14, T15 a15) {
+        return add(kernel, (g, id) -> g.task(id, code, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15), a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15);
+    }
+
+    private String add(String kernel, BiConsumer<TaskGraph, String> adder, Object... args) {
         String id = "t" + tasks.size() + "_" + kernel;
-        tasks.add(new Task(id, currentOp, adder));
+        List<FloatArray> used = new ArrayList<>();
+        for (Object a : args) if (a instanceof FloatArray f && used.stream().noneMatch(u -> u == f)) used.add(f);
+        tasks.add(new Task(id, currentOp, adder, List.copyOf(used)));
         return id;
     }
 
@@ -169,7 +237,7 @@ final class TaskSink {
     /**
      * Whether a buffer is host I/O: the data of an INPUT or SCALAR tensor, written by the host
      * between runs (a batch, the learning rate) or read by it (the gradient norm). Every other
-     * buffer can stay resident on the device.
+     * buffer (weights, gradients, state, activations, an op's {@link Tensor.Kind#SAVED} statistics) can stay resident on the device.
      */
     boolean isHostIO(FloatArray a) {
         return hostIO.contains(a);

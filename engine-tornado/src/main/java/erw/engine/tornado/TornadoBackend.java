@@ -5,6 +5,7 @@ import erw.engine.Graph;
 import erw.engine.Op;
 import erw.engine.Plan;
 import erw.engine.Tensor;
+import erw.engine.host.WorkerPool;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
@@ -26,10 +27,28 @@ public final class TornadoBackend implements Backend {
     /** -Derw.tornado.verbose=true: one line per compiled cycle (TaskGraphs and transfers per round). */
     private static final boolean VERBOSE = Boolean.getBoolean("erw.tornado.verbose");
     private final DeviceBuffers buffers = new DeviceBuffers();
-    private final Lowerings lowerings = new Lowerings();
     private final AtomicInteger graphs = new AtomicInteger();
     private final AtomicLong stamps = new AtomicLong();
     private final List<TornadoCycle> cycles = new ArrayList<>();
+    private final WorkerPool host;
+    private final boolean ownsHost;
+
+    /** A backend whose host-side work runs on the process-wide pool. */
+    public TornadoBackend() {
+        this.host = WorkerPool.shared();
+        this.ownsHost = false;
+    }
+
+    /** A backend with its own pool of {@code hostThreads} for host-side work (noise, sampler updates). */
+    public TornadoBackend(int hostThreads) {
+        this.host = new WorkerPool(hostThreads);
+        this.ownsHost = true;
+    }
+
+    @Override
+    public WorkerPool host() {
+        return host;
+    }
 
     @Override
     public String name() {
@@ -46,7 +65,7 @@ public final class TornadoBackend implements Backend {
         List<TornadoCycle.Part> parts = new ArrayList<>();
         for (Graph g : graphs) {
             TaskSink sink = new TaskSink(buffers);
-            for (Op op : g.ops()) lowerings.lower(op, sink);
+            for (Op op : g.ops()) Lowerings.lower(op, sink);
             parts.add(new TornadoCycle.Part(g.name(), sink, TornadoCycle.readBack(g, sink)));
         }
         TornadoCycle cycle = new TornadoCycle(name, parts, this::graphId);
@@ -123,5 +142,6 @@ public final class TornadoBackend implements Backend {
             cycles.clear();
         }
         buffers.clear();
+        if (ownsHost) host.close();
     }
 }

@@ -5,6 +5,10 @@ import erw.engine.BackendProvider;
 
 /** {@code --backend tornado}: usable when the JVM was started with TornadoVM (the {@code tornado} launcher or its flags). */
 public final class TornadoBackendProvider implements BackendProvider {
+    /** For {@link java.util.ServiceLoader}. */
+    public TornadoBackendProvider() {
+    }
+
     @Override
     public String name() {
         return "tornado";
@@ -19,6 +23,6 @@ public final class TornadoBackendProvider implements BackendProvider {
     public Backend create(int threads) {
         String why = unavailableReason();
         if (why != null) throw new erw.engine.EngineException("--backend tornado: " + why);
-        return new TornadoBackend();
+        return new TornadoBackend(threads);
     }
 }

@@ -111,7 +111,7 @@ final class TornadoCycle implements AutoCloseable {
             Segment seg = segments.get(s);
             TaskSink sink = parts.get(seg.part).sink();
             for (TaskSink.Task t : seg.tasks) {
-                for (FloatArray a : TaskArgs.buffers(t.adder())) {
+                for (FloatArray a : t.buffers()) {
                     if (!seg.used.add(a)) continue;
                     Integer mode = sink.access().get(a);
                     if (mode == null) throw new EngineException("TornadoVM backend, op '" + t.opName() + "': task " + t.id() + " uses a buffer no tensor backs");

@@ -73,10 +73,10 @@ final class Parity {
 
     private static List<String> lastLabels = List.of();
 
-    private static List<float[]> run(Backend backend, String name, boolean backward, Case c) {
-        Tensors ts = new Tensors(1234);
+    /** The case's graphs (the forward, and its backward of a random weighting of the outputs); its outputs are added to outs. */
+    static List<Graph> record(String name, boolean backward, Case c, Tensors ts, List<Tensor> outs) {
         Graph g = new Graph(name);
-        List<Tensor> outs = c.build(g, ts);
+        outs.addAll(c.build(g, ts));
         List<Graph> graphs = new ArrayList<>(List.of(g));
         if (backward) {
             Tensor loss = null;
@@ -87,6 +87,13 @@ final class Parity {
             }
             graphs.add(g.backward(loss));
         }
+        return graphs;
+    }
+
+    private static List<float[]> run(Backend backend, String name, boolean backward, Case c) {
+        Tensors ts = new Tensors(1234);
+        List<Tensor> outs = new ArrayList<>();
+        List<Graph> graphs = record(name, backward, c, ts, outs);
         List<Plan> plans = new ArrayList<>();
         for (Graph x : graphs) plans.add(backend.compile(x));
         for (Plan p : plans) p.run();

@@ -1,5 +1,6 @@
 package erw.engine.cpu;
 
+import erw.engine.host.WorkerPool;
 import erw.engine.Backend;
 import erw.engine.EngineException;
 import erw.engine.Graph;
@@ -37,6 +38,12 @@ public final class CpuBackend implements Backend {
     }
 
     public WorkerPool pool() {
+        return pool;
+    }
+
+    /** The pool the kernels run on. */
+    @Override
+    public WorkerPool host() {
         return pool;
     }
 
@@ -92,12 +99,12 @@ public final class CpuBackend implements Backend {
         public void run() {
             if (closed) throw new EngineException("plan '" + name + "' was run after it was closed");
             if (!profiling) {
-                for (Op op : ops) op.forward(pool);
+                for (Op op : ops) Kernels.forward(op, pool);
                 return;
             }
             for (Op op : ops) {
                 long t0 = System.nanoTime();
-                op.forward(pool);
+                Kernels.forward(op, pool);
                 record(BY_NAME ? op.type() + " " + op.name().replaceAll("blocks\\.\\d+\\.", "blocks.*.") : op.type(), System.nanoTime() - t0, op.flops());
             }
         }

@@ -1,5 +1,6 @@
 package erw.engine.cpu;
 
+import erw.engine.host.WorkerPool;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,5 +1,7 @@
 package erw.engine.cpu;
 
+import erw.engine.host.WorkerPool;
+
 /**
  * Deterministic parallel sums: the index range is cut in blocks of a fixed size (independent of the
  * thread count), each block is summed in double by one thread, and the block sums are added in order.

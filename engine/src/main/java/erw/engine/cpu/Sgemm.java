@@ -1,5 +1,6 @@
 package erw.engine.cpu;
 
+import erw.engine.host.WorkerPool;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 

@@ -1,5 +1,6 @@
 package erw.engine.cpu;
 
+import erw.engine.host.WorkerPool;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

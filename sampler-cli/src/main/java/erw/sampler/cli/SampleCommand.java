@@ -3,8 +3,7 @@ package erw.sampler.cli;
 import erw.sampler.*;
 
 import erw.engine.Backend;
-import erw.engine.cpu.CpuBackend;
-import erw.engine.cpu.WorkerPool;
+import erw.engine.host.WorkerPool;
 import erw.model.Checkpoint;
 import erw.model.SiT;
 import erw.model.SiTConfig;
@@ -254,7 +253,7 @@ public final class SampleCommand implements Callable<Integer> {
             }
             backend = choice.create(threads != null ? threads : WorkerPool.defaultThreads());
         }
-        WorkerPool pool = backend instanceof CpuBackend cb ? cb.pool() : null;
+        WorkerPool pool = backend.host();
         float[] samples = new float[total * d];
         long t0 = System.nanoTime();
         long rows = 0;

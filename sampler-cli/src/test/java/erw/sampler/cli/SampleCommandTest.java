@@ -145,7 +145,7 @@ class SampleCommandTest {
         for (erw.engine.Tensor p : m.parameters().trainable()) {
             float[] v = p.data();
             float[] r = new float[v.length];
-            erw.engine.cpu.Philox.normal(7, stream++, 0, r, 0, r.length);
+            erw.engine.host.Philox.normal(7, stream++, 0, r, 0, r.length);
             for (int i = 0; i < v.length; i++) v[i] += 0.2f * r[i];
         }
         return m;

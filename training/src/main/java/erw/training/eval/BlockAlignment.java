@@ -4,7 +4,7 @@ import erw.engine.Backend;
 import erw.engine.Graph;
 import erw.engine.Plan;
 import erw.engine.Tensor;
-import erw.engine.cpu.Philox;
+import erw.engine.host.Philox;
 import erw.model.SiT;
 
 /**

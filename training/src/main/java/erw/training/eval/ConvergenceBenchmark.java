@@ -1,7 +1,7 @@
 package erw.training.eval;
 
 import erw.engine.Backend;
-import erw.engine.cpu.WorkerPool;
+import erw.engine.host.WorkerPool;
 import erw.model.SiTConfig;
 import erw.sampler.Sampler;
 import erw.sampler.SamplerKind;

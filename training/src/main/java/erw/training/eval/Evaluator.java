@@ -2,7 +2,7 @@ package erw.training.eval;
 
 import erw.engine.Graph;
 import erw.engine.Tensor;
-import erw.engine.cpu.Philox;
+import erw.engine.host.Philox;
 import erw.model.io.SafeTensors;
 import erw.model.io.SafeTensorsException;
 import erw.model.io.SafeTensorsFile;

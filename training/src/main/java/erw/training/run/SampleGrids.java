@@ -1,7 +1,6 @@
 package erw.training.run;
 
 import erw.engine.Backend;
-import erw.engine.cpu.CpuBackend;
 import erw.model.SiT;
 import erw.model.SiTConfig;
 import erw.sampler.Sampler;
@@ -14,7 +13,7 @@ import java.nio.file.Path;
 public final class SampleGrids {
     private SampleGrids() {}
 
-    /** Samples on the training's backend (the device, with --backend tornado); host-side steps on the CPU's pool when there is one. */
+    /** Samples on the training's backend (the device, with --backend tornado); host-side steps on its host pool. */
     public static void write(Backend backend, SiT model, Path file, int numClasses, int perClass, int steps, double cfg, long seed) {
         SiTConfig c = model.config();
         int n = numClasses * perClass, side = c.inputSize(), size = c.inChannels() * side * side;
@@ -22,7 +21,7 @@ public final class SampleGrids {
         for (int i = 0; i < n; i++) labels[i] = i / perClass;
         try (SiTVelocity field = new SiTVelocity(model, backend)) {
             Sampler sampler = new Sampler(field, size, Sampler.Options.of(SamplerKind.SDE, steps, seed).withCfg(cfg, 0, 1),
-                    backend instanceof CpuBackend cpu ? cpu.pool() : null);
+                    backend.host());
             float[] x = sampler.sample(labels, 0, null);
             if (c.inChannels() == 1 || c.inChannels() == 3) ImageGrid.writePng(file, x, n, c.inChannels(), side, side, perClass, 3);
         }

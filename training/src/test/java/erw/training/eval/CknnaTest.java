@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import erw.engine.cpu.Philox;
+import erw.engine.host.Philox;
 import org.junit.jupiter.api.Test;
 
 class CknnaTest {

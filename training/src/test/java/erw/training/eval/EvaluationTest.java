@@ -45,7 +45,7 @@ class EvaluationTest {
             FrechetDistance.Gaussian ref = SampleQuality.reference(ev, cpu, img, n);
             double real = FrechetDistance.between(FrechetDistance.Gaussian.fit(f1, 90, Evaluator.HIDDEN2), ref);
             float[] noise = new float[90 * 64];
-            erw.engine.cpu.Philox.normal(9, 9, 0, noise, 0, noise.length);
+            erw.engine.host.Philox.normal(9, 9, 0, noise, 0, noise.length);
             double fake = FrechetDistance.between(FrechetDistance.Gaussian.fit(ev.features(cpu, noise, 90, 32, null), 90, Evaluator.HIDDEN2), ref);
             assertTrue(real < 0.5 * fake, "FD real " + real + " vs noise " + fake);
         }

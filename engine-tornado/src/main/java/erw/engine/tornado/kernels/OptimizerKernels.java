@@ -57,7 +57,7 @@ public final class OptimizerKernels {
     }
 
     /**
-     * Standard normals from Philox4x32-10, bit-compatible with the CPU's erw.engine.cpu.Philox:
+     * Standard normals from Philox4x32-10, bit-compatible with the CPU's erw.engine.host.Philox:
      * element i from block (counter * 2^32 + i/4) keyed by the seed, on the given stream, via
      * Box-Muller in double on the word pairs (0,1) and (2,3). The top 24 bits are taken as
      * (w >> 8) & 0xFFFFFF: TornadoVM's OpenCL code for the int {@code >>>} gave negative values.

@@ -1,4 +1,4 @@
-package erw.engine.cpu;
+package erw.engine.host;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;

@@ -1,0 +1,150 @@
+package erw.engine.cpu;
+
+import erw.engine.Tensor;
+import erw.engine.host.WorkerPool;
+import erw.engine.ops.Attention;
+import erw.engine.ops.Matmul;
+import jdk.incubator.vector.FloatVector;
+
+/** CPU kernels of matmul (blocked SGEMM) and fused attention, forward and backward side by side. */
+final class LinearAlgebraKernels {
+    private LinearAlgebraKernels() {}
+
+    // ---- matmul --------------------------------------------------------------------------------
+
+    static void matmulForward(Matmul op, WorkerPool pool) {
+        Tensor a = op.a(), b = op.b(), bias = op.bias(), c = op.c();
+        Sgemm.gemm(pool, op.transA(), op.transB(), op.m(), op.n(), op.k(), a.data(), 0, b.data(), 0, c.data(), 0, false, bias == null ? null : bias.data(), 0);
+    }
+
+    static void matmulBackward(Matmul op, WorkerPool pool) {
+        Tensor a = op.a(), b = op.b(), bias = op.bias(), c = op.c();
+        boolean transA = op.transA(), transB = op.transB();
+        int m = op.m(), n = op.n(), k = op.k();
+        float[] dc = c.grad();
+        if (a.requiresGrad()) {
+            if (!transA) { // dA (m,k) += dC (m,n) . op(B)^T
+                Sgemm.gemm(pool, false, !transB, m, k, n, dc, 0, b.data(), 0, a.grad(), 0, true);
+            } else {       // dA (k,m) += op(B) (k,n) . dC^T
+                Sgemm.gemm(pool, transB, true, k, m, n, b.data(), 0, dc, 0, a.grad(), 0, true);
+            }
+        }
+        if (b.requiresGrad()) {
+            if (!transB) { // dB (k,n) += op(A)^T (k,m) . dC
+                Sgemm.gemm(pool, !transA, false, k, n, m, a.data(), 0, dc, 0, b.grad(), 0, true);
+            } else {       // dB (n,k) += dC^T (n,m) . op(A)
+                Sgemm.gemm(pool, true, transA, n, k, m, dc, 0, a.data(), 0, b.grad(), 0, true);
+            }
+        }
+        if (bias != null && bias.requiresGrad()) Reduce.addColumnSums(pool, dc, 0, m, n, bias.grad(), 0);
+    }
+
+    // ---- attention -----------------------------------------------------------------------------
+
+    /** Copies the (T, d) slab of q, k or v (which = 0, 1, 2) of sample b, head h into dst, row-major. */
+    private static void gather(float[] src, int t, int dim, int hd, int b, int h, int which, float[] dst) {
+        int stride = 3 * dim, base = b * t * stride + which * dim + h * hd;
+        for (int j = 0; j < t; j++) System.arraycopy(src, base + j * stride, dst, j * hd, hd);
+    }
+
+    /** As {@link #gather} for q, times the softmax scale (S = (scale Q) K^T saves a pass over S). */
+    private static void gatherScaledQ(float[] src, int t, int dim, int hd, float scale, int b, int h, float[] dst) {
+        int stride = 3 * dim, base = b * t * stride + h * hd;
+        for (int j = 0; j < t; j++) {
+            int o = base + j * stride, d = j * hd, c = 0;
+            for (int ub = Vec.S.loopBound(hd); c < ub; c += Vec.S.length()) FloatVector.fromArray(Vec.S, src, o + c).mul(scale).intoArray(dst, d + c);
+            for (; c < hd; c++) dst[d + c] = src[o + c] * scale;
+        }
+    }
+
+    /** s[off..off+T) = exp(s - shift) in place; returns the sum. */
+    private static float expShifted(float[] s, int t, int off, float shift) {
+        int j = 0;
+        FloatVector acc = FloatVector.zero(Vec.S);
+        for (int ub = Vec.S.loopBound(t); j < ub; j += Vec.S.length()) {
+            FloatVector e = FastMath.exp(FloatVector.fromArray(Vec.S, s, off + j).sub(shift));
+            e.intoArray(s, off + j);
+            acc = acc.add(e);
+        }
+        float sum = FastMath.sumLanes(acc);
+        for (; j < t; j++) {
+            float e = FastMath.exp(s[off + j] - shift);
+            s[off + j] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    static void attentionForward(Attention op, WorkerPool pool) {
+        int n = op.n(), t = op.t(), heads = op.heads(), dim = op.dim(), hd = op.hd();
+        float scale = op.scale();
+        float[] src = op.qkv().data(), od = op.out().data(), lse = op.lse().data();
+        pool.parallelFor(n * heads, (lo, hi) -> {
+            float[] q = new float[t * hd], k = new float[t * hd], v = new float[t * hd], p = new float[t * t], o = new float[t * hd], inv = new float[t];
+            for (int task = lo; task < hi; task++) {
+                int b = task / heads, h = task % heads;
+                gatherScaledQ(src, t, dim, hd, scale, b, h, q);
+                gather(src, t, dim, hd, b, h, 1, k);
+                gather(src, t, dim, hd, b, h, 2, v);
+                // S = (scale Q) K^T as a small GEMM (nested in this loop, so it runs on this thread)
+                Sgemm.gemm(pool, false, true, t, t, hd, q, 0, k, 0, p, 0, false);
+                for (int i = 0; i < t; i++) {
+                    int r = i * t;
+                    float m = Vec.max(p, r, t);
+                    float sum = expShifted(p, t, r, m);
+                    inv[i] = 1f / sum;
+                    lse[task * t + i] = m + (float) Math.log(sum);
+                }
+                // O = softmax(S) V: the unnormalized exp(S - max) times V, each row scaled by 1/sum on the way out
+                Sgemm.gemm(pool, false, false, t, hd, t, p, 0, v, 0, o, 0, false);
+                for (int i = 0; i < t; i++) {
+                    int dOff = (b * t + i) * dim + h * hd, c = 0;
+                    for (int ub = Vec.S.loopBound(hd); c < ub; c += Vec.S.length()) FloatVector.fromArray(Vec.S, o, i * hd + c).mul(inv[i]).intoArray(od, dOff + c);
+                    for (; c < hd; c++) od[dOff + c] = o[i * hd + c] * inv[i];
+                }
+            }
+        });
+    }
+
+    static void attentionBackward(Attention op, WorkerPool pool) {
+        Tensor qkv = op.qkv(), out = op.out();
+        if (!qkv.requiresGrad()) return;
+        int n = op.n(), t = op.t(), heads = op.heads(), dim = op.dim(), hd = op.hd();
+        float scale = op.scale();
+        float[] src = qkv.data(), od = out.data(), g = out.grad(), gq = qkv.grad(), lse = op.lse().data();
+        pool.parallelFor(n * heads, (lo, hi) -> {
+            float[] q = new float[t * hd], k = new float[t * hd], v = new float[t * hd], go = new float[t * hd], o = new float[t * hd];
+            float[] p = new float[t * t], dp = new float[t * t], dq = new float[t * hd], dk = new float[t * hd], dv = new float[t * hd];
+            for (int task = lo; task < hi; task++) {
+                int b = task / heads, h = task % heads;
+                gatherScaledQ(src, t, dim, hd, scale, b, h, q);
+                gather(src, t, dim, hd, b, h, 1, k);
+                gather(src, t, dim, hd, b, h, 2, v);
+                for (int i = 0; i < t; i++) {
+                    System.arraycopy(g, (b * t + i) * dim + h * hd, go, i * hd, hd);
+                    System.arraycopy(od, (b * t + i) * dim + h * hd, o, i * hd, hd);
+                }
+                // the probabilities, recomputed from the saved log-sum-exp
+                Sgemm.gemm(pool, false, true, t, t, hd, q, 0, k, 0, p, 0, false);
+                for (int i = 0; i < t; i++) expShifted(p, t, i * t, lse[task * t + i]);
+                Sgemm.gemm(pool, false, true, t, t, hd, go, 0, v, 0, dp, 0, false);   // dP = dO V^T
+                Sgemm.gemm(pool, true, false, t, hd, t, p, 0, go, 0, dv, 0, false);   // dV = P^T dO
+                for (int i = 0; i < t; i++) {                                          // dS = P (dP - rowsum(dO O))
+                    float di = Vec.dot(go, i * hd, o, i * hd, hd);
+                    int r = i * t;
+                    for (int j = 0; j < t; j++) dp[r + j] = p[r + j] * (dp[r + j] - di);
+                }
+                Sgemm.gemm(pool, false, false, t, hd, t, dp, 0, k, 0, dq, 0, false);  // dQ = scale dS K (scale below)
+                Sgemm.gemm(pool, true, false, t, hd, t, dp, 0, q, 0, dk, 0, false);   // dK = dS^T (scale Q)
+                for (int j = 0; j < t; j++) {
+                    int row = (b * t + j) * 3 * dim + h * hd;
+                    for (int c = 0; c < hd; c++) {
+                        gq[row + c] += scale * dq[j * hd + c];
+                        gq[row + dim + c] += dk[j * hd + c];
+                        gq[row + 2 * dim + c] += dv[j * hd + c];
+                    }
+                }
+            }
+        });
+    }
+}
