@@ -52,7 +52,7 @@ TORCH_PRESET = {"tiny": "tiny", "SiT-S/2": "sit-s2", "SiT-B/2": "sit-b2"}
 SAMPLE = {"gpu": dict(preset="tiny", n=64, steps=250, cfg=1.8, lo=0.0, hi=0.7, seed=0),
           "smoke": dict(preset="tiny", n=8, steps=10, cfg=1.8, lo=0.0, hi=0.7, seed=0)}
 SMOKE_PARITY = ["--select-class", "erw.engine.tornado.DeviceExecutionTest", "--select-class", "erw.engine.tornado.SamplerStepParityTest",
-                "--select-method", "erw.engine.tornado.OpParityTest#softmax", "--select-method", "erw.engine.tornado.OpParityTest#activations"]
+                "--select-class", "erw.engine.tornado.ResidencyTest", "--select-class", "erw.engine.tornado.OpParityTest"]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -482,7 +482,7 @@ class Check:
         if not self.targets:
             return self.item("parity tests", "skip", None, "no TornadoVM device to test on")
         if self.mode == "smoke":
-            groups = [("smoke subset: DeviceExecutionTest, SamplerStepParityTest, OpParityTest softmax + activations", SMOKE_PARITY)]
+            groups = [("smoke subset: DeviceExecutionTest, SamplerStepParityTest, ResidencyTest, OpParityTest (every op, forward and backward)", SMOKE_PARITY)]
         else:  # two JVMs, so that a slow training-step test cannot take the other results with it
             groups = [("ops, SiT forward, sampler steps, residency", ["--scan-classpath", self.tests_jar, "--exclude-classname", ".*TrainingStepParityTest"]),
                       ("ERW training steps", ["--select-class", "erw.engine.tornado.TrainingStepParityTest"])]
