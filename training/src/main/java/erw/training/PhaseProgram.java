@@ -29,7 +29,7 @@ import java.util.List;
 public final class PhaseProgram implements AutoCloseable {
     public static final long STREAM_NOISE = 1;
 
-    public final int phase;
+    public final Phase phase;
     public final SiT model;
     public final Tensor x0, labels, t, targets;
     public final Tensor lambda, lr, adamStep, noiseCounter, emaDecay, gradNorm;
@@ -41,7 +41,7 @@ public final class PhaseProgram implements AutoCloseable {
     private final List<Plan> plans = new ArrayList<>();
     private final Backend backend;
 
-    public PhaseProgram(Backend backend, SiT model, int phase, TrainConfig cfg, int batch, boolean align) {
+    public PhaseProgram(Backend backend, SiT model, Phase phase, TrainConfig cfg, int batch, boolean align) {
         this.phase = phase;
         this.model = model;
         this.backend = backend;
@@ -58,9 +58,9 @@ public final class PhaseProgram implements AutoCloseable {
         emaDecay = Tensor.scalar("ema.decay", (float) cfg.emaDecay());
         gradNorm = Tensor.scalar("grad_norm", 0);
 
-        Graph fwd = new Graph("phase" + phase + ".forward");
+        Graph fwd = new Graph("phase" + phase.number() + ".forward");
         Tensor total;
-        if (phase == 1) {
+        if (phase == Phase.WARMUP) {
             SiT.Outputs out = model.forward(fwd, x0, t, labels);
             lossV = null;
             lossAlign = alignLoss(fwd, cfg, out.zs(), batch);
@@ -90,7 +90,7 @@ public final class PhaseProgram implements AutoCloseable {
             if (p.requiresGrad() && (align || !projector.contains(name))) params.add(p);
         });
         trained = List.copyOf(params);
-        Graph opt = new Graph("phase" + phase + ".optimizer");
+        Graph opt = new Graph("phase" + phase.number() + ".optimizer");
         opt.add(new ClipGradNorm("clip", trained, (float) cfg.clip(), gradNorm));
         adam = opt.add(new AdamW("adamw", trained, lr, adamStep, (float) cfg.beta1(), (float) cfg.beta2(), (float) cfg.adamEps(), (float) cfg.weightDecay()));
         opt.add(new ZeroGrad("zero_grad", model.parameters().trainable()));
@@ -99,7 +99,7 @@ public final class PhaseProgram implements AutoCloseable {
         bwd.readBack();
         opt.readBack(gradNorm);
         List<Graph> step = new ArrayList<>(List.of(fwd, bwd, opt));
-        if (phase == 2) {
+        if (phase == Phase.FULL) {
             List<Tensor> src = new ArrayList<>(), dst = new ArrayList<>();
             model.parameters().all().forEach((name, p) -> {
                 src.add(p);
@@ -115,7 +115,7 @@ public final class PhaseProgram implements AutoCloseable {
             ema = List.of();
         }
         // one cycle: a device backend keeps model, gradients, moments and EMA resident across the graphs
-        plans.addAll(backend.compileCycle("phase" + phase + ".step", step));
+        plans.addAll(backend.compileCycle("phase" + phase.number() + ".step", step));
     }
 
     private Tensor alignLoss(Graph g, TrainConfig cfg, Tensor zs, int batch) {
@@ -127,7 +127,7 @@ public final class PhaseProgram implements AutoCloseable {
 
     /** A standalone copy of the model holding the EMA weights (phase 2), for sampling and evaluation. */
     public SiT emaModel() {
-        if (ema.isEmpty()) throw new IllegalStateException("phase " + phase + " keeps no EMA weights");
+        if (ema.isEmpty()) throw new IllegalStateException("phase " + phase.number() + " keeps no EMA weights");
         SiT copy = new SiT(model.config());
         java.util.Map<String, Tensor> dst = copy.parameters().all();
         for (Tensor e : ema) {

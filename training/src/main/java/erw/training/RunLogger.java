@@ -82,12 +82,12 @@ public final class RunLogger implements Trainer.Listener, AutoCloseable {
         long left = totalSteps - s.step();
         String eta = formatDuration(left * secsPerStep);
         String line = String.format(Locale.ROOT, "\rphase %d | step %d/%d | loss %.4f | v %s | align %s | lambda %.3g | grad %.3f | %.1f img/s | ETA %s   ",
-                s.phase(), s.step(), totalSteps, s.loss(), fmt(s.lossV()), fmt(s.lossAlign()), s.lambda(), s.gradNorm(), emaRate, eta);
+                s.phase().number(), s.step(), totalSteps, s.loss(), fmt(s.lossV()), fmt(s.lossAlign()), s.lambda(), s.gradNorm(), emaRate, eta);
         out.print(line);
         if (s.step() % logEvery == 0 || s.step() == totalSteps || s.step() == 1) {
             out.println();
             ObjectNode o = JSON.createObjectNode();
-            o.put("step", s.step()).put("phase", s.phase()).put("loss", s.loss());
+            o.put("step", s.step()).put("phase", s.phase().number()).put("loss", s.loss());
             if (!Double.isNaN(s.lossV())) o.put("loss_v", s.lossV());
             if (!Double.isNaN(s.lossAlign())) o.put("loss_align", s.lossAlign());
             o.put("lambda", s.lambda()).put("grad_norm", s.gradNorm()).put("img_per_s", s.imgPerSec()).put("time", System.currentTimeMillis() / 1000.0);

@@ -22,9 +22,9 @@ public final class Schedule {
         return 1;
     }
 
-    /** 1 for the ERW warmup, 2 for the full phase (REPA and SiT have only phase 2). */
-    public int phase(long step) {
-        return step < cfg.warmup() ? 1 : 2;
+    /** The ERW warmup, or the full phase (REPA and SiT have only the full phase). */
+    public Phase phase(long step) {
+        return step < cfg.warmup() ? Phase.WARMUP : Phase.FULL;
     }
 
     /** Weight of the alignment loss at global step s (0-based). */

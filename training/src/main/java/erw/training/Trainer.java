@@ -40,7 +40,7 @@ public final class Trainer implements AutoCloseable {
     }
 
     /** One step's numbers. */
-    public record StepLog(long step, int phase, double loss, double lossV, double lossAlign, double lambda, double gradNorm, double imgPerSec, double seconds) {}
+    public record StepLog(long step, Phase phase, double loss, double lossV, double lossAlign, double lambda, double gradNorm, double imgPerSec, double seconds) {}
 
     private final TrainConfig cfg;
     private final SiTConfig modelCfg;
@@ -124,9 +124,9 @@ public final class Trainer implements AutoCloseable {
         return this;
     }
 
-    private PhaseProgram buildProgram(int phase, SiT model) {
+    private PhaseProgram buildProgram(Phase phase, SiT model) {
         if (model == null) {
-            SiTConfig c = phase == 1 ? modelCfg.truncatedTo(cfg.l2rDepth()) : modelCfg;
+            SiTConfig c = phase == Phase.WARMUP ? modelCfg.truncatedTo(cfg.l2rDepth()) : modelCfg;
             model = new SiT(c).initialize(cfg.seed());
         }
         return new PhaseProgram(backend, model, phase, cfg, batch, align);
@@ -144,7 +144,7 @@ public final class Trainer implements AutoCloseable {
         List<String> fresh = new ArrayList<>();
         for (String n : full.parameters().all().keySet()) if (!copied.contains(n)) fresh.add(n);
         program.close();
-        program = buildProgram(2, full);
+        program = buildProgram(Phase.FULL, full);
         listener.onTransition(copied, fresh);
     }
 
@@ -155,7 +155,7 @@ public final class Trainer implements AutoCloseable {
         int[] idx = new int[batch];
         float[] u = new float[batch];
         while (step < end) {
-            int phase = schedule.phase(step);
+            Phase phase = schedule.phase(step);
             if (phase != program.phase) transition();
             long t0 = System.nanoTime();
             PhaseProgram p = program;
@@ -181,15 +181,15 @@ public final class Trainer implements AutoCloseable {
             double secs = (System.nanoTime() - t0) / 1e9;
             listener.onStep(new StepLog(step, phase, loss, lossV, lossA, lambda, p.gradNorm.item(), batch / secs, secs));
             if (cfg.checkpointEvery() > 0 && step % cfg.checkpointEvery() == 0 || step == cfg.steps()) saveCheckpoint();
-            if (cfg.sampleEvery() > 0 && phase == 2 && (step % cfg.sampleEvery() == 0 || step == cfg.steps())) {
+            if (cfg.sampleEvery() > 0 && phase == Phase.FULL && (step % cfg.sampleEvery() == 0 || step == cfg.steps())) {
                 p.syncToHost();
                 listener.onSample(step, p);
             }
         }
     }
 
-    private long phaseStart(int phase) {
-        return phase == 1 ? 0 : cfg.warmup();
+    private long phaseStart(Phase phase) {
+        return phase == Phase.WARMUP ? 0 : cfg.warmup();
     }
 
     private void checkFinite(String term, Tensor t) {
@@ -231,9 +231,9 @@ public final class Trainer implements AutoCloseable {
         for (int i = 0; i < labels.length; i++) if (u[i] < cfg.labelDropout()) labels[i] = modelCfg.numClasses();
     }
 
-    private void drawTimes(PhaseProgram p, int phase) {
+    private void drawTimes(PhaseProgram p, Phase phase) {
         float[] t = p.t.data();
-        if (phase == 1) {
+        if (phase == Phase.WARMUP) {
             java.util.Arrays.fill(t, 0f);
             return;
         }
@@ -268,7 +268,7 @@ public final class Trainer implements AutoCloseable {
         meta.put(Checkpoint.CONFIG_KEY, program.model.config().toJson());
         meta.put(TRAIN_KEY, cfg.toJson());
         meta.put(STEP_KEY, Long.toString(step));
-        meta.put(PHASE_KEY, Integer.toString(program.phase));
+        meta.put(PHASE_KEY, Integer.toString(program.phase.number()));
         meta.put("format", "erw-checkpoint/1");
         meta.putAll(extraMetadata);
         Path file = checkpointPath(step);
@@ -341,17 +341,17 @@ public final class Trainer implements AutoCloseable {
                 throw new IllegalArgumentException(checkpoint + " is at step " + s + ", the run's last (--steps " + cfg.steps() + "): nothing to do; pass --steps N > " + s + " to extend it");
             }
             String ph = meta.get(PHASE_KEY).trim();
-            int phase = ph.equals("1") ? 1 : ph.equals("2") ? 2 : -1;
-            boolean endOfWarmup = phase == 1 && s == cfg.warmup() && s > 0;
-            if (phase < 0 || (phase != schedule.phase(s) && !endOfWarmup)) {
+            Phase phase = Phase.ofNumber(ph);
+            boolean endOfWarmup = phase == Phase.WARMUP && s == cfg.warmup() && s > 0;
+            if (phase == null || (phase != schedule.phase(s) && !endOfWarmup)) {
                 throw new IllegalArgumentException(checkpoint + ": metadata " + PHASE_KEY + " = '" + ph + "' does not match step " + s + " (phase "
-                        + schedule.phase(s) + " for method " + cfg.method().id() + " with " + cfg.warmup() + " warmup steps)");
+                        + schedule.phase(s).number() + " for method " + cfg.method().id() + " with " + cfg.warmup() + " warmup steps)");
             }
             SiTConfig stored = Checkpoint.config(f, null);
-            SiTConfig expected = phase == 1 ? modelCfg.truncatedTo(cfg.l2rDepth()) : modelCfg;
+            SiTConfig expected = phase == Phase.WARMUP ? modelCfg.truncatedTo(cfg.l2rDepth()) : modelCfg;
             if (!stored.equals(expected)) {
                 throw new IllegalArgumentException(checkpoint + ": metadata " + Checkpoint.CONFIG_KEY + " holds " + (stored.truncated() ? "a warmup model" : "a full model")
-                        + " " + stored.toJson() + " but phase " + phase + " of this run needs " + expected.toJson());
+                        + " " + stored.toJson() + " but phase " + phase.number() + " of this run needs " + expected.toJson());
             }
             SiT model = new SiT(stored);
             Checkpoint.loadInto(f, model.parameters(), "", false);

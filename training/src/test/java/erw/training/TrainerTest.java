@@ -91,11 +91,11 @@ class TrainerTest {
         })) {
             self[0] = t;
             t.startFresh().run(3);
-            assertEquals(1, t.program().phase);
+            assertEquals(Phase.WARMUP, t.program().phase);
             assertTrue(t.program().model.config().truncated());
             Map<String, float[]> warm = snapshot(t);
             t.run(6);
-            assertEquals(2, t.program().phase);
+            assertEquals(Phase.FULL, t.program().phase);
             // every warmup tensor (embedders, blocks 0..1, projector) was carried over unchanged
             assertEquals(warm.keySet().size(), copiedNames.size());
             for (String name : warm.keySet()) assertArrayEquals(warm.get(name), atTransition[0].get(name), name);
@@ -136,9 +136,9 @@ class TrainerTest {
         erwB.halfLife = 200;
         TrainConfig erw = erwB.build();
         Schedule s = new Schedule(erw, 4, 32);
-        assertEquals(1, s.phase(0));
-        assertEquals(1, s.phase(99));
-        assertEquals(2, s.phase(100));
+        assertEquals(Phase.WARMUP, s.phase(0));
+        assertEquals(Phase.WARMUP, s.phase(99));
+        assertEquals(Phase.FULL, s.phase(100));
         assertEquals(0.5, s.lambda(50), 0);          // lambda_w in the warmup
         assertEquals(1.0, s.lambda(100), 1e-12);     // c0 = 1 at the boundary
         assertEquals(0.5, s.lambda(300), 1e-12);     // one half-life later
@@ -148,7 +148,7 @@ class TrainerTest {
         TrainConfig def = TrainConfig.defaults().with(b -> b.steps = 400_000);
         assertEquals(40_000, def.warmup(), "default warmup = 10% of the run");
         Schedule repa = new Schedule(config("repa", 1000, 100), 4, 32);
-        assertEquals(2, repa.phase(0));
+        assertEquals(Phase.FULL, repa.phase(0));
         assertEquals(0.5, repa.lambda(0));
         assertEquals(0.5, repa.lambda(999));
         Schedule sit = new Schedule(config("sit", 1000, 100), 4, 32);
@@ -164,7 +164,7 @@ class TrainerTest {
                 t.startFresh();
                 PhaseProgram p = t.program();
                 if (method.equals("erw")) {
-                    assertEquals(1, p.phase);
+                    assertEquals(Phase.WARMUP, p.phase);
                     assertNull(p.lossV, "phase 1 has no velocity loss");
                     t.run(1);
                     assertEquals(0.5 * p.lossAlign.item(), p.loss.item(), 1e-6, "phase 1: lambda_w * L_align");
@@ -173,7 +173,7 @@ class TrainerTest {
                 } else {
                     t.run(1);
                 }
-                assertEquals(2, p.phase);
+                assertEquals(Phase.FULL, p.phase);
                 if (method.equals("sit")) {
                     assertNull(p.lossAlign);
                     assertEquals(p.lossV.item(), p.loss.item(), 0);

@@ -44,7 +44,7 @@ class TrainingStepParityTest {
             b.lr = 1e-3;
             b.seed = 5;
         });
-        try (PhaseProgram p = new PhaseProgram(backend, model(), 2, cfg, BATCH, true)) {
+        try (PhaseProgram p = new PhaseProgram(backend, model(), erw.training.Phase.FULL, cfg, BATCH, true)) {
             SplittableRandom r = new SplittableRandom(3);
             List<Float> losses = new ArrayList<>();
             List<float[]> firstMoments = new ArrayList<>();

@@ -64,7 +64,7 @@ public final class RunArtifacts implements Trainer.Listener, AutoCloseable {
     /** Final artifacts: the loss plot and a sample grid from the final EMA weights. */
     public void finish(Trainer trainer) {
         plotLosses();
-        if (trainer.program().phase == 2 && (cfg.sampleEvery() == 0 || trainer.step() % cfg.sampleEvery() != 0)) writeSamples(trainer.step(), trainer.program());
+        if (trainer.program().phase == erw.training.Phase.FULL && (cfg.sampleEvery() == 0 || trainer.step() % cfg.sampleEvery() != 0)) writeSamples(trainer.step(), trainer.program());
     }
 
     public void plotLosses() {
