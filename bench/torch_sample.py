@@ -68,13 +68,7 @@ def main():
     if args.device != "cpu" or args.precision != "fp32" or args.checkpoint or args.write_checkpoint or args.compare or args.out:
         return extended(args)
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    cfg = ref.preset(args.preset)
-    model = ref.SiT(cfg).eval()
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if n.startswith("final_layer") or "adaLN" in n:
-                p.normal_(0, 0.02)
+    model, cfg = random_model(args.preset, args.seed)
     C, H = cfg["in_channels"], cfg["input_size"]
     g = torch.Generator().manual_seed(args.seed)
     z = torch.randn(args.batch, C, H, H, generator=g)
@@ -98,6 +92,18 @@ def main():
 # ----------------------------------------------------------------------------------------------
 # --device / --precision / --checkpoint / --compare (tools/gpu/check)
 
+def random_model(preset, seed):
+    """The preset's SiT, seeded, with the zero-initialized final layer and adaLN given small random weights (else v = 0)."""
+    torch.manual_seed(seed)
+    cfg = ref.preset(preset)
+    model = ref.SiT(cfg).eval()
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n.startswith("final_layer") or "adaLN" in n:
+                p.normal_(0, 0.02)
+    return model, cfg
+
+
 def load_model(args):
     """(model, cfg, source): an erw checkpoint, or the seeded random model of the CPU benchmark."""
     if args.checkpoint:
@@ -109,13 +115,7 @@ def load_model(args):
         tensors, _ = safetensors_io.read(args.checkpoint, names=set(model.state_dict()) & set(header))
         ref.load_state(model, tensors)
         return model, cfg, args.checkpoint
-    torch.manual_seed(args.seed)
-    cfg = ref.preset(args.preset)
-    model = ref.SiT(cfg).eval()
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if n.startswith("final_layer") or "adaLN" in n:
-                p.normal_(0, 0.02)
+    model, cfg = random_model(args.preset, args.seed)
     return model, cfg, "random (seed %d)" % args.seed
 
 
