@@ -284,9 +284,14 @@ public final class Graph {
 
     /** REPA's negative mean cosine similarity between token rows. */
     public Tensor cosineAlign(String opName, Tensor z, Tensor target) {
+        return cosineAlign(opName, z, target, null);
+    }
+
+    /** As above with per-sample weights (N) (null = unweighted): {@code mean_n[w_n * align_n]}. */
+    public Tensor cosineAlign(String opName, Tensor z, Tensor target, Tensor weights) {
         String l = label(opName, "cosine_align");
         Tensor out = activation(l, anyGrad(z), 1);
-        add(new CosineAlignLoss(l, z, target, out));
+        add(new CosineAlignLoss(l, z, target, weights, out));
         return out;
     }
 

@@ -145,6 +145,12 @@ class OpGradientTest {
             add(cases, "mse", g -> List.of(g.mse("mse", p, t)), List.of(p, t));
             Tensor z = in("z", 28, 3, 4, 6), y = fixed("y", 29, 3, 4, 6);
             add(cases, "cosine_align", g -> List.of(g.cosineAlign("cos", z, y)), List.of(z));
+            Tensor wt = Tensor.input("w_t", 3);
+            wt.copyFrom(new float[]{0.9f, 0.25f, 0.6f}); // REED's per-sample time weights
+            add(cases, "cosine_align_weighted", g -> List.of(g.cosineAlign("cosw", z, y, wt)), List.of(z));
+            // REED's pooled target: block tokens mean-pooled per sample, then aligned with one vector per sample
+            Tensor tok = in("tok", 35, 3 * 4, 6), yp = fixed("y_pooled", 36, 3, 6);
+            add(cases, "pooled_alignment", g -> List.of(g.cosineAlign("cosp", g.tokenMean("pool", tok, 3), yp, wt)), List.of(tok));
             add(cases, "ntxent", g -> List.of(g.ntXentAlign("nt", z, y, 3, 0.5f, false)), List.of(z));
             add(cases, "ntxent_symmetric", g -> List.of(g.ntXentAlign("nts", z, y, 3, 0.5f, true)), List.of(z));
         }

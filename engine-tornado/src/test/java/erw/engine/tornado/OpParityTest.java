@@ -125,6 +125,8 @@ class OpParityTest {
         { // losses
             add(cases, "mse", true, RTOL, ATOL, (g, ts) -> List.of(g.mse("mse", ts.withGrad("p", 4, 50), ts.input("q", 4, 50))));
             add(cases, "cosine_align", true, RTOL, ATOL, (g, ts) -> List.of(g.cosineAlign("cos", ts.withGrad("z", 12, 40), ts.input("y", 12, 40))));
+            add(cases, "cosine_align_weighted", true, RTOL, ATOL, (g, ts) -> List.of(g.cosineAlign("cosw", ts.withGrad("z", 12, 40), ts.input("y", 12, 40), ts.input("w", 3))));
+            add(cases, "pooled_alignment", true, RTOL, ATOL, (g, ts) -> List.of(g.cosineAlign("cosp", g.tokenMean("pool", ts.withGrad("tok", 12, 40), 3), ts.input("yp", 3, 40), ts.input("w", 3))));
             for (boolean sym : new boolean[]{false, true}) {
                 add(cases, "ntxent_" + sym, true, RTOL, ATOL, (g, ts) ->
                         List.of(g.ntXentAlign("nt", ts.withGrad("z", 4 * 6, 16), ts.input("y", 4 * 6, 16), 4, 0.1f, sym)));

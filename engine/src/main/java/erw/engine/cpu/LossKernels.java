@@ -62,7 +62,13 @@ final class LossKernels {
             }
         });
         double s = 0;
-        for (int r = 0; r < rows; r++) s += cos[r];
+        if (op.weights() == null) {
+            for (int r = 0; r < rows; r++) s += cos[r];
+        } else {
+            float[] w = op.weights().data();
+            int per = op.rowsPerWeight();
+            for (int r = 0; r < rows; r++) s += w[r / per] * cos[r];
+        }
         op.out().data()[0] = (float) (-s / rows);
     }
 
@@ -71,10 +77,13 @@ final class LossKernels {
         if (!z.requiresGrad()) return;
         int rows = op.rows(), width = op.width();
         float[] zd = z.data(), yd = op.y().data(), gz = z.grad(), cos = op.cos().data(), zNorm = op.zNorm().data(), yNorm = op.yNorm().data();
-        float g = -op.out().grad()[0] / rows;
+        float g0 = -op.out().grad()[0] / rows;
+        float[] w = op.weights() == null ? null : op.weights().data();
+        int per = op.rowsPerWeight();
         pool.parallelFor(rows, 16, (lo, hi) -> {
             for (int r = lo; r < hi; r++) {
                 int o = r * width;
+                float g = w == null ? g0 : g0 * w[r / per];
                 float a = g / (zNorm[r] * yNorm[r]);
                 float b = -g * cos[r] / (zNorm[r] * zNorm[r]);
                 for (int c = 0; c < width; c++) gz[o + c] += a * yd[o + c] + b * zd[o + c];
