@@ -38,7 +38,14 @@ final class LossLowering {
     static void cosine(CosineAlignLoss op, TaskSink s) {
         int rows = op.rows();
         FloatArray[] cn = rowCosine(op.z(), op.y(), s);
-        reduce(s, cn[0], cn[0], rows, ReduceKernels.MODE_SUM, s.write(op.out()), 0, -1f / rows, false);
+        FloatArray terms = cn[0];
+        if (op.weights() != null) {
+            // REED's time weights: row r counts w[r / rowsPerWeight] times (same reduction, same scale).
+            FloatArray w = s.read(op.weights());
+            terms = s.scratch(rows);
+            s.task("cosine_weight_rows", LossKernels::weightRows, cn[0], w, terms, rows, op.rowsPerWeight());
+        }
+        reduce(s, terms, terms, rows, ReduceKernels.MODE_SUM, s.write(op.out()), 0, -1f / rows, false);
     }
 
     static void ntxent(NtXentLoss op, TaskSink s) {
@@ -107,7 +114,12 @@ final class LossLowering {
         FloatArray zd = s.read(z), yd = s.read(y), go = s.gradRead(op.out()), gz = s.gradUpdate(z);
         int rows = z.rows(), width = z.cols();
         FloatArray cos = cn[0], norms = cn[1];
-        s.task("cosine_bwd", LossKernels::cosineBackward, zd, yd, cos, norms, go, gz, rows, width);
+        if (op.weights() == null) {
+            s.task("cosine_bwd", LossKernels::cosineBackward, zd, yd, cos, norms, go, gz, rows, width);
+        } else {
+            FloatArray w = s.read(op.weights());
+            s.task("cosine_bwd_weighted", LossKernels::cosineBackwardWeighted, zd, yd, cos, norms, go, w, gz, rows, width, op.rowsPerWeight());
+        }
     }
 
     static void ntxentBackward(NtXentLoss op, TaskSink s) {

@@ -45,6 +45,30 @@ public final class LossKernels {
         }
     }
 
+    /** Weighted row cosines (cosine_align with per-sample weights): out[r] = w[r / rowsPerWeight] * cos[r]. */
+    public static void weightRows(FloatArray cos, FloatArray w, FloatArray out, int rows, int rowsPerWeight) {
+        for (@Parallel int r = 0; r < rows; r++) {
+            out.set(r, w.get(r / rowsPerWeight) * cos.get(r));
+        }
+    }
+
+    /**
+     * Weighted cosine loss gradient: as {@link #cosineBackward} with row r's g scaled by its sample's
+     * weight, g = (-gout[0]/rows) * w[r / rowsPerWeight].
+     */
+    public static void cosineBackwardWeighted(FloatArray z, FloatArray y, FloatArray cos, FloatArray norms, FloatArray gout, FloatArray w, FloatArray gz,
+                                              int rows, int width, int rowsPerWeight) {
+        for (@Parallel int i = 0; i < rows * width; i++) {
+            int r = i / width;
+            float g0 = -gout.get(0) / rows;
+            float g = g0 * w.get(r / rowsPerWeight);
+            float zn = norms.get(2 * r);
+            float a = g / (zn * norms.get(2 * r + 1));
+            float b = -g * cos.get(r) / (zn * zn);
+            gz.set(i, gz.get(i) + a * y.get(i) + b * z.get(i));
+        }
+    }
+
     /** NT-Xent logits per token j: logits[(j n + a) n + b] = cos(z_{a,j}, y_{b,j}) / tau; rows (N, T, Z). */
     public static void ntxentLogits(FloatArray z, FloatArray y, FloatArray norms, FloatArray logits, int n, int t, int width, float invTau) {
         for (@Parallel int e = 0; e < t * n * n; e++) {
