@@ -9,7 +9,8 @@ CKPT: safetensors with the published parameter names and the model config JSON i
 --ema loads `ema.<name>` instead of `<name>`. pos_embed / feat_rope.* are recomputed when absent.
 IN: tensors x (N,C,H,W), t (N), y (N, integer); IN may be the checkpoint file itself.
 OUT: velocity (N,C,H,W) and zs (N,T,Z) as F32 (velocity is left out for an ERW warmup checkpoint,
-config key truncated_depth > 0), metadata erw.config and the settings used.
+config key truncated_depth > 0), plus zs.<k> for each extra (REED) projector k = 1, 2, ... of the
+config's extra_projectors ((N,T,Z_k) per token, (N,Z_k) pooled); metadata erw.config and the settings used.
 The model runs in --dtype (default float64: the exact value of the F32 weights).
 """
 import argparse
@@ -63,8 +64,8 @@ def main():
         if k not in inp:
             sys.exit(f"error: {args.input} has no tensor '{k}'")
     with torch.no_grad():
-        v, zs = model(inp["x"].to(dtype), inp["t"].to(dtype), inp["y"].long())
-    out = {"zs": zs.float()}
+        v, zs_all = model(inp["x"].to(dtype), inp["t"].to(dtype), inp["y"].long(), return_all=True)
+    out = {"zs" if k == 0 else f"zs.{k}": z.float() for k, z in enumerate(zs_all)}
     if v is not None:
         out["velocity"] = v.float()
     safetensors_io.write(args.out, out, {"erw.config": ref.config_json(cfg), "generator": "tools/torch/forward_checkpoint.py",

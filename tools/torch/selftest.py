@@ -10,6 +10,9 @@
 4. Published (zero) init: velocity is exactly 0; parameter counts of SiT-S/B/L/XL/2 (backbone
    incl. pos_embed + projector, Z = 768, projector 2048) against the numbers in SPEC.
 5. The committed fixtures reload and reproduce (forward in float64 from the stored F32 tensors).
+6. REED: time weights against their formulas, config_json with/without extra_projectors, the
+   pooled/per-token extra projectors (and the truncated model), finite differences of the REED loss
+   (two targets, one pooled, time-weighted) and the reed_tiny_two_targets fixture reproducing.
 """
 import argparse
 import json
@@ -218,6 +221,132 @@ def test_fixtures():
         check(err < 1e-6 and gerr < 1e-7 and ngrad == ntrain, f"{f} ({meta['align']}) reproduces: outputs {err:.1e}, grads {gerr:.1e}, {ngrad} grad tensors")
 
 
+def test_reed_config_and_weights():
+    base = ref.config_json(TINY)
+    check(ref.config_json(dict(TINY, extra_projectors=[])) == base and "extra_projectors" not in base,
+          "config_json: no extra_projectors key when the list is empty or absent")
+    extra = [{"z_dim": 24, "pooled": 1, "projector_dim": 48, "encoder_depth": 2}]
+    j = json.loads(ref.config_json(dict(TINY, extra_projectors=extra)))
+    check(list(j)[-1] == "extra_projectors" and list(j["extra_projectors"][0]) == ref.EXTRA_PROJECTOR_KEYS
+          and j["extra_projectors"][0]["pooled"] is True and ref.config_json(j) == ref.config_json(dict(TINY, extra_projectors=extra)),
+          "config_json: extra_projectors last, keys encoder_depth, pooled, projector_dim, z_dim; round trip")
+    t = torch.tensor([0.0, 0.1, 0.25, 0.5, 0.7, 1.0], dtype=torch.float64)
+    expect = {"constant": lambda u: 1.0, "linear": lambda u: 1 - u, "cosine": lambda u: 0.5 * (1 + math.cos(math.pi * u)),
+              "sigmoid": lambda u: 1 / (1 + math.exp((u - 0.5) * 10)), "loglinear": lambda u: 1 - math.log(u + 1),
+              "cutoff": lambda u: 1.0 if 0.1 <= u <= 0.5 else 0.0}
+    err = max(abs(float(w) - expect[k](float(u))) for k in expect for u, w in zip(t, ref.time_weight(k, t, 0.1, 0.5)))
+    check(err < 1e-15, f"time weights constant/linear/cosine/sigmoid/loglinear/cutoff[0.1,0.5] match their formulas ({err:.1e})")
+
+
+def reed_setup(cfg, seed):
+    model = ref.SiT(cfg).double()
+    randomize(model, seed)
+    g = torch.Generator().manual_seed(seed + 7)
+    N, C, H = 4, cfg["in_channels"], cfg["input_size"]
+    T = (H // cfg["patch_size"]) ** 2
+    x = torch.randn(N, C, H, H, generator=g, dtype=torch.float64)
+    t = 0.05 + 0.9 * torch.rand(N, generator=g, dtype=torch.float64)
+    y = torch.tensor([3, cfg["num_classes"], 0, 7])
+    vt = torch.randn(N, C, H, H, generator=g, dtype=torch.float64)
+    zts = [torch.randn(*((N,) if s["pooled"] else (N, T)), s["z_dim"], generator=g, dtype=torch.float64)
+           for s in ref.projector_specs(cfg)]
+    return model, x, t, y, vt, zts
+
+
+def test_reed_projectors():
+    extra = [{"encoder_depth": 2, "pooled": True, "projector_dim": 48, "z_dim": 24},
+             {"encoder_depth": 1, "pooled": False, "projector_dim": 40, "z_dim": 8}]
+    cfg = dict(TINY, extra_projectors=extra)
+    model, x, t, y, _, _ = reed_setup(cfg, 21)
+    with torch.no_grad():
+        v, zs = model(x, t, y, return_all=True)
+        v0, z0 = model(x, t, y)
+        h = model.x_embedder(x) + model.pos_embed
+        c = model.t_embedder(t) + model.y_embedder(y)
+        h1 = model.blocks[0](h, c)
+        h2 = model.blocks[1](h1, c)
+        want = [model.projectors[0](h1), model.projectors[1](h2.sum(1) / h2.shape[1]), model.projectors[2](h1)]
+    shapes = [tuple(z.shape) for z in zs]
+    err = max(float((a - b).abs().max()) for a, b in zip(zs, want))
+    names = sorted({n.rsplit(".", 1)[0] for n in model.state_dict() if n.startswith("projectors.1.")})
+    check(shapes == [(4, 16, 32), (4, 24), (4, 16, 8)] and err < 1e-12 and torch.equal(v, v0) and torch.equal(z0, zs[0])
+          and names == ["projectors.1.0", "projectors.1.2", "projectors.1.4"],
+          f"extra projectors: per token / pooled (token mean) on their blocks, shapes {shapes}, names projectors.k.{{0,2,4}} ({err:.1e})")
+    tr = dict(cfg, truncated_depth=1)
+    m = ref.SiT(tr).double()
+    randomize(m, 3)
+    with torch.no_grad():
+        v, zs = m(x, t, y, return_all=True)
+        h1 = m.blocks[0](m.x_embedder(x) + m.pos_embed, m.t_embedder(t) + m.y_embedder(y))
+        err = max(float((zs[0] - m.projectors[0](h1)).abs().max()), float((zs[1] - m.projectors[1](h1.mean(1))).abs().max()))
+    check(v is None and len(zs) == 3 and err < 1e-12, "truncated (warmup) model: every projector reads its last block")
+
+
+def fd_check_reed(kind, seed=4, per_tensor=2):
+    extra = [{"encoder_depth": 2, "pooled": True, "projector_dim": 48, "z_dim": 24}]
+    cfg = dict(TINY, extra_projectors=extra)
+    model, x, t, y, vt, zts = reed_setup(cfg, seed)
+    coefs, lam, w_diff = (1.0, 0.5), 0.4, 0.3
+
+    def loss_fn():
+        v, zs = model(x, t, y, return_all=True)
+        return ref.loss_reed(v, vt, zs, zts, t, coefs, lam, w_diff, kind, 0.2, 0.8)[0]
+
+    model.zero_grad()
+    loss_fn().backward()
+    g = torch.Generator().manual_seed(seed + 1)
+    worst = worst_abs = 0.0
+    h = 1e-6
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if not p.requires_grad:
+                continue
+            flat = p.view(-1)
+            for idx in torch.randint(0, flat.numel(), (per_tensor,), generator=g).tolist():
+                if name.startswith("y_embedder"):
+                    idx = int(y[idx % 4]) * p.shape[1] + idx % p.shape[1]
+                old = flat[idx].item()
+                flat[idx] = old + h
+                lp = loss_fn().item()
+                flat[idx] = old - h
+                lm = loss_fn().item()
+                flat[idx] = old
+                num = (lp - lm) / (2 * h)
+                ana = p.grad.view(-1)[idx].item()
+                worst = max(worst, abs(num - ana) / max(1e-4, abs(num) + abs(ana)))
+                worst_abs = max(worst_abs, abs(num - ana))
+    check(worst < 1e-5, f"finite differences vs autograd (float64, REED loss, 2 targets one pooled, time weight {kind}): "
+                        f"worst relative error {worst:.1e}, absolute {worst_abs:.1e}")
+
+
+def test_reed_fixture():
+    here = os.path.dirname(os.path.abspath(__file__))
+    f = os.path.normpath(os.path.join(here, "..", "..", "tests", "src", "test", "resources", "fixtures", "reed_tiny_two_targets.safetensors"))
+    if not os.path.isfile(f):
+        check(False, f"fixture {f} present")
+        return
+    ts, meta = safetensors_io.read(f)
+    cfg = json.loads(meta["erw.config"])
+    model = ref.SiT(cfg).double()
+    ref.load_state(model, ts)
+    v, zs = model(ts["x"].double(), ts["t"].double(), ts["y"], return_all=True)
+    sfx = lambda k: "" if k == 0 else f".{k}"  # noqa: E731
+    zts = [ts["z_target" + sfx(k)].double() for k in range(len(zs))]
+    coefs = [float(c) for c in meta["coefs"].split(",")]
+    lo, hi = (float(c) for c in meta["time_cutoffs"].split(","))
+    loss, lv, la, terms = ref.loss_reed(v, ts["v_target"].double(), zs, zts, ts["t"].double(), coefs, float(ts["lambda"]),
+                                        float(ts["w_diff"]), meta["time_weight"], lo, hi)
+    loss.backward()
+    outs = [(v, "velocity"), (loss, "loss"), (lv, "loss_v"), (la, "loss_align")] + [(z, "zs" + sfx(k)) for k, z in enumerate(zs)] \
+        + [(term, f"loss_align.{k}") for k, term in enumerate(terms)]
+    err = max(float((a.float().reshape(ts[n].shape) - ts[n]).abs().max()) for a, n in outs)
+    gerr = max(float((p.grad.float() - ts["grad." + n]).abs().max()) for n, p in model.named_parameters() if p.requires_grad)
+    ngrad = sum(1 for k in ts if k.startswith("grad."))
+    ntrain = sum(1 for _, p in model.named_parameters() if p.requires_grad)
+    check(err < 1e-6 and gerr < 1e-7 and ngrad == ntrain and len(zs) == 2,
+          f"reed_tiny_two_targets.safetensors reproduces: outputs {err:.1e}, grads {gerr:.1e}, {ngrad} grad tensors")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-xl", action="store_true", help="skip building SiT-XL/2 (2.7 GB)")
@@ -233,6 +362,11 @@ def main():
     test_learned_sigma_load()
     test_init_and_counts(args.skip_xl)
     test_fixtures()
+    test_reed_config_and_weights()
+    test_reed_projectors()
+    for kind in ["linear", "sigmoid", "cutoff"]:
+        fd_check_reed(kind)
+    test_reed_fixture()
     print(f"{len(FAILS)} failure(s)")
     sys.exit(1 if FAILS else 0)
 

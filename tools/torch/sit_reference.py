@@ -9,12 +9,19 @@ Config (dict, JSON keys as in erw's `SiTConfig.toJson`):
     encoder_depth (1-based block whose output the projector reads), projector_dim, z_dim,
     mlp_ratio, qk_norm, rope
   optional: truncated_depth (> 0: the ERW Phase-1 warmup model: only that many blocks, no final
-  layer, projector on the last block; forward then returns (None, zs)).
+  layer, every projector on the last block; forward then returns (None, zs)).
+  optional: extra_projectors (REED, arXiv 2507.08980: more alignment targets): a list of
+  {"encoder_depth": B, "pooled": bool, "projector_dim": H, "z_dim": Z}. Extra projector k = 1, 2, ...
+  is `projectors.k` (the same build_mlp: Linear(D,H) SiLU Linear(H,H) SiLU Linear(H,Z)) on the output
+  of block B (1-based): per token -> (N, T, Z), or pooled: on the token mean x.mean(dim=1) -> (N, Z).
+  Projector 0 is the config's own (encoder_depth, projector_dim, z_dim), per token.
 
 Usage:
     from sit_reference import SiT, loss_velocity, loss_cosine, loss_ntxent
     model = SiT(cfg).double()
-    v, zs = model(x, t, y)
+    v, zs = model(x, t, y)                    # zs of projector 0
+    v, zs_all = model(x, t, y, return_all=True)   # [zs0, zs1, ...], one per projector
+    loss, loss_v, loss_align, terms = loss_reed(v, v_target, zs_all, z_targets, t, coefs, lam, w_diff, "linear")
 """
 import json
 import math
@@ -50,8 +57,33 @@ def preset(name, **over):
     return cfg
 
 
+EXTRA_PROJECTOR_KEYS = ["encoder_depth", "pooled", "projector_dim", "z_dim"]
+
+
+def _extra_projectors(raw):
+    """The extra_projectors list checked and in canonical form (keys in EXTRA_PROJECTOR_KEYS order)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, (list, tuple)):
+        raise ValueError("model config: extra_projectors must be a list")
+    out = []
+    for i, e in enumerate(raw):
+        if not isinstance(e, dict):
+            raise ValueError(f"model config: extra_projectors[{i}] must be an object")
+        for k in EXTRA_PROJECTOR_KEYS:
+            if k not in e:
+                raise ValueError(f"model config: extra_projectors[{i}]: missing key '{k}'")
+        unknown = sorted(set(e) - set(EXTRA_PROJECTOR_KEYS))
+        if unknown:
+            raise ValueError(f"model config: extra_projectors[{i}]: unknown keys {unknown}")
+        out.append({"encoder_depth": int(e["encoder_depth"]), "pooled": bool(e["pooled"]),
+                    "projector_dim": int(e["projector_dim"]), "z_dim": int(e["z_dim"])})
+    return out
+
+
 def normalize_config(cfg):
-    """Fills defaults, checks required keys; unknown keys are kept (and ignored by the model)."""
+    """Fills defaults, checks required keys; unknown keys are kept (and ignored by the model).
+    extra_projectors, when present, is put in canonical form."""
     if isinstance(cfg, str):
         cfg = json.loads(cfg)
     out = dict(DEFAULTS)
@@ -59,11 +91,23 @@ def normalize_config(cfg):
     for k in CONFIG_KEYS:
         if k not in out:
             raise ValueError(f"model config: missing key '{k}'")
+    if "extra_projectors" in out:
+        out["extra_projectors"] = _extra_projectors(out["extra_projectors"])
     return out
 
 
+def projector_specs(cfg):
+    """Every projector as {"encoder_depth", "pooled", "projector_dim", "z_dim"}: projector 0 (the
+    config's own, per token) first, then the extra ones."""
+    cfg = normalize_config(cfg)
+    first = {"encoder_depth": int(cfg["encoder_depth"]), "pooled": False, "projector_dim": int(cfg["projector_dim"]),
+             "z_dim": int(cfg["z_dim"])}
+    return [first] + list(cfg.get("extra_projectors") or [])
+
+
 def config_json(cfg):
-    """The config as JSON with exactly CONFIG_KEYS (plus truncated_depth when set), in that order."""
+    """The config as JSON with exactly CONFIG_KEYS (plus truncated_depth when set, then extra_projectors
+    when non-empty, each with keys encoder_depth, pooled, projector_dim, z_dim), in that order."""
     cfg = normalize_config(cfg)
     o = {k: cfg[k] for k in CONFIG_KEYS}
     o["mlp_ratio"] = float(o["mlp_ratio"])
@@ -71,6 +115,9 @@ def config_json(cfg):
     o["rope"] = bool(o["rope"])
     if cfg.get("truncated_depth", 0):
         o["truncated_depth"] = int(cfg["truncated_depth"])
+    extra = cfg.get("extra_projectors") or []
+    if extra:
+        o["extra_projectors"] = [dict(e) for e in extra]
     return json.dumps(o)
 
 
@@ -262,6 +309,13 @@ class SiT(nn.Module):
         self.truncated_depth = int(cfg.get("truncated_depth", 0) or 0)
         n_blocks = self.truncated_depth if self.truncated_depth > 0 else cfg["depth"]
         self.encoder_depth = self.truncated_depth if self.truncated_depth > 0 else cfg["encoder_depth"]
+        specs = projector_specs(cfg)
+        for k, s in enumerate(specs[1:], start=1):
+            if not 1 <= s["encoder_depth"] <= cfg["depth"]:
+                raise ValueError(f"model config: projector {k} reads block {s['encoder_depth']}, depth is {cfg['depth']}")
+        # block (1-based) each projector reads; the warmup model: the last block of the truncated model
+        self.projector_depths = [self.truncated_depth if self.truncated_depth > 0 else s["encoder_depth"] for s in specs]
+        self.projector_pooled = [s["pooled"] for s in specs]
         grid = cfg["input_size"] // p
         self.x_embedder = PatchEmbed(p, cfg["in_channels"], D)
         self.t_embedder = TimestepEmbedder(D)
@@ -276,7 +330,7 @@ class SiT(nn.Module):
             self.feat_rope = None
         self.use_rope = use_rope
         self.blocks = nn.ModuleList([SiTBlock(D, cfg["num_heads"], cfg["mlp_ratio"], bool(cfg["qk_norm"])) for _ in range(n_blocks)])
-        self.projectors = nn.ModuleList([build_mlp(D, cfg["projector_dim"], cfg["z_dim"])])
+        self.projectors = nn.ModuleList([build_mlp(D, s["projector_dim"], s["z_dim"]) for s in specs])
         self.final_layer = FinalLayer(D, p, self.out_channels) if self.truncated_depth == 0 else None
         self.initialize_weights()
 
@@ -311,18 +365,29 @@ class SiT(nn.Module):
         x = torch.einsum("nhwpqc->nchpwq", x)
         return x.reshape(x.shape[0], c, h * p, w * p)
 
-    def forward(self, x, t, y, train_label_dropout=False, generator=None, return_zs=True):
+    def forward(self, x, t, y, train_label_dropout=False, generator=None, return_zs=True, return_all=False):
         """x (N,C,H,W), t (N) in [0,1], y (N) long -> (velocity (N,C,H,W) or None if truncated, zs (N,T,Z)).
-        return_zs=False skips the projector (zs is None), as a sampler needs only the velocity."""
+        return_zs=False skips the projectors (zs is None), as a sampler needs only the velocity.
+        return_all=True: the second value is the list of every projector's output [zs0, zs1, ...]
+        (per token (N,T,Z_k), pooled (N,Z_k)) instead of zs0 alone."""
         x = self.x_embedder(x) + self.pos_embed
         N, T, D = x.shape
         c = self.t_embedder(t) + self.y_embedder(y, train_label_dropout, generator)
         rope = self.feat_rope if self.use_rope else None
-        zs = None
+        want = list(range(len(self.projectors))) if return_all else [0]
+        outs = [None] * len(self.projectors)
         for i, block in enumerate(self.blocks):
             x = block(x, c, rope=rope)
-            if (i + 1) == self.encoder_depth and return_zs:
-                zs = self.projectors[0](x.reshape(-1, D)).reshape(N, T, -1)
+            if not return_zs:
+                continue
+            for k in want:
+                if self.projector_depths[k] != i + 1:
+                    continue
+                if self.projector_pooled[k]:
+                    outs[k] = self.projectors[k](x.mean(dim=1))  # (N, Z), REED's token mean
+                else:
+                    outs[k] = self.projectors[k](x.reshape(-1, D)).reshape(N, T, -1)
+        zs = (outs if return_all else outs[0]) if return_zs else None
         if self.final_layer is None:
             return None, zs
         x = self.final_layer(x, c)
@@ -373,6 +438,58 @@ def loss_align(kind, zs, z_target, tau=0.1, symmetric=False):
     if kind == "ntxent":
         return loss_ntxent(zs, z_target, tau, symmetric)
     raise ValueError(f"unknown alignment loss {kind}")
+
+
+# ----------------------------------------------------------------------------------------------
+# REED (arXiv 2507.08980): several alignment targets, per-sample time weights
+
+TIME_WEIGHTS = ["constant", "linear", "cosine", "sigmoid", "loglinear", "cutoff"]
+
+
+def time_weight(kind, t, lo=0.0, hi=1.0):
+    """REED's per-sample weight w_t(t) of the alignment loss (t (N), 1 = noise):
+    constant 1; linear 1 - t; cosine (1 + cos(pi t))/2; sigmoid 1/(1 + exp(10 (t - 0.5)));
+    loglinear 1 - ln(t + 1); cutoff 1 where lo <= t <= hi, else 0."""
+    if kind == "constant":
+        return torch.ones_like(t)
+    if kind == "linear":
+        return 1 - t
+    if kind == "cosine":
+        return 0.5 * (1 + torch.cos(math.pi * t))
+    if kind == "sigmoid":
+        return 1 / (1 + torch.exp((t - 0.5) * 10))
+    if kind == "loglinear":
+        return 1 - torch.log(t + 1)
+    if kind == "cutoff":
+        return ((t >= lo) & (t <= hi)).to(t.dtype)
+    raise ValueError(f"unknown time weight {kind}; one of {TIME_WEIGHTS}")
+
+
+def align_per_sample(z_pred, z_target):
+    """-(mean over the sample's tokens of cos(z_pred, z_target)), (N): z (N,T,Z) per token or (N,Z)
+    pooled (one token). Cosines with F.normalize (norms clamped at 1e-12)."""
+    cos = (F.normalize(z_pred, dim=-1) * F.normalize(z_target, dim=-1)).sum(-1)
+    if cos.dim() == 2:
+        cos = cos.mean(dim=1)
+    return -cos
+
+
+def loss_reed_term(z_pred, z_target, w):
+    """One target's term: mean over the batch of w_i * align_i (w: the time weights, (N))."""
+    return (w * align_per_sample(z_pred, z_target)).mean()
+
+
+def loss_reed(v_pred, v_target, zs_all, z_targets, t, coefs, lam, w_diff=1.0, time_weight_kind="constant",
+              lo=0.0, hi=1.0):
+    """loss = w_diff * loss_v + lam * sum_k coefs[k] * term_k.
+    Returns (loss, loss_v, loss_align = sum_k coefs[k] term_k, [term_0, term_1, ...])."""
+    if not (len(zs_all) == len(z_targets) == len(coefs)):
+        raise ValueError(f"{len(zs_all)} projections, {len(z_targets)} targets, {len(coefs)} coefficients")
+    w = time_weight(time_weight_kind, t, lo, hi)
+    lv = loss_velocity(v_pred, v_target)
+    terms = [loss_reed_term(z, zt, w) for z, zt in zip(zs_all, z_targets)]
+    la = sum(c * term for c, term in zip(coefs, terms))
+    return w_diff * lv + lam * la, lv, la, terms
 
 
 # ----------------------------------------------------------------------------------------------

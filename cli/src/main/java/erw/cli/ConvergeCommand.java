@@ -23,11 +23,12 @@ import picocli.CommandLine.Spec;
  * data: same model, batch, step budget and seeds; FD and accuracy vs steps; table and plot.
  */
 @Command(name = "converge", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Train sit, repa and erw on the same budget and seeds; FD/accuracy vs steps as CSV, Markdown and PNG.")
+        description = "Train sit, repa, erw (and reed) on the same budget and seeds; FD/accuracy vs steps as CSV, Markdown and PNG.")
 final class ConvergeCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Option(names = "--preset", description = "quick (~1 h on 2 cores) | full (several hours) (default ${DEFAULT-VALUE}).") String preset = "quick";
-    @Option(names = "--methods", split = ",", description = "Methods to compare (default ${DEFAULT-VALUE}).") List<String> methods = new ArrayList<>(List.of("sit", "repa", "erw"));
+    @Option(names = "--methods", split = ",", description = "Methods to compare: sit, repa, erw, reed (default ${DEFAULT-VALUE}).") List<String> methods = new ArrayList<>(List.of("sit", "repa", "erw", "reed"));
+    @Option(names = "--merge", description = "Keep the points of other methods already in --out's results.csv (add a method to an existing table).") boolean merge;
     @Option(names = "--seeds", split = ",", description = "Training seeds; the first gets the full curve (default: the preset's 0,1,2).") List<Long> seeds;
     @Option(names = "--eval-every", description = "Steps between scorings (default: the preset's).") Long evalEvery;
     @Option(names = "--samples", description = "Samples per scoring (default: the preset's).") Integer samples;
@@ -65,25 +66,38 @@ final class ConvergeCommand implements Callable<Integer> {
         try (erw.engine.Backend cpu = choice.create(nThreads)) {
             erw.engine.host.WorkerPool pool = cpu.host();
             EvalSetup setup = EvalSetup.prepare(dataRoot, null, cpu, System.err);
-            int z = setup.data().featureShape()[1];
-            SiTConfig m = Recipes.fashionModel(z);
-            if (encoderDepth != null) m = m.withEncoderDepth(encoderDepth);
-            ConvergenceBenchmark b = new ConvergenceBenchmark(p, m, base, setup::data, new SampleQuality(setup.evaluator(), setup.reference()), cpu, pool, System.err);
+            boolean reed = methods.stream().anyMatch(x -> x.equalsIgnoreCase("reed"));
+            erw.training.BatchSource data = reed ? erw.training.data.BuiltInData.prepare(dataRoot, 0, List.of(erw.training.BatchSource.FEATURES, erw.training.data.BuiltInData.AUTOENCODER), System.err) : setup.data();
+            Recipes.ModelChoice choiceOfModel = new Recipes.ModelChoice("tiny", null, null, null, null, encoderDepth, null, false);
+            SiTConfig m = choiceOfModel.forData(data);
+            ConvergenceBenchmark b = new ConvergenceBenchmark(p, cfg -> choiceOfModel.forRun(data, cfg), base, () -> data, new SampleQuality(setup.evaluator(), setup.reference()), cpu, pool, System.err);
+            List<ConvergenceBenchmark.Point> points = new ArrayList<>();
+            List<String> shown = new ArrayList<>(methods);
+            if (merge && java.nio.file.Files.isRegularFile(outDir.resolve("results.csv"))) {
+                for (ConvergenceBenchmark.Point pt : ConvergenceReport.readCsv(outDir.resolve("results.csv"))) {
+                    if (!methods.contains(pt.method())) {
+                        points.add(pt);
+                        if (!shown.contains(pt.method())) shown.add(shown.size() - methods.size(), pt.method());
+                    }
+                }
+            }
             String header = String.format(Locale.ROOT,
                     "# Convergence: %s (preset %s)%n%nCommand: `./erw %s`%n%nModel: tiny SiT (depth %d, hidden %d, patch %d, projector at block %d) on Fashion-MNIST 32x32; "
                             + "batch %d, %d steps per run (ERW warmup %d inside the budget, %d blocks), lr %.0e, EMA %.3f, %s alignment; seeds %s.%n"
                             + "Scores: EMA weights, %d class-balanced samples (%s, %d steps, no guidance); FD on the features of the %s "
                             + "(not the alignment target: another architecture and seed) against the %s.",
-                    String.join(" vs ", methods).toUpperCase(Locale.ROOT), p.name(), commandLine(), m.depth(), m.hiddenSize(), m.patchSize(), m.encoderDepth(),
+                    String.join(" vs ", shown).toUpperCase(Locale.ROOT), p.name(), commandLine(), m.depth(), m.hiddenSize(), m.patchSize(), m.encoderDepth(),
                     p.batch(), p.steps(), b.config("erw", p.seeds().get(0)).warmup(), base.l2rDepth(), base.lr(), base.emaDecay(), base.align().id(), p.seeds(), p.samples(),
-                    p.sampler().name().toLowerCase(Locale.ROOT), p.samplerSteps(), setup.evaluator().describe(), setup.referenceName());
-            List<ConvergenceBenchmark.Point> points = new ArrayList<>();
+                    p.sampler().name().toLowerCase(Locale.ROOT), p.samplerSteps(), setup.evaluator().describe(), setup.referenceName())
+                    + (shown.size() > methods.size() ? String.format("%n%nThis command trained %s; the rows of %s are merged (--merge) from the earlier results.csv of this preset, "
+                    + "made with the same model, data, budget, seeds and scoring.", String.join(", ", methods), String.join(", ", shown.subList(0, shown.size() - methods.size()))) : "");
+            final List<String> table = shown;
             b.run(methods, workDir, pt -> {
                 points.add(pt);
-                ConvergenceReport.write(outDir, points, methods, header, ""); // partial results survive an interrupted run
+                ConvergenceReport.write(outDir, points, table, header, ""); // partial results survive an interrupted run
             });
             String footer = String.format(Locale.ROOT, "%nTotal wall time %.1f min on %d threads, %s backend.%n", (System.nanoTime() - t0) / 6e10, nThreads, choice.name());
-            ConvergenceReport.write(outDir, points, methods, header, footer);
+            ConvergenceReport.write(outDir, points, table, header, footer);
             System.out.println(java.nio.file.Files.readString(outDir.resolve("results.md")));
             System.out.println("wrote " + outDir.resolve("results.csv") + ", results.md, fd_vs_steps.png");
         }

@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code erw data}: make, import, inspect dataset directories and add target features. */
 @Command(name = "data", mixinStandardHelpOptions = true, description = "Dataset directories: import Fashion-MNIST or your own latents/features, add encoder features, inspect.",
-        subcommands = {DataCommand.Fashion.class, DataCommand.Import.class, DataCommand.Features.class, DataCommand.Inspect.class})
+        subcommands = {DataCommand.Fashion.class, DataCommand.Import.class, DataCommand.Features.class, DataCommand.AddFeatures.class, DataCommand.Inspect.class})
 public final class DataCommand implements Runnable {
     @Override
     public void run() {
@@ -66,6 +66,8 @@ public final class DataCommand implements Runnable {
         @Option(names = "--features", description = "(N, T, Z) target features, e.g. DINOv2 patch tokens.") Path features;
         @Option(names = "--num-classes", description = "Classes (default: max label + 1).") Integer numClasses;
         @Option(names = "--encoder", description = "Name of the encoder that made the features.") String encoder;
+        @Option(names = "--feature-set", description = "A further feature set NAME=FILE ((N, Z) one vector per sample, or (N, T, Z) per token), "
+                + "e.g. REED's caption embeddings: captions=vlm.npy (repeatable).") java.util.Map<String, Path> featureSets = new java.util.LinkedHashMap<>();
         @Option(names = "--out", required = true) Path out;
 
         @Override
@@ -94,6 +96,7 @@ public final class DataCommand implements Runnable {
             DatasetDir.write(out, img.data(), new int[]{(int) img.shape()[1], (int) img.shape()[2], (int) img.shape()[3]}, lab.data(), k,
                     feat == null ? null : feat.data(), feat == null ? null : new int[]{(int) feat.shape()[1], (int) feat.shape()[2]}, encoder, "as imported");
             DatasetDir.open(out).close(); // validates labels against num_classes
+            for (var e : featureSets.entrySet()) AddFeatures.add(out, e.getKey(), e.getValue(), "imported from " + e.getValue().getFileName(), false);
             System.err.println("imported " + n + " samples to " + out);
             return 0;
         }
@@ -117,7 +120,7 @@ public final class DataCommand implements Runnable {
                     a = new Npy.Array(f.shape(name), f.readFloats(name));
                 }
             }
-            if (a.shape().length != rank) throw new IllegalArgumentException(file + ": expected " + rank + " dimensions, got shape " + Arrays.toString(a.shape()));
+            if (rank >= 0 && a.shape().length != rank) throw new IllegalArgumentException(file + ": expected " + rank + " dimensions, got shape " + Arrays.toString(a.shape()));
             return a;
         }
     }
@@ -145,9 +148,40 @@ public final class DataCommand implements Runnable {
                 f = enc.features(cpu, all.images(), n, batch, System.err);
             }
             String name = String.format(Locale.ROOT, "erw ViT classifier depth %d width %d (test accuracy %.2f%%)", enc.config().depth(), enc.width(), 100 * enc.testAccuracy());
+            var further = DatasetDir.featureSetsEntry(data);
             DatasetDir.write(data, all.images(), s, all.labels(), all.numClasses(), f, new int[]{enc.config().tokens(), enc.width()}, name, "unchanged");
+            DatasetDir.restoreFeatureSetsEntry(data, further); // the further feature sets stay
             System.err.println("features (" + n + ", " + enc.config().tokens() + ", " + enc.width() + ") written to " + data);
             return 0;
+        }
+    }
+
+    @Command(name = "add-features", mixinStandardHelpOptions = true,
+            description = "Adds a further feature set to a dataset (REED's other targets, e.g. caption embeddings saved by PyTorch): (N, Z) one vector per sample or (N, T, Z) per token, .npy or .safetensors.")
+    static final class AddFeatures implements Callable<Integer> {
+        @Parameters(index = "0", description = "Dataset directory.") Path dir;
+        @Option(names = "--name", required = true, description = "Set name, used by --target NAME:...") String name;
+        @Option(names = "--from", required = true, description = "(N, Z) or (N, T, Z) .npy or .safetensors (its only or first tensor).") Path from;
+        @Option(names = "--source", description = "What made it (recorded in the manifest).") String source;
+        @Option(names = "--replace", description = "Overwrite a set of the same name.") boolean replace;
+
+        @Override
+        public Integer call() {
+            add(dir, name, from, source != null ? source : "added from " + from.getFileName(), replace);
+            return 0;
+        }
+
+        static void add(Path dir, String name, Path file, String source, boolean replace) {
+            Npy.Array a = file.toString().endsWith(".npy") ? Npy.read(file) : Import.read(file, -1);
+            if (a.shape().length != 2 && a.shape().length != 3) throw new IllegalArgumentException(file + ": expected (N, Z) or (N, T, Z), got shape " + Arrays.toString(a.shape()));
+            Import.requireFinite(file, a.data());
+            int[] shape = new int[a.shape().length - 1];
+            for (int i = 0; i < shape.length; i++) shape[i] = (int) a.shape()[i + 1];
+            try (DatasetDir d = DatasetDir.open(dir)) {
+                if (a.shape()[0] != d.count()) throw new IllegalArgumentException(file + ": " + a.shape()[0] + " rows, the dataset " + dir + " has " + d.count() + " samples");
+            }
+            DatasetDir.addFeatureSet(dir, name, a.data(), shape, source, replace);
+            System.err.println("feature set '" + name + "' " + Arrays.toString(shape) + " per sample added to " + dir);
         }
     }
 
@@ -164,6 +198,10 @@ public final class DataCommand implements Runnable {
                 System.out.printf("%s: %d samples of %s, %d classes, values in [%.3f, %.3f], features %s%s%n", dir, d.count(), Arrays.toString(d.imageShape()),
                         d.numClasses(), lo, hi, d.hasFeatures() ? Arrays.toString(d.featureShape()) : "none",
                         d.encoderName() == null ? "" : " from " + d.encoderName());
+                for (String set : d.featureSets()) {
+                    if (!set.equals(DatasetDir.FEATURES)) System.out.printf("  feature set %s: %s per sample%s%n", set, Arrays.toString(d.featureShape(set)),
+                            d.featureSource(set) == null || d.featureSource(set).isEmpty() ? "" : " (" + d.featureSource(set) + ")");
+                }
             }
             return 0;
         }

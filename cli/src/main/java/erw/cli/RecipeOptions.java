@@ -1,6 +1,7 @@
 package erw.cli;
 
 import erw.training.TrainConfig;
+import java.util.List;
 import picocli.CommandLine.Option;
 
 /**
@@ -25,6 +26,17 @@ final class RecipeOptions {
     @Option(names = "--clip", description = "Gradient-norm clip (default 1.0).") Double clip;
     @Option(names = "--weight-decay", description = "AdamW weight decay (default 0).") Double weightDecay;
     @Option(names = "--time-sampling", description = "uniform | lognormal (default uniform).") String timeSampling;
+    @Option(names = "--target", description = "An alignment target (repeat for several): SET[:block=B][:pool=tokens|mean][:hidden=H][:z=Z][:coef=C]; "
+            + "SET is a feature set of the dataset. Default: features (per token at --encoder-depth, coef 1); --method reed on the built-in data adds "
+            + "autoencoder:block=4:pool=mean:coef=0.5.") List<String> targets;
+    @Option(names = "--proj-coeff", description = "REED's c_proj: the alignment weight is c_proj * w_align(s) (default 0.5).") Double projCoeff;
+    @Option(names = "--align-schedule", description = "REED's w_align(s): constant | linear | cosine (default constant).") String alignSchedule;
+    @Option(names = "--align-steps", description = "Steps S of --align-schedule (default: --steps; REED's 400000).") Long alignSteps;
+    @Option(names = "--diffusion-start", description = "REED: w_diff = 0 before this step (default 0).") Long diffusionStart;
+    @Option(names = "--diffusion-warmup-steps", description = "REED: w_diff ramps 0 -> 1 over these steps (default: --steps / 8; REED's 50000 of 400000).") Long diffusionWarmupSteps;
+    @Option(names = "--diffusion-decay", description = "REED: w_diff after the ramp: constant | linear | cosine (default constant).") String diffusionDecay;
+    @Option(names = "--time-weight", description = "Per-sample weight w_t(t) of the alignment terms: constant | linear | cosine | sigmoid | loglinear | cutoff (default constant).") String timeWeight;
+    @Option(names = "--time-cutoffs", split = ",", description = "lo,hi of --time-weight cutoff (default 0,1).") List<Double> timeCutoffs;
 
     /** The recipe with every given option applied (validated when the config is built). */
     void applyTo(TrainConfig.Builder c) {
@@ -46,5 +58,18 @@ final class RecipeOptions {
         if (clip != null) c.clip = clip;
         if (weightDecay != null) c.weightDecay = weightDecay;
         if (timeSampling != null) c.timeSampling = timeSampling;
+        if (targets != null) c.targets = new java.util.ArrayList<>(targets);
+        if (projCoeff != null) c.projCoeff = projCoeff;
+        if (alignSchedule != null) c.alignSchedule = alignSchedule;
+        if (alignSteps != null) c.alignSteps = alignSteps;
+        if (diffusionStart != null) c.diffusionStart = diffusionStart;
+        if (diffusionWarmupSteps != null) c.diffusionWarmupSteps = diffusionWarmupSteps;
+        if (diffusionDecay != null) c.diffusionDecay = diffusionDecay;
+        if (timeWeight != null) c.timeWeight = timeWeight;
+        if (timeCutoffs != null) {
+            if (timeCutoffs.size() != 2) throw new IllegalArgumentException("--time-cutoffs " + timeCutoffs + " must be two numbers lo,hi");
+            c.timeCutoffLow = timeCutoffs.get(0);
+            c.timeCutoffHigh = timeCutoffs.get(1);
+        }
     }
 }

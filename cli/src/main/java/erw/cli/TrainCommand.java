@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Train a SiT with ERW (warmup + full phase), REPA or plain SiT.")
 public final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--method", description = "erw | repa | sit (default ${DEFAULT-VALUE}).")
+    @Option(names = "--method", description = "erw | repa | reed | sit (default ${DEFAULT-VALUE}).")
     String method = "erw";
     @Option(names = "--data", description = "Dataset directory (erw data ...). Default: Fashion-MNIST prepared under --data-root.")
     Path data;
@@ -67,6 +67,7 @@ public final class TrainCommand implements Callable<Integer> {
             cadence(b);
             if (seed != null) b.seed = seed;
             TrainConfig cfg = b.build();
+            if (data == null) cfg = Recipes.forBuiltIn(cfg);
             TrainingRun.fresh(resolvedWarmup(cfg), new Recipes.ModelChoice(model, depth, hidden, heads, patch, encoderDepth, projectorDim, qkNorm),
                     data == null ? TrainingRun.Data.builtIn(dataRoot) : TrainingRun.Data.directory(data), out, settings);
             return 0;
@@ -87,9 +88,18 @@ public final class TrainCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** ERW's warmup written out (not "10% of the steps"), so that a resume may change --steps without moving the phase boundary. */
+    /**
+     * ERW's warmup and REED's schedule lengths written out (not "10% / an eighth of the steps"), so
+     * that a resume may change --steps without moving the phase boundary or the curriculum.
+     */
     private static TrainConfig resolvedWarmup(TrainConfig cfg) {
-        return cfg.with(b -> b.warmupSteps = cfg.method() == erw.training.Method.ERW ? cfg.warmup() : b.warmupSteps);
+        return cfg.with(b -> {
+            if (cfg.method() == erw.training.Method.ERW) b.warmupSteps = cfg.warmup();
+            if (cfg.method() == erw.training.Method.REED) {
+                b.alignSteps = cfg.alignSteps();
+                b.diffusionWarmupSteps = cfg.diffusionWarmup();
+            }
+        });
     }
 
     private void cadence(TrainConfig.Builder b) {

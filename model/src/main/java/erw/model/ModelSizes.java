@@ -16,16 +16,21 @@ public final class ModelSizes {
     /** Counts above this are reported as {@link Long#MAX_VALUE}: nothing that large can be allocated. */
     private static final double SATURATED = 0x1p60;
 
+    /** Parameters of every projector. */
     public static long projectorParameters(SiTConfig c) {
-        long d = c.hiddenSize(), p = c.projectorDim(), z = c.zDim();
-        return p * d + p + p * p + p + z * p + z;
+        long n = 0, d = c.hiddenSize();
+        for (SiTConfig.Projector pr : c.projectors()) {
+            long p = pr.width(), z = pr.zDim();
+            n += p * d + p + p * p + p + z * p + z;
+        }
+        return n;
     }
 
     /** Every tensor of the model, pos_embed included. */
     public static long parameters(SiTConfig c) {
         double bound = (double) c.hiddenSize() * (16.0 * c.hiddenSize() + 3.0 * c.mlpHidden() + 16) * (c.blocks() + 2)
                 + 2.0 * c.hiddenSize() * (c.tokens() + c.numClasses() + 1 + 2.0 * c.patchSize() * c.patchSize() * c.inChannels() + SiT.FREQ_DIM)
-                + 2.0 * c.projectorDim() * (c.hiddenSize() + c.projectorDim() + c.zDim() + 2);
+                + c.projectors().stream().mapToDouble(p -> 2.0 * p.width() * (c.hiddenSize() + p.width() + p.zDim() + 2)).sum();
         if (bound > SATURATED) return Long.MAX_VALUE; // an absurd config: callers refuse it rather than wrap around
         long d = c.hiddenSize(), ch = c.inChannels(), ps = c.patchSize(), hid = c.mlpHidden();
         long n = d * ch * ps * ps + d;                       // x_embedder
@@ -43,7 +48,8 @@ public final class ModelSizes {
     /** Floats of the activations one forward of {@code batch} samples records (formula checked against a recorded graph in the tests). */
     public static long activationFloats(SiTConfig c, long batch) {
         double pp0 = (double) c.patchSize() * c.patchSize() * c.inChannels();
-        double bound = (double) batch * (c.tokens() + 1) * (4 * pp0 + 30.0 * c.hiddenSize() + 2.0 * c.mlpHidden() + 4.0 * c.projectorDim() + c.zDim() + SiT.FREQ_DIM) * (c.blocks() + 2);
+        double bound = (double) batch * (c.tokens() + 1) * (4 * pp0 + 30.0 * c.hiddenSize() + 2.0 * c.mlpHidden() + SiT.FREQ_DIM
+                + c.projectors().stream().mapToDouble(p -> 4.0 * p.width() + p.zDim() + c.hiddenSize()).sum()) * (c.blocks() + 2);
         if (bound > SATURATED) return Long.MAX_VALUE;
         long d = c.hiddenSize(), r = batch * c.tokens(), hid = c.mlpHidden(), pp = (long) c.patchSize() * c.patchSize() * c.inChannels();
         long n = r * pp + 2 * r * d;                         // patches, patch embedding, + pos_embed
@@ -53,7 +59,10 @@ public final class ModelSizes {
         if (c.qkNorm()) perBlock += r * 8 * d;               // split, q/k norms, join
         if (c.rope() && !c.truncated()) perBlock += r * 3 * d;
         n += perBlock * c.blocks();
-        n += 4 * r * c.projectorDim() + r * c.zDim();         // projector: 3 linears, 2 SiLUs
+        for (SiTConfig.Projector p : c.projectors()) {        // each projector: 3 linears, 2 SiLUs (pooled: on one row per sample, after the mean)
+            long rows = p.pooled() ? batch : r;
+            n += 4 * rows * p.width() + rows * p.zDim() + (p.pooled() ? batch * d : 0);
+        }
         if (!c.truncated()) n += 4 * batch * d + 2 * r * d + 2 * r * pp; // final adaLN + chunks, norm, modulate, linear, unpatchify
         return n;
     }

@@ -23,10 +23,20 @@ public final class SiT {
     private final ParameterStore store = new ParameterStore();
 
     /**
-     * What a recorded forward returns: velocity (N,C,H,W), or null for the warmup model; projector
-     * tokens (N,T,Z); and the hidden tokens (N*T, D) after the last block held.
+     * What a recorded forward returns: velocity (N,C,H,W), or null for the warmup model; each
+     * projector's output in {@link SiTConfig#projectors()} order ((N,T,Z) per token, (N,Z) pooled);
+     * and the hidden tokens (N*T, D) after the last block held.
      */
-    public record Outputs(Tensor velocity, Tensor zs, Tensor hidden) {}
+    public record Outputs(Tensor velocity, List<Tensor> projections, Tensor hidden) {
+        public Outputs {
+            projections = List.copyOf(projections);
+        }
+
+        /** Projector 0's tokens (N,T,Z): REPA's and ERW's alignment output. */
+        public Tensor zs() {
+            return projections.get(0);
+        }
+    }
 
     public SiT(SiTConfig cfg) {
         this.cfg = cfg;
@@ -67,12 +77,17 @@ public final class SiT {
             store.param("final_layer.adaLN_modulation.1.weight", 2 * d, d);
             store.param("final_layer.adaLN_modulation.1.bias", 2 * d);
         }
-        store.param("projectors.0.0.weight", cfg.projectorDim(), d);
-        store.param("projectors.0.0.bias", cfg.projectorDim());
-        store.param("projectors.0.2.weight", cfg.projectorDim(), cfg.projectorDim());
-        store.param("projectors.0.2.bias", cfg.projectorDim());
-        store.param("projectors.0.4.weight", cfg.zDim(), cfg.projectorDim());
-        store.param("projectors.0.4.bias", cfg.zDim());
+        List<SiTConfig.Projector> projectors = cfg.projectors();
+        for (int k = 0; k < projectors.size(); k++) {
+            String pre = "projectors." + k + ".";
+            int w = projectors.get(k).width(), z = projectors.get(k).zDim();
+            store.param(pre + "0.weight", w, d);
+            store.param(pre + "0.bias", w);
+            store.param(pre + "2.weight", w, w);
+            store.param(pre + "2.bias", w);
+            store.param(pre + "4.weight", z, w);
+            store.param(pre + "4.bias", z);
+        }
         fillPosEmbed(store.get("pos_embed").data(), d, cfg.inputSize() / p);
         if (cfg.rope()) {
             store.buffer("feat_rope.freqs_cos", cfg.tokens(), cfg.headDim());
@@ -168,26 +183,27 @@ public final class SiT {
 
     /**
      * Records the forward pass for a batch: x (N,C,H,W), t (N), y (N) class ids (the null class is
-     * {@code numClasses}). Returns the velocity (absent for the warmup model) and the projector
-     * tokens of block {@link SiTConfig#projectorBlock()}.
+     * {@code numClasses}). Returns the velocity (absent for the warmup model) and every projector's
+     * output, projector k reading block {@link SiTConfig#projectorBlock(int)}.
      */
     public Outputs forward(Graph g, Tensor x, Tensor t, Tensor y) {
         int n = x.dim(0), c = cfg.inChannels(), ps = cfg.patchSize(), side = cfg.inputSize();
         Tensor[] hc = embed(g, x, t, y);
         Tensor h = hc[0], condAct = hc[1];
-        Tensor zs = null;
+        List<SiTConfig.Projector> projectors = cfg.projectors();
+        Tensor[] zs = new Tensor[projectors.size()];
         for (int i = 0; i < cfg.blocks(); i++) {
             h = block(g, i, h, condAct, n);
-            if (i + 1 == cfg.projectorBlock()) zs = projector(g, h, n);
+            for (int k = 0; k < zs.length; k++) if (i + 1 == cfg.projectorBlock(k)) zs[k] = projector(g, k, projectors.get(k), h, n);
         }
-        if (cfg.truncated()) return new Outputs(null, zs, h);
+        if (cfg.truncated()) return new Outputs(null, List.of(zs), h);
 
         List<Tensor> fm = g.chunk("final_layer.adaLN.chunk", g.linear("final_layer.adaLN_modulation.1", condAct,
                 p("final_layer.adaLN_modulation.1.weight"), p("final_layer.adaLN_modulation.1.bias")), 2);
         Tensor fin = g.modulate("final_layer.modulate", g.layerNorm("final_layer.norm_final", h, null, null, LN_EPS), fm.get(0), fm.get(1));
         fin = g.linear("final_layer.linear", fin, p("final_layer.linear.weight"), p("final_layer.linear.bias"));
         Tensor v = g.unpatchify("final_layer.unpatchify", fin, n, c, side, side, ps);
-        return new Outputs(v, zs, h);
+        return new Outputs(v, List.of(zs), h);
     }
 
     /**
@@ -254,20 +270,22 @@ public final class SiT {
         return g.concat(b + "attn.qkv.join", List.of(q.view(b + "q", rows, d), k.view(b + "k", rows, d), parts.get(2)));
     }
 
-    private Tensor projector(Graph g, Tensor h, int n) {
-        Tensor z = g.silu("projectors.0.1", g.linear("projectors.0.0", h, p("projectors.0.0.weight"), p("projectors.0.0.bias")));
-        z = g.silu("projectors.0.3", g.linear("projectors.0.2", z, p("projectors.0.2.weight"), p("projectors.0.2.bias")));
-        z = g.linear("projectors.0.4", z, p("projectors.0.4.weight"), p("projectors.0.4.bias"));
-        return z.view("zs", n, cfg.tokens(), cfg.zDim());
+    /**
+     * Projector k on block tokens h (N*T, D): per token it returns (N,T,Z); pooled it reads the mean
+     * of each sample's tokens (REED's {@code x.mean(dim=1)}) and returns (N,Z).
+     */
+    private Tensor projector(Graph g, int k, SiTConfig.Projector spec, Tensor h, int n) {
+        String pre = "projectors." + k + ".";
+        Tensor in = spec.pooled() ? g.tokenMean(pre + "pool", h, n) : h;
+        Tensor z = g.silu(pre + "1", g.linear(pre + "0", in, p(pre + "0.weight"), p(pre + "0.bias")));
+        z = g.silu(pre + "3", g.linear(pre + "2", z, p(pre + "2.weight"), p(pre + "2.bias")));
+        z = g.linear(pre + "4", z, p(pre + "4.weight"), p(pre + "4.bias"));
+        if (spec.pooled()) return z;
+        return z.view(k == 0 ? "zs" : "zs." + k, n, cfg.tokens(), spec.zDim());
     }
 
-    /** Names of the projector's parameters. */
-    public static List<String> projectorNames() {
-        List<String> l = new ArrayList<>();
-        for (String k : new String[]{"0", "2", "4"}) {
-            l.add("projectors.0." + k + ".weight");
-            l.add("projectors.0." + k + ".bias");
-        }
-        return l;
+    /** Whether a parameter belongs to a projector (SiT trains without them). */
+    public static boolean isProjector(String name) {
+        return name.startsWith("projectors.");
     }
 }

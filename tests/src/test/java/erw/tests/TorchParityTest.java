@@ -46,7 +46,8 @@ class TorchParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"sit_tiny_cosine.safetensors", "sit_tiny_ntxent.safetensors", "sit_tiny_qknorm.safetensors", "sit_tiny_rope.safetensors"})
+    @ValueSource(strings = {"sit_tiny_cosine.safetensors", "sit_tiny_ntxent.safetensors", "sit_tiny_qknorm.safetensors", "sit_tiny_rope.safetensors",
+            "reed_tiny_two_targets.safetensors"})
     void outputsLossAndEveryGradientMatchPyTorch(String name) {
         Path file = Path.of("src/test/resources/fixtures", name);
         assumeTrue(Files.isRegularFile(file) || !name.contains("qknorm"), "optional fixture " + name);

@@ -10,6 +10,7 @@ import erw.engine.ops.EmaUpdate;
 import erw.engine.ops.LinearInterpolant;
 import erw.engine.ops.Randn;
 import erw.engine.ops.ZeroGrad;
+import erw.model.Objective;
 import erw.model.SiT;
 import erw.model.SiTConfig;
 import java.util.ArrayList;
@@ -20,20 +21,31 @@ import java.util.List;
  * <ul>
  * <li>Phase 1 (ERW warmup): forward of the truncated model on the clean input with t = 0,
  * alignment loss weighted by lambda; backward; clip; AdamW.</li>
- * <li>Phase 2 (ERW full, REPA, SiT): noise + linear interpolant, forward of the full model,
- * velocity loss + lambda * alignment (no alignment for SiT); backward; clip; AdamW; EMA.</li>
+ * <li>Phase 2 (ERW full, REPA, REED, SiT): noise + linear interpolant, forward of the full model,
+ * w_diff * velocity loss + lambda * sum_k coef_k * alignment_k (no alignment for SiT, w_diff for
+ * REED only); backward; clip; AdamW; EMA.</li>
  * </ul>
- * Host-written inputs: {@link #x0}, {@link #labels}, {@link #t}, {@link #targets}; scalars
- * {@link #lambda}, {@link #lr}, {@link #adamStep}, {@link #noiseCounter}, {@link #emaDecay}.
+ * The loss is {@link Objective}'s. Host-written inputs: {@link #x0}, {@link #labels}, {@link #t},
+ * {@link #targets} (one per alignment target, in the model's projector order), {@link #timeWeights};
+ * scalars {@link #lambda}, {@link #wDiff}, {@link #lr}, {@link #adamStep}, {@link #noiseCounter},
+ * {@link #emaDecay}.
  */
 public final class PhaseProgram implements AutoCloseable {
     public static final long STREAM_NOISE = 1;
 
     public final Phase phase;
     public final SiT model;
-    public final Tensor x0, labels, t, targets;
+    public final Tensor x0, labels, t;
+    /** Target features per alignment target ((N,T,Z) per token, (N,Z) pooled); empty for SiT. */
+    public final List<Tensor> targets;
+    /** Per-sample w_t(t) (N), or null for constant weights. */
+    public final Tensor timeWeights;
+    /** The velocity loss weight (REED's full phase only, else null). */
+    public final Tensor wDiff;
     public final Tensor lambda, lr, adamStep, noiseCounter, emaDecay, gradNorm;
     public final Tensor loss, lossV, lossAlign;
+    /** Each target's term mean_batch[w_t * align_k] (one entry: the same tensor as {@link #lossAlign} with coefficient 1). */
+    public final List<Tensor> alignTerms;
     public final AdamW adam;
     public final List<Tensor> trained;
     /** EMA copies of every model tensor (phase 2 only), in the store's order. */
@@ -50,7 +62,20 @@ public final class PhaseProgram implements AutoCloseable {
         x0 = Tensor.input("batch.x0", batch, c, side, side);
         labels = Tensor.input("batch.y", batch);
         t = Tensor.input("batch.t", batch);
-        targets = align ? Tensor.input("batch.z_target", batch, mc.tokens(), mc.zDim()) : null;
+        List<SiTConfig.Projector> projectors = mc.projectors();
+        List<AlignTarget> specs = cfg.alignTargets();
+        List<Tensor> tg = new ArrayList<>();
+        if (align) {
+            if (specs.size() != projectors.size()) throw new IllegalArgumentException(specs.size() + " alignment targets for a model with " + projectors.size() + " projectors");
+            for (int k = 0; k < projectors.size(); k++) {
+                SiTConfig.Projector pr = projectors.get(k);
+                String name = k == 0 ? "batch.z_target" : "batch.z_target." + k;
+                tg.add(pr.pooled() ? Tensor.input(name, batch, pr.zDim()) : Tensor.input(name, batch, mc.tokens(), pr.zDim()));
+            }
+        }
+        targets = List.copyOf(tg);
+        timeWeights = align && cfg.reed().timeWeight() != erw.model.TimeWeight.CONSTANT ? Tensor.input("batch.w_t", batch) : null;
+        wDiff = phase == Phase.FULL && cfg.method() == Method.REED ? Tensor.scalar("w_diff", 1) : null;
         lambda = Tensor.scalar("lambda", 0);
         lr = Tensor.scalar("lr", (float) cfg.lr());
         adamStep = Tensor.scalar("adam.step", 0);
@@ -59,35 +84,36 @@ public final class PhaseProgram implements AutoCloseable {
         gradNorm = Tensor.scalar("grad_norm", 0);
 
         Graph fwd = new Graph("phase" + phase.number() + ".forward");
-        Tensor total;
+        SiT.Outputs out;
+        Tensor vTarget = null;
         if (phase == Phase.WARMUP) {
-            SiT.Outputs out = model.forward(fwd, x0, t, labels);
-            lossV = null;
-            lossAlign = alignLoss(fwd, cfg, out.zs(), batch);
-            total = fwd.scale("loss", lossAlign, 1f, lambda);
+            out = model.forward(fwd, x0, t, labels);
         } else {
             Tensor noise = Tensor.state("noise", batch, c, side, side);
             fwd.add(new Randn("noise", noise, cfg.seed(), STREAM_NOISE, noiseCounter));
-            Tensor xt = Tensor.state("batch.x_t", batch, c, side, side), vTarget = Tensor.state("batch.v_target", batch, c, side, side);
+            Tensor xt = Tensor.state("batch.x_t", batch, c, side, side);
+            vTarget = Tensor.state("batch.v_target", batch, c, side, side);
             fwd.add(new LinearInterpolant("interpolant", x0, noise, t, xt, vTarget));
-            SiT.Outputs out = model.forward(fwd, xt, t, labels);
-            lossV = fwd.mse("loss_v", out.velocity(), vTarget);
-            if (align) {
-                lossAlign = alignLoss(fwd, cfg, out.zs(), batch);
-                total = fwd.add("loss", lossV, fwd.scale("lambda*loss_align", lossAlign, 1f, lambda));
-            } else {
-                lossAlign = null;
-                total = lossV;
-            }
+            out = model.forward(fwd, xt, t, labels);
         }
+        List<Objective.Target> objectives = new ArrayList<>();
+        for (int k = 0; k < targets.size(); k++) objectives.add(new Objective.Target(out.projections().get(k), targets.get(k), specs.get(k).coef()));
+        Objective.Align kind = switch (cfg.align()) {
+            case COSINE -> new Objective.Align.Cosine();
+            case NTXENT -> new Objective.Align.NtXent((float) cfg.ntxentTau(), cfg.ntxentSymmetric());
+        };
+        Objective.Terms terms = Objective.record(fwd, out.velocity(), vTarget, wDiff, objectives, kind, timeWeights, lambda, batch);
+        Tensor total = terms.loss();
         loss = total;
+        lossV = terms.lossV();
+        lossAlign = terms.lossAlign();
+        alignTerms = terms.alignTerms();
         Graph bwd = fwd.backward(total);
 
         // SiT trains without the projector; every other recipe trains all parameters
         List<Tensor> params = new ArrayList<>();
-        List<String> projector = SiT.projectorNames();
         model.parameters().all().forEach((name, p) -> {
-            if (p.requiresGrad() && (align || !projector.contains(name))) params.add(p);
+            if (p.requiresGrad() && (align || !SiT.isProjector(name))) params.add(p);
         });
         trained = List.copyOf(params);
         Graph opt = new Graph("phase" + phase.number() + ".optimizer");
@@ -95,7 +121,8 @@ public final class PhaseProgram implements AutoCloseable {
         adam = opt.add(new AdamW("adamw", trained, lr, adamStep, (float) cfg.beta1(), (float) cfg.beta2(), (float) cfg.adamEps(), (float) cfg.weightDecay()));
         opt.add(new ZeroGrad("zero_grad", model.parameters().trainable()));
 
-        fwd.readBack(java.util.stream.Stream.of(loss, lossV, lossAlign).filter(java.util.Objects::nonNull).distinct().toArray(Tensor[]::new));
+        fwd.readBack(java.util.stream.Stream.concat(java.util.stream.Stream.of(loss, lossV, lossAlign), alignTerms.stream())
+                .filter(java.util.Objects::nonNull).distinct().toArray(Tensor[]::new));
         bwd.readBack();
         opt.readBack(gradNorm);
         List<Graph> step = new ArrayList<>(List.of(fwd, bwd, opt));
@@ -116,13 +143,6 @@ public final class PhaseProgram implements AutoCloseable {
         }
         // one cycle: a device backend keeps model, gradients, moments and EMA resident across the graphs
         plans.addAll(backend.compileCycle("phase" + phase.number() + ".step", step));
-    }
-
-    private Tensor alignLoss(Graph g, TrainConfig cfg, Tensor zs, int batch) {
-        return switch (cfg.align()) {
-            case COSINE -> g.cosineAlign("loss_align", zs, targets);
-            case NTXENT -> g.ntXentAlign("loss_align", zs, targets, batch, (float) cfg.ntxentTau(), cfg.ntxentSymmetric());
-        };
     }
 
     /** A standalone copy of the model holding the EMA weights (phase 2), for sampling and evaluation. */

@@ -26,6 +26,19 @@ public final class Recipes {
         });
     }
 
+    /**
+     * REED's targets on the built-in data: the ViT's patch tokens per token at the model's encoder
+     * depth (coefficient 1), and the autoencoder's code (the stand-in for caption embeddings) pooled
+     * at block 4 of 6 (REED reads block 16 of SiT-XL's 28), coefficient 0.5 as REED's second target.
+     */
+    public static final java.util.List<String> BUILT_IN_REED_TARGETS = java.util.List.of(BatchSource.FEATURES,
+            erw.training.data.BuiltInData.AUTOENCODER + ":block=4:pool=mean:coef=0.5");
+
+    /** A config for the built-in data: REED without explicit targets gets {@link #BUILT_IN_REED_TARGETS}. */
+    public static TrainConfig forBuiltIn(TrainConfig cfg) {
+        return cfg.method() == Method.REED && cfg.targets().isEmpty() ? cfg.with(b -> b.targets = new java.util.ArrayList<>(BUILT_IN_REED_TARGETS)) : cfg;
+    }
+
     /** The main job: ERW with the built-in defaults. */
     public static TrainConfig mainJob() {
         return builtInDefaults(TrainConfig.defaults());
@@ -52,6 +65,29 @@ public final class Recipes {
                     patch != null ? patch : base.patchSize(), img[1], img[0], source.numClasses(),
                     encoderDepth != null ? encoderDepth : base.encoderDepth(), projectorDim != null ? projectorDim : base.projectorDim(), z,
                     base.mlpRatio(), qkNorm, false, 0);
+        }
+
+        /**
+         * The model for a run: {@link #forData(BatchSource)} with one projector per alignment target
+         * of {@code cfg} (its block, pooling and widths; unset ones from the model: the encoder depth,
+         * the projector width, the feature set's width). Errors name the target at fault.
+         */
+        public SiTConfig forRun(BatchSource source, TrainConfig cfg) {
+            SiTConfig m = forData(source);
+            if (!cfg.aligns()) return m;
+            java.util.List<SiTConfig.Projector> projectors = new java.util.ArrayList<>();
+            for (AlignTarget a : cfg.alignTargets()) {
+                String what = "--target " + a.spec();
+                int[] f = source.featureShape(a.features());
+                if (f == null) {
+                    throw new IllegalArgumentException(what + ": the dataset has no feature set '" + a.features() + "' (it has "
+                            + (source.featureSets().isEmpty() ? "none: add target features with erw data features or erw data add-features, or use --method sit" : source.featureSets()) + ")");
+                }
+                int block = a.block() > 0 ? a.block() : m.encoderDepth();
+                if (block > m.depth()) throw new IllegalArgumentException(what + ": block " + block + " is beyond the model's depth " + m.depth());
+                projectors.add(new SiTConfig.Projector(block, a.pooled(), a.hidden() > 0 ? a.hidden() : m.projectorDim(), a.z() > 0 ? a.z() : f[f.length - 1]));
+            }
+            return m.withProjectors(projectors);
         }
     }
 }

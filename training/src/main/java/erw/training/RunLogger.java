@@ -26,6 +26,8 @@ public final class RunLogger implements Trainer.Listener, AutoCloseable {
     private final PrintStream out;
     private BufferedWriter metrics;
     private final List<double[]> history = new ArrayList<>(); // step, loss, loss_v, loss_align, lambda, grad_norm
+    /** Further logged series by metric name (w_diff, w_align, loss_align.<set>): {step, value} points. */
+    private final java.util.Map<String, List<double[]>> series = new java.util.LinkedHashMap<>();
     private double emaRate = 0;
     private long lastTransitionStep = -1;
 
@@ -42,6 +44,10 @@ public final class RunLogger implements Trainer.Listener, AutoCloseable {
                     var n = JSON.readTree(line);
                     history.add(new double[]{n.path("step").asDouble(), n.path("loss").asDouble(Double.NaN), n.path("loss_v").asDouble(Double.NaN),
                             n.path("loss_align").asDouble(Double.NaN), n.path("lambda").asDouble(), n.path("grad_norm").asDouble()});
+                    for (var it = n.fields(); it.hasNext(); ) {
+                        var f = it.next();
+                        if (isSeries(f.getKey())) point(f.getKey(), n.path("step").asDouble(), f.getValue().asDouble());
+                    }
                 }
             }
             this.metrics = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
@@ -64,6 +70,7 @@ public final class RunLogger implements Trainer.Listener, AutoCloseable {
             Files.write(tmp, kept, StandardCharsets.UTF_8);
             Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             history.removeIf(h -> h[0] > step);
+            for (List<double[]> l : series.values()) l.removeIf(h -> h[0] > step);
             metrics = Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot rewrite " + file + " for the resume at step " + step + ": " + e.getMessage(), e);
@@ -73,6 +80,19 @@ public final class RunLogger implements Trainer.Listener, AutoCloseable {
     /** Logged points: {step, loss, loss_v, loss_align, lambda, grad_norm}. */
     public List<double[]> history() {
         return history;
+    }
+
+    /** REED's weights and each target's term as logged: name to {step, value} points. */
+    public java.util.Map<String, List<double[]>> series() {
+        return series;
+    }
+
+    private static boolean isSeries(String key) {
+        return key.equals("w_diff") || key.equals("w_align") || key.startsWith("loss_align.");
+    }
+
+    private void point(String name, double step, double v) {
+        series.computeIfAbsent(name, k -> new ArrayList<>()).add(new double[]{step, v});
     }
 
     @Override
@@ -90,8 +110,16 @@ public final class RunLogger implements Trainer.Listener, AutoCloseable {
             o.put("step", s.step()).put("phase", s.phase().number()).put("loss", s.loss());
             if (!Double.isNaN(s.lossV())) o.put("loss_v", s.lossV());
             if (!Double.isNaN(s.lossAlign())) o.put("loss_align", s.lossAlign());
-            o.put("lambda", s.lambda()).put("grad_norm", s.gradNorm()).put("img_per_s", s.imgPerSec()).put("time", System.currentTimeMillis() / 1000.0);
+            o.put("lambda", s.lambda());
+            if (!Double.isNaN(s.wDiff())) o.put("w_diff", s.wDiff());
+            if (!Double.isNaN(s.wAlign())) o.put("w_align", s.wAlign());
+            s.alignTerms().forEach(o::put);
+            o.put("grad_norm", s.gradNorm()).put("img_per_s", s.imgPerSec()).put("time", System.currentTimeMillis() / 1000.0);
             history.add(new double[]{s.step(), s.loss(), s.lossV(), s.lossAlign(), s.lambda(), s.gradNorm()});
+            for (var it = o.fields(); it.hasNext(); ) {
+                var f = it.next();
+                if (isSeries(f.getKey())) point(f.getKey(), s.step(), f.getValue().asDouble());
+            }
             try {
                 metrics.write(o.toString());
                 metrics.newLine();

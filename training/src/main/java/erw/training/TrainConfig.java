@@ -2,6 +2,9 @@ package erw.training;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import erw.model.TimeWeight;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.OptionalDouble;
 import java.util.OptionalLong;
@@ -18,11 +21,52 @@ import java.util.function.Consumer;
  *
  * @param warmupSteps ERW's Phase 1 length in steps; empty = 10% of {@code steps} (see {@link #warmup()})
  * @param c0 Phase 2's lambda at the phase boundary; empty = by model size ({@link Schedule#defaultC0})
+ * @param targets the alignment targets; empty = one per-token target on the dataset's {@code features}
+ *     at the model's encoder depth, coefficient 1 (REPA's and ERW's, see {@link #alignTargets()})
+ * @param reed REED's curriculum and time weights (see {@link Reed}; used by {@code --method reed},
+ *     the time weights by every aligning method)
  */
 public record TrainConfig(Method method, AlignLoss align, long steps, OptionalLong warmupSteps, int batch, double lr, double beta1, double beta2,
                           double adamEps, double weightDecay, double clip, double emaDecay, double labelDropout, long seed, int l2rDepth,
                           double warmupLambda, OptionalDouble c0, double halfLife, double repaLambda, double ntxentTau, boolean ntxentSymmetric,
-                          TimeSampling timeSampling, long checkpointEvery, long logEvery, long sampleEvery, int sampleSteps, double sampleCfg) {
+                          TimeSampling timeSampling, long checkpointEvery, long logEvery, long sampleEvery, int sampleSteps, double sampleCfg,
+                          List<AlignTarget> targets, Reed reed) {
+
+    public TrainConfig {
+        targets = List.copyOf(targets);
+    }
+
+    /** The shape of a decay or ramp over training steps. */
+    public enum Decay {
+        CONSTANT, LINEAR, COSINE;
+
+        static Decay parse(String option, String s) {
+            try {
+                return valueOf(s.trim().toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--" + option + " = " + s + " must be constant, linear or cosine");
+            }
+        }
+
+        public String id() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /**
+     * REED's curriculum (its train.py): the diffusion loss weight w_diff is 0 before
+     * {@code diffusionStart}, ramps linearly to 1 over {@code diffusionWarmupSteps}, then follows
+     * {@code diffusionDecay}; the alignment weight is {@code projCoeff * w_align(s)} with w_align
+     * following {@code alignSchedule} over {@code alignSteps}; each target's term is weighted per
+     * sample by {@code timeWeight}(t) (cutoffs for {@code cutoff}).
+     */
+    public record Reed(double projCoeff, Decay alignSchedule, OptionalLong alignSteps, long diffusionStart, OptionalLong diffusionWarmupSteps,
+                       Decay diffusionDecay, TimeWeight timeWeight, double timeCutoffLow, double timeCutoffHigh) {}
+
+    /** The alignment targets actually used: {@link #targets}, or the single default one. */
+    public List<AlignTarget> alignTargets() {
+        return targets.isEmpty() ? List.of(AlignTarget.DEFAULT) : targets;
+    }
 
     /** How diffusion times are drawn in the full phase. */
     public enum TimeSampling {
@@ -79,6 +123,16 @@ public record TrainConfig(Method method, AlignLoss align, long steps, OptionalLo
         b.sampleEvery = sampleEvery;
         b.sampleSteps = sampleSteps;
         b.sampleCfg = sampleCfg;
+        b.targets = new ArrayList<>(targets.stream().map(AlignTarget::spec).toList());
+        b.projCoeff = reed.projCoeff();
+        b.alignSchedule = reed.alignSchedule().id();
+        b.alignSteps = reed.alignSteps().orElse(-1);
+        b.diffusionStart = reed.diffusionStart();
+        b.diffusionWarmupSteps = reed.diffusionWarmupSteps().orElse(-1);
+        b.diffusionDecay = reed.diffusionDecay().id();
+        b.timeWeight = reed.timeWeight().id();
+        b.timeCutoffLow = reed.timeCutoffLow();
+        b.timeCutoffHigh = reed.timeCutoffHigh();
         return b;
     }
 
@@ -92,6 +146,16 @@ public record TrainConfig(Method method, AlignLoss align, long steps, OptionalLo
     /** The Phase 1 length actually used: only ERW has one. */
     public long warmup() {
         return method != Method.ERW ? 0 : warmupSteps.orElse(steps / 10);
+    }
+
+    /** S of REED's w_align schedule: as set, or the run's steps. */
+    public long alignSteps() {
+        return reed.alignSteps().orElse(steps);
+    }
+
+    /** REED's diffusion ramp length: as set, or steps / 8 (REED's 50,000 of 400,000). */
+    public long diffusionWarmup() {
+        return reed.diffusionWarmupSteps().orElse(steps / 8);
     }
 
     /** Whether this recipe has an alignment term. */
@@ -134,6 +198,26 @@ public record TrainConfig(Method method, AlignLoss align, long steps, OptionalLo
         public long sampleEvery = 0;
         public int sampleSteps = 50;
         public double sampleCfg = 1.0;
+        /**
+         * Alignment targets, each "SET[:block=B][:pool=tokens|mean][:hidden=H][:z=Z][:coef=C]" (see
+         * {@link AlignTarget#parse}); empty = one per-token target on "features", coefficient 1.
+         */
+        public List<String> targets = new ArrayList<>();
+        /** REED's c_proj: the alignment sum's weight is projCoeff * w_align(s). */
+        public double projCoeff = 0.5;
+        /** REED's w_align(s): constant | linear max(1 - s/S, 0) | cosine (1 + cos(pi min(s,S)/S))/2. */
+        public String alignSchedule = "constant";
+        /** S of alignSchedule; -1 = steps (REED's 400,000 of 400,000). */
+        public long alignSteps = -1;
+        /** REED's start of the diffusion loss (w_diff = 0 before). */
+        public long diffusionStart = 0;
+        /** REED's linear ramp of w_diff from 0 to 1; -1 = steps / 8 (REED's 50,000 of 400,000). */
+        public long diffusionWarmupSteps = -1;
+        /** w_diff after the ramp: constant 1 | linear to 0 at the last step | cosine to 0. */
+        public String diffusionDecay = "constant";
+        /** Per-sample weight of the alignment terms by diffusion time t: see {@link TimeWeight}. */
+        public String timeWeight = "constant";
+        public double timeCutoffLow = 0, timeCutoffHigh = 1;
 
         /** The config, with every field checked (the first bad one named as its command-line option). */
         public TrainConfig build() {
@@ -141,7 +225,11 @@ public record TrainConfig(Method method, AlignLoss align, long steps, OptionalLo
             Method m = Method.parse(method);
             return new TrainConfig(m, AlignLoss.parse(align), steps, warmupSteps >= 0 ? OptionalLong.of(warmupSteps) : OptionalLong.empty(), batch, lr, beta1, beta2, adamEps, weightDecay, clip, emaDecay, labelDropout,
                     seed, l2rDepth, warmupLambda, c0 >= 0 ? OptionalDouble.of(c0) : OptionalDouble.empty(), halfLife, repaLambda, ntxentTau,
-                    ntxentSymmetric, TimeSampling.parse(timeSampling), checkpointEvery, logEvery, sampleEvery, sampleSteps, sampleCfg);
+                    ntxentSymmetric, TimeSampling.parse(timeSampling), checkpointEvery, logEvery, sampleEvery, sampleSteps, sampleCfg,
+                    targets.stream().map(AlignTarget::parse).toList(),
+                    new Reed(projCoeff, Decay.parse("align-schedule", alignSchedule), alignSteps >= 0 ? OptionalLong.of(alignSteps) : OptionalLong.empty(), diffusionStart,
+                            diffusionWarmupSteps >= 0 ? OptionalLong.of(diffusionWarmupSteps) : OptionalLong.empty(), Decay.parse("diffusion-decay", diffusionDecay),
+                            TimeWeight.parse(timeWeight), timeCutoffLow, timeCutoffHigh));
         }
 
         /** Checks every field, naming the first bad one (as the command-line option that sets it). */
@@ -186,6 +274,27 @@ public record TrainConfig(Method method, AlignLoss align, long steps, OptionalLo
             need(sampleSteps >= 2, "sample-steps", sampleSteps, ">= 2");
             finite("sample-cfg", sampleCfg);
             need(sampleCfg >= 0, "sample-cfg", sampleCfg, ">= 0");
+            need(targets != null, "target", "null", "a list");
+            List<AlignTarget> parsed = targets.stream().map(AlignTarget::parse).toList();
+            need(m != Method.SIT || parsed.isEmpty(), "target", targets, "absent for --method sit (it trains no projector)");
+            if (!parsed.isEmpty()) need(!parsed.get(0).pooled(), "target", targets.get(0), "per token (pool=tokens): the first target is REPA's per-token one; list pooled targets after it");
+            finite("proj-coeff", projCoeff);
+            need(projCoeff >= 0, "proj-coeff", projCoeff, ">= 0");
+            Decay.parse("align-schedule", alignSchedule);
+            need(alignSteps >= 1 || alignSteps == -1, "align-steps", alignSteps, ">= 1");
+            need(diffusionStart >= 0, "diffusion-start", diffusionStart, ">= 0");
+            need(diffusionWarmupSteps >= 0 || diffusionWarmupSteps == -1, "diffusion-warmup-steps", diffusionWarmupSteps, ">= 0");
+            Decay.parse("diffusion-decay", diffusionDecay);
+            TimeWeight tw = TimeWeight.parse(timeWeight);
+            finite("time-cutoffs", timeCutoffLow);
+            finite("time-cutoffs", timeCutoffHigh);
+            need(timeCutoffLow <= timeCutoffHigh, "time-cutoffs", timeCutoffLow + "," + timeCutoffHigh, "lo,hi with lo <= hi");
+            need(tw == TimeWeight.CONSTANT || align.equalsIgnoreCase("cosine"), "time-weight", timeWeight, "constant with --align ntxent (NT-Xent couples the samples)");
+            if (m == Method.REED) {
+                long top = diffusionStart + (diffusionWarmupSteps >= 0 ? diffusionWarmupSteps : steps / 8);
+                need(!diffusionDecay.equalsIgnoreCase("constant") ? top < steps : true, "diffusion-decay", diffusionDecay,
+                        "constant when the diffusion ramp (--diffusion-start + --diffusion-warmup-steps = " + top + ") does not end before --steps");
+            }
         }
 
         private static void need(boolean ok, String field, Object v, String expected) {
@@ -199,6 +308,10 @@ public record TrainConfig(Method method, AlignLoss align, long steps, OptionalLo
     }
 
     private static final ObjectMapper JSON = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+    /** Fields added with REED: a stored config from before may lack them (their defaults change nothing). */
+    private static final java.util.Set<String> SINCE_REED = java.util.Set.of("targets", "projCoeff", "alignSchedule", "alignSteps", "diffusionStart",
+            "diffusionWarmupSteps", "diffusionDecay", "timeWeight", "timeCutoffLow", "timeCutoffHigh");
 
     /** The stored form (the builder's fields, pretty-printed). */
     public String toJson() {
@@ -226,7 +339,14 @@ public record TrainConfig(Method method, AlignLoss align, long steps, OptionalLo
         for (var it = defaults.fieldNames(); it.hasNext(); ) {
             String field = it.next();
             com.fasterxml.jackson.databind.JsonNode v = tree.get(field), d = defaults.get(field);
+            if (v == null && SINCE_REED.contains(field)) continue; // a run written before REED: the default is what it did
             if (v == null) throw new IllegalArgumentException("training config: field '" + field + "' is missing");
+            if (d.isArray()) {
+                boolean strings = v.isArray();
+                for (var e : v) strings &= e.isTextual();
+                if (!strings) throw new IllegalArgumentException("training config: field '" + field + "' = " + v + " is not a list of strings");
+                continue;
+            }
             boolean ok = d.isTextual() ? v.isTextual() : d.isBoolean() ? v.isBoolean()
                     : d.isIntegralNumber() ? v.isIntegralNumber() && (d.isInt() ? v.canConvertToInt() : v.canConvertToLong()) : v.isNumber();
             if (!ok) throw new IllegalArgumentException("training config: field '" + field + "' = " + v + " is not a " + (d.isTextual() ? "string"

@@ -39,8 +39,18 @@ public final class Trainer implements AutoCloseable {
         default void onSample(long step, PhaseProgram program) {}
     }
 
-    /** One step's numbers. */
-    public record StepLog(long step, Phase phase, double loss, double lossV, double lossAlign, double lambda, double gradNorm, double imgPerSec, double seconds) {}
+    /**
+     * One step's numbers: {@code wDiff} is the velocity loss weight (REED's curriculum; 1 otherwise,
+     * NaN in ERW's warmup), {@code wAlign} REED's alignment schedule (NaN for other methods) and
+     * {@code alignTerms} each target's term by its metric name ({@code loss_align.<set>}; empty
+     * with a single target, whose term is {@code lossAlign}).
+     */
+    public record StepLog(long step, Phase phase, double loss, double lossV, double lossAlign, double lambda, double gradNorm, double imgPerSec, double seconds,
+                          double wDiff, double wAlign, java.util.SequencedMap<String, Double> alignTerms) {
+        public StepLog(long step, Phase phase, double loss, double lossV, double lossAlign, double lambda, double gradNorm, double imgPerSec, double seconds) {
+            this(step, phase, loss, lossV, lossAlign, lambda, gradNorm, imgPerSec, seconds, Double.NaN, Double.NaN, new java.util.LinkedHashMap<>());
+        }
+    }
 
     private final TrainConfig cfg;
     private final SiTConfig modelCfg;
@@ -57,6 +67,7 @@ public final class Trainer implements AutoCloseable {
     /** The newest checkpoint this run wrote or resumed from (named when a run stops). */
     private Path lastCheckpoint;
     private final Map<String, String> extraMetadata = new LinkedHashMap<>();
+    private final List<String> termNames;
 
     public Trainer(TrainConfig cfg, SiTConfig modelCfg, BatchSource data, Path runDir, Backend backend, Listener listener) {
         this.cfg = cfg;
@@ -73,6 +84,7 @@ public final class Trainer implements AutoCloseable {
             throw new IllegalArgumentException("--l2r-depth " + cfg.l2rDepth() + " exceeds the model depth " + modelCfg.depth());
         }
         this.order = new DataOrder(cfg.seed(), data.count());
+        this.termNames = termNames(cfg, this.modelCfg);
     }
 
     private void checkData() {
@@ -84,15 +96,53 @@ public final class Trainer implements AutoCloseable {
         if (data.numClasses() > modelCfg.numClasses()) {
             throw new IllegalArgumentException("data has " + data.numClasses() + " classes, the model " + modelCfg.numClasses());
         }
-        if (align) {
-            if (!data.hasFeatures()) throw new IllegalArgumentException("method " + cfg.method().id() + " needs target features in the dataset (erw data features), or use --method sit");
-            int[] f = data.featureShape();
-            if (f[0] != modelCfg.tokens() || f[1] != modelCfg.zDim()) {
-                throw new IllegalArgumentException("target features are [" + f[0] + ", " + f[1] + "] per sample but the model has "
-                        + modelCfg.tokens() + " tokens and z_dim " + modelCfg.zDim());
+        if (align) checkTargets(cfg, modelCfg, data);
+        if (data.count() < 1) throw new IllegalArgumentException("dataset is empty");
+    }
+
+    /**
+     * The targets against the data and the model: every feature set exists, and per token it has the
+     * model's tokens, each width matches its projector, every projector's block is within the depth.
+     */
+    public static void checkTargets(TrainConfig cfg, SiTConfig model, BatchSource data) {
+        List<AlignTarget> targets = cfg.alignTargets();
+        List<SiTConfig.Projector> projectors = model.projectors();
+        if (targets.size() != projectors.size()) {
+            throw new IllegalArgumentException("--target: " + targets.size() + " alignment target(s) but the model has " + projectors.size() + " projector(s) (" + model.toJson() + ")");
+        }
+        for (int k = 0; k < targets.size(); k++) {
+            AlignTarget a = targets.get(k);
+            SiTConfig.Projector p = projectors.get(k);
+            String what = "--target " + a.spec();
+            int[] f = data.featureShape(a.features());
+            if (f == null) {
+                throw new IllegalArgumentException(what + ": the dataset has no feature set '" + a.features() + "' (it has " + (data.featureSets().isEmpty() ? "none: add target features with erw data features or erw data add-features, or use --method sit" : data.featureSets()) + ")");
+            }
+            if (p.block() < 1 || p.block() > model.depth()) throw new IllegalArgumentException(what + ": block " + p.block() + " is beyond the model's depth " + model.depth());
+            if (p.pooled() != a.pooled() || (a.block() > 0 && a.block() != p.block()) || (a.hidden() > 0 && a.hidden() != p.width())) {
+                throw new IllegalArgumentException(what + " does not match the model's projector " + k + " (block " + p.block() + ", " + (p.pooled() ? "pooled" : "per token") + ", hidden " + p.width() + ")");
+            }
+            int width = f[f.length - 1];
+            if (p.pooled() ? f.length != 1 : f.length != 2 || f[0] != model.tokens()) {
+                throw new IllegalArgumentException(what + ": feature set '" + a.features() + "' is " + java.util.Arrays.toString(f) + " per sample but "
+                        + (p.pooled() ? "a pooled target needs one vector per sample ([Z])" : "a per-token target needs the model's " + model.tokens() + " tokens ([" + model.tokens() + ", Z]); use pool=mean for one vector per sample"));
+            }
+            if (width != p.zDim()) {
+                throw new IllegalArgumentException(what + ": feature set '" + a.features() + "' has width " + width + " but the projector's z is " + p.zDim());
             }
         }
-        if (data.count() < 1) throw new IllegalArgumentException("dataset is empty");
+    }
+
+    /** Metric names of the targets: {@code loss_align.<set>}, with {@code @<block>} when two targets read the same set. */
+    public static List<String> termNames(TrainConfig cfg, SiTConfig model) {
+        List<AlignTarget> targets = cfg.alignTargets();
+        List<String> names = new ArrayList<>();
+        for (int k = 0; k < targets.size(); k++) {
+            String set = targets.get(k).features();
+            boolean shared = targets.stream().filter(a -> a.features().equals(set)).count() > 1;
+            names.add("loss_align." + set + (shared ? "@" + model.projectors().get(k).block() : ""));
+        }
+        return names;
     }
 
     public long step() {
@@ -160,12 +210,17 @@ public final class Trainer implements AutoCloseable {
             long t0 = System.nanoTime();
             PhaseProgram p = program;
             order.batchIndices(step, idx);
-            data.batch(idx, p.x0.data(), p.labels.data(), p.targets == null ? null : p.targets.data());
+            data.batch(idx, p.x0.data(), p.labels.data(), null);
+            List<AlignTarget> specs = cfg.alignTargets();
+            for (int k = 0; k < p.targets.size(); k++) data.features(specs.get(k).features(), idx, p.targets.get(k).data());
             checkBatch(idx, p);
             dropLabels(p.labels.data(), u);
             drawTimes(p, phase);
+            if (p.timeWeights != null) cfg.reed().timeWeight().fill(p.t.data(), p.timeWeights.data(), cfg.reed().timeCutoffLow(), cfg.reed().timeCutoffHigh());
             double lambda = schedule.lambda(step);
+            double wDiff = phase == Phase.WARMUP ? Double.NaN : schedule.wDiff(step);
             p.lambda.set((float) lambda);
+            if (p.wDiff != null) p.wDiff.set((float) wDiff);
             p.adamStep.set(step - phaseStart(phase) + 1);
             p.noiseCounter.set(step);
             p.forward();
@@ -179,7 +234,10 @@ public final class Trainer implements AutoCloseable {
             if (!Float.isFinite(p.gradNorm.item())) throw new TrainingException("step " + (step + 1) + ": the gradient norm is " + p.gradNorm.item() + " (a non-finite gradient); stopping, " + intact());
             step++;
             double secs = (System.nanoTime() - t0) / 1e9;
-            listener.onStep(new StepLog(step, phase, loss, lossV, lossA, lambda, p.gradNorm.item(), batch / secs, secs));
+            java.util.SequencedMap<String, Double> terms = new java.util.LinkedHashMap<>();
+            if (p.alignTerms.size() > 1) for (int k = 0; k < p.alignTerms.size(); k++) terms.put(termNames.get(k), (double) p.alignTerms.get(k).item());
+            double wAlign = cfg.method() == Method.REED ? schedule.wAlign(step - 1) : Double.NaN;
+            listener.onStep(new StepLog(step, phase, loss, lossV, lossA, lambda, p.gradNorm.item(), batch / secs, secs, wDiff, wAlign, terms));
             if (cfg.checkpointEvery() > 0 && step % cfg.checkpointEvery() == 0 || step == cfg.steps()) saveCheckpoint();
             if (cfg.sampleEvery() > 0 && phase == Phase.FULL && (step % cfg.sampleEvery() == 0 || step == cfg.steps())) {
                 p.syncToHost();
@@ -203,10 +261,11 @@ public final class Trainer implements AutoCloseable {
         int bad = erw.model.Checkpoint.firstNonFinite(p.x0.data());
         String what = "image";
         int per = p.x0.size() / batch;
-        if (bad < 0 && p.targets != null) {
-            bad = erw.model.Checkpoint.firstNonFinite(p.targets.data());
-            what = "target features";
-            per = p.targets.size() / batch;
+        for (int k = 0; k < p.targets.size() && bad < 0; k++) {
+            Tensor tg = p.targets.get(k);
+            bad = erw.model.Checkpoint.firstNonFinite(tg.data());
+            what = k == 0 && p.targets.size() == 1 ? "target features" : "target features '" + cfg.alignTargets().get(k).features() + "'";
+            per = tg.size() / batch;
         }
         if (bad >= 0) {
             throw new TrainingException("step " + (step + 1) + ": the dataset's " + what + " of sample " + idx[bad / per] + " hold a non-finite value; stopping, " + intact());

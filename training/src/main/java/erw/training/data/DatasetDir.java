@@ -26,7 +26,11 @@ import java.util.Map;
  *
  * <pre>{"format": "erw-dataset/1", "count": N, "image_shape": [C,H,W], "num_classes": K,
  *  "feature_shape": [T,Z] | null, "encoder": "...", "normalisation": "...",
- *  "shards": [{"file": "shard-00000.safetensors", "count": n}, ...]}</pre>
+ *  "shards": [{"file": "shard-00000.safetensors", "count": n}, ...],
+ *  "feature_sets": {"captions": {"file": "features-captions.safetensors", "shape": [Z], "source": "..."}, ...}}</pre>
+ * Further feature sets (optional; REED's other targets, e.g. caption embeddings) each live in their
+ * own file holding one tensor {@code features} (N, T, Z) or (N, Z), added to an existing dataset by
+ * {@link #addFeatureSet} without rewriting its shards.
  */
 public final class DatasetDir implements BatchSource, AutoCloseable {
     public static final String FORMAT = "erw-dataset/1", MANIFEST = "manifest.json";
@@ -38,6 +42,10 @@ public final class DatasetDir implements BatchSource, AutoCloseable {
     private final String encoder;
     private final List<SafeTensorsFile> shards = new ArrayList<>();
     private final int[] shardStart;
+    /** Further feature sets by name: the open file and the per-sample shape. */
+    private final Map<String, Extra> extras = new LinkedHashMap<>();
+
+    private record Extra(SafeTensorsFile file, int[] shape, String source) {}
 
     private DatasetDir(Path dir, int count, int[] imageShape, int numClasses, int[] featureShape, String encoder, int shardCount) {
         this.dir = dir;
@@ -92,6 +100,26 @@ public final class DatasetDir implements BatchSource, AutoCloseable {
             }
             d.shardStart[sh.size()] = at;
             if (at != count) throw new IllegalArgumentException(mf + ": shards hold " + at + " samples, 'count' says " + count);
+            JsonNode fsets = m.path("feature_sets");
+            if (!fsets.isMissingNode() && !fsets.isNull()) {
+                if (!fsets.isObject()) throw new IllegalArgumentException(mf + ": field 'feature_sets' must be an object of named sets");
+                for (var it = fsets.fields(); it.hasNext(); ) {
+                    var e = it.next();
+                    String name = e.getKey(), field = "feature_sets." + name;
+                    checkSetName(mf + ": field '" + field + "'", name);
+                    JsonNode shape = e.getValue().path("shape");
+                    if (!shape.isArray() || shape.size() < 1 || shape.size() > 2) throw new IllegalArgumentException(mf + ": field '" + field + ".shape' must be [T, Z] or [Z]");
+                    int[] fs = ints(mf, e.getValue(), "shape", shape.size());
+                    Path file = shardFile(mf, dir, e.getValue().path("file"), -1);
+                    if (!Files.isRegularFile(file)) throw new IllegalArgumentException(mf + ": feature set '" + name + "': file " + file + " does not exist");
+                    SafeTensorsFile f = SafeTensors.open(file);
+                    long[] expect = new long[fs.length + 1];
+                    expect[0] = count;
+                    for (int i = 0; i < fs.length; i++) expect[i + 1] = fs[i];
+                    d.extras.put(name, new Extra(f, fs, e.getValue().path("source").asText("")));
+                    check(f, "features", expect);
+                }
+            }
             return d;
         } catch (RuntimeException e) {
             d.close();
@@ -131,9 +159,16 @@ public final class DatasetDir implements BatchSource, AutoCloseable {
         return v.asInt();
     }
 
-    /** A shard named relative to the dataset directory, inside it (no absolute paths, no '..'). */
+    /** A feature set's name: letters, digits, '_' and '-', not the tensors every shard holds. */
+    static void checkSetName(String where, String name) {
+        if (!name.matches("[A-Za-z0-9_\\-]+") || name.equals("images") || name.equals("labels") || name.equals(FEATURES)) {
+            throw new IllegalArgumentException(where + ": feature set name '" + name + "' must be letters, digits, '_' or '-' and not images, labels or " + FEATURES);
+        }
+    }
+
+    /** A shard (i >= 0) or feature-set file (i < 0) named relative to the dataset directory, inside it (no absolute paths, no '..'). */
     private static Path shardFile(Path mf, Path dir, JsonNode v, int i) {
-        if (v == null || !v.isTextual() || v.asText().isEmpty()) throw new IllegalArgumentException(mf + ": field 'shards[" + i + "].file' must be a file name");
+        if (v == null || !v.isTextual() || v.asText().isEmpty()) throw new IllegalArgumentException(mf + ": field '" + (i >= 0 ? "shards[" + i + "]" : "feature_sets.*") + ".file' must be a file name");
         Path rel;
         try {
             rel = Path.of(v.asText());
@@ -186,6 +221,33 @@ public final class DatasetDir implements BatchSource, AutoCloseable {
         }
     }
 
+    /** The manifest's {@code feature_sets} entry (null when absent), to restore after {@link #write} rewrites the manifest. */
+    public static JsonNode featureSetsEntry(Path dir) {
+        try {
+            JsonNode m = JSON.readTree(dir.resolve(MANIFEST).toFile());
+            JsonNode e = m == null ? null : m.get("feature_sets");
+            return e == null || e.isNull() ? null : e.deepCopy();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + dir.resolve(MANIFEST) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Puts a {@link #featureSetsEntry} back into the manifest (atomically); nothing for null. */
+    public static void restoreFeatureSetsEntry(Path dir, JsonNode entry) {
+        if (entry == null) return;
+        Path mf = dir.resolve(MANIFEST);
+        try {
+            ObjectNode m = (ObjectNode) JSON.readTree(mf.toFile());
+            m.set("feature_sets", entry);
+            Path tmp = Files.createTempFile(dir, ".manifest", ".tmp");
+            Files.writeString(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(m));
+            Files.move(tmp, mf, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot update " + mf + ": " + e.getMessage(), e);
+        }
+        open(dir).close(); // still valid
+    }
+
     @Override public int count() { return count; }
     @Override public int[] imageShape() { return imageShape.clone(); }
     @Override public int numClasses() { return numClasses; }
@@ -220,7 +282,102 @@ public final class DatasetDir implements BatchSource, AutoCloseable {
     }
 
     @Override
+    public List<String> featureSets() {
+        List<String> l = new ArrayList<>(BatchSource.super.featureSets());
+        l.addAll(extras.keySet());
+        return l;
+    }
+
+    @Override
+    public int[] featureShape(String set) {
+        Extra e = extras.get(set);
+        return e != null ? e.shape.clone() : BatchSource.super.featureShape(set);
+    }
+
+    /** Where a further feature set came from (the manifest's {@code source}), or null. */
+    public String featureSource(String set) {
+        Extra e = extras.get(set);
+        return e == null ? null : e.source;
+    }
+
+    @Override
+    public void features(String set, int[] indices, float[] out) {
+        if (FEATURES.equals(set) && hasFeatures()) {
+            int fper = featureShape[0] * featureShape[1];
+            for (int i = 0; i < indices.length; i++) {
+                int r = row(indices[i]);
+                int s = shardOf(r);
+                shards.get(s).readFloats("features", (long) (r - shardStart[s]) * fper, fper, out, i * fper);
+            }
+            return;
+        }
+        Extra e = extras.get(set);
+        if (e == null) throw new IllegalArgumentException("dataset " + dir + " has no feature set '" + set + "' (it has " + featureSets() + ")");
+        int per = BatchSource.size(e.shape);
+        for (int i = 0; i < indices.length; i++) e.file.readFloats("features", (long) row(indices[i]) * per, per, out, i * per);
+    }
+
+    private int row(int r) {
+        if (r < 0 || r >= count) throw new IllegalArgumentException("dataset " + dir + ": index " + r + " outside [0, " + count + ")");
+        return r;
+    }
+
+    private int shardOf(int r) {
+        int s = 0;
+        while (r >= shardStart[s + 1]) s++;
+        return s;
+    }
+
+    /**
+     * Adds a feature set to an existing dataset: writes {@code features-<name>.safetensors} (one
+     * tensor {@code features}, (count, shape...)) and then the manifest (atomically), so a dataset is
+     * never left naming a file that is not complete. Refuses a name already present unless {@code replace}.
+     */
+    public static void addFeatureSet(Path dir, String name, float[] values, int[] shape, String source, boolean replace) {
+        Path mf = dir.resolve(MANIFEST);
+        checkSetName("feature set", name);
+        int count;
+        try (DatasetDir d = open(dir)) {
+            count = d.count;
+            if (!replace && d.extras.containsKey(name)) throw new IllegalArgumentException("dataset " + dir + " already has a feature set '" + name + "' (pass --replace to overwrite it)");
+        }
+        if (shape.length < 1 || shape.length > 2) throw new IllegalArgumentException("feature set '" + name + "': per-sample shape must be (T, Z) or (Z), got " + Arrays.toString(shape));
+        long per = 1;
+        for (int v : shape) per *= v;
+        if (values.length != count * per) throw new IllegalArgumentException("feature set '" + name + "' holds " + values.length / Math.max(per, 1) + " rows, the dataset " + count);
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) throw new IllegalArgumentException("feature set '" + name + "': value " + values[i] + " at row " + i / per + " is not finite");
+        }
+        long[] full = new long[shape.length + 1];
+        full[0] = count;
+        for (int i = 0; i < shape.length; i++) full[i + 1] = shape[i];
+        String file = "features-" + name + ".safetensors";
+        SafeTensors.write(dir.resolve(file), Map.of("features", new SafeTensors.Tensor(full, values)), Map.of("format", FORMAT, "source", source == null ? "" : source));
+        try {
+            ObjectNode m = (ObjectNode) JSON.readTree(mf.toFile());
+            ObjectNode sets = m.has("feature_sets") && m.get("feature_sets").isObject() ? (ObjectNode) m.get("feature_sets") : m.putObject("feature_sets");
+            ObjectNode e = sets.putObject(name);
+            e.put("file", file);
+            ArrayNode sh = e.putArray("shape");
+            for (int v : shape) sh.add(v);
+            e.put("source", source == null ? "" : source);
+            Path tmp = Files.createTempFile(dir, ".manifest", ".tmp");
+            Files.writeString(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(m));
+            Files.move(tmp, mf, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot update " + mf + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
     public void close() {
+        for (Extra e : extras.values()) {
+            try {
+                e.file.close();
+            } catch (SafeTensorsException ignored) {
+                // already closed
+            }
+        }
         for (SafeTensorsFile f : shards) {
             try {
                 f.close();

@@ -18,7 +18,8 @@ import java.util.Locale;
 import java.util.function.Supplier;
 
 /**
- * Trains {@code sit}, {@code repa} and {@code erw} with the same model, data, batch, step budget
+ * Trains {@code sit}, {@code repa}, {@code erw} and {@code reed} with the same model (REED's adds its
+ * second projector), data, batch, step budget
  * (ERW's warmup counts inside it) and seeds, and scores the EMA model's samples at regular step
  * counts with {@link SampleQuality}. The first seed is scored at every evaluation step, the others
  * at the final step only (the final point's spread over seeds).
@@ -41,7 +42,7 @@ public final class ConvergenceBenchmark {
     public record Point(String method, long seed, long step, double fd, double accuracy, int samples, double trainSeconds) {}
 
     private final Preset preset;
-    private final SiTConfig model;
+    private final java.util.function.Function<TrainConfig, SiTConfig> model;
     private final TrainConfig base;
     private final Supplier<BatchSource> data;
     private final SampleQuality quality;
@@ -53,7 +54,7 @@ public final class ConvergenceBenchmark {
      * @param base training settings shared by all methods (method, seed, steps, batch are set here)
      * @param data a fresh batch source per run (each run reads the same images in its seed's order)
      */
-    public ConvergenceBenchmark(Preset preset, SiTConfig model, TrainConfig base, Supplier<BatchSource> data, SampleQuality quality,
+    public ConvergenceBenchmark(Preset preset, java.util.function.Function<TrainConfig, SiTConfig> model, TrainConfig base, Supplier<BatchSource> data, SampleQuality quality,
                                 Backend backend, WorkerPool pool, PrintStream log) {
         this.preset = preset;
         this.model = model;
@@ -67,14 +68,15 @@ public final class ConvergenceBenchmark {
 
     /** The training settings of one run. */
     public TrainConfig config(String method, long seed) {
-        return base.with(c -> {
+        return erw.training.Recipes.forBuiltIn(base.with(c -> {
             c.method = method;
             c.seed = seed;
             c.steps = preset.steps();
             c.batch = preset.batch();
             c.checkpointEvery = 0;
             c.sampleEvery = preset.evalEvery();
-        });
+            if (!method.equalsIgnoreCase("reed")) c.targets = new java.util.ArrayList<>();
+        }));
     }
 
     /** Runs every method for every seed; {@code onPoint} sees each point as it is scored. */
@@ -110,7 +112,7 @@ public final class ConvergenceBenchmark {
                         if (onPoint != null) onPoint.accept(p);
                     }
                 };
-                try (Trainer t = new Trainer(cfg, model, data.get(), runDir, backend, listener)) {
+                try (Trainer t = new Trainer(cfg, model.apply(cfg), data.get(), runDir, backend, listener)) {
                     t.startFresh().run(cfg.steps());
                 }
             }

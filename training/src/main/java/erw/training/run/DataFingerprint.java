@@ -21,6 +21,14 @@ public final class DataFingerprint {
     private DataFingerprint() {}
 
     public static String of(BatchSource data) {
+        return of(data, java.util.List.of());
+    }
+
+    /**
+     * As {@link #of(BatchSource)}, followed by each named further feature set's name, shape and the
+     * same rows (nothing is added for an empty list, so a run without such sets keeps its fingerprint).
+     */
+    public static String of(BatchSource data, java.util.List<String> extraSets) {
         MessageDigest sha;
         try {
             sha = MessageDigest.getInstance("SHA-256");
@@ -45,6 +53,21 @@ public final class DataFingerprint {
             update(sha, x);
             update(sha, y);
             if (z != null) update(sha, z);
+        }
+        for (String set : extraSets) {
+            int[] shape = data.featureShape(set);
+            if (shape == null) throw new IllegalArgumentException("the dataset has no feature set '" + set + "'");
+            sha.update(set.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            ByteBuffer sh = ByteBuffer.allocate(4 + 4 * shape.length).order(ByteOrder.LITTLE_ENDIAN);
+            sh.putInt(shape.length);
+            for (int v : shape) sh.putInt(v);
+            sha.update(sh.array());
+            float[] f = new float[BatchSource.size(shape)];
+            for (int i = 0; i < rows; i++) {
+                idx[0] = rows == 1 ? 0 : (int) ((long) i * (n - 1) / (rows - 1));
+                data.features(set, idx, f);
+                update(sha, f);
+            }
         }
         return HexFormat.of().formatHex(sha.digest());
     }

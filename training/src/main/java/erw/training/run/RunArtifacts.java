@@ -80,6 +80,15 @@ public final class RunArtifacts implements Trainer.Listener, AutoCloseable {
             }
             series.put(names[k], new double[][]{xs, ys});
         }
+        // REED: each target's term, and the curriculum's weights (w_diff, w_align: between 0 and 1, on the same axis)
+        log.series().forEach((name, pts) -> {
+            double[] xs = new double[pts.size()], ys = new double[pts.size()];
+            for (int i = 0; i < pts.size(); i++) {
+                xs[i] = pts.get(i)[0];
+                ys[i] = pts.get(i)[1];
+            }
+            series.put(name, new double[][]{xs, ys});
+        });
         Path file = runDir.resolve("loss.png");
         LossPlot.writePng(file, "erw train: method " + cfg.method().id() + (cfg.method() == erw.training.Method.SIT ? "" : ", " + cfg.align().id() + " alignment"), "step", "loss", series, false);
     }

@@ -19,7 +19,12 @@ public record RunData(String source, Path path, int count, String fingerprint) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public static RunData of(BatchSource data, Path path, boolean builtIn) {
-        return new RunData(builtIn ? BUILT_IN : DIR, path.toAbsolutePath().normalize(), data.count(), DataFingerprint.of(data));
+        return of(data, path, builtIn, java.util.List.of());
+    }
+
+    /** With the rows of the further feature sets a run reads ({@code extraSets}) in the fingerprint. */
+    public static RunData of(BatchSource data, Path path, boolean builtIn, java.util.List<String> extraSets) {
+        return new RunData(builtIn ? BUILT_IN : DIR, path.toAbsolutePath().normalize(), data.count(), DataFingerprint.of(data, extraSets));
     }
 
     public boolean builtIn() {

@@ -58,8 +58,10 @@ public final class TrainingRun {
             return directory == null;
         }
 
-        BatchSource open(long seed, PrintStream err) throws Exception {
-            return isBuiltIn() ? BuiltInData.prepare(root, seed, err) : BuiltInData.open(directory);
+        /** The data with every feature set the run's targets read (the built-in pipeline makes missing ones). */
+        BatchSource open(TrainConfig cfg, PrintStream err) throws Exception {
+            java.util.List<String> sets = cfg.aligns() ? cfg.alignTargets().stream().map(erw.training.AlignTarget::features).distinct().toList() : java.util.List.of();
+            return isBuiltIn() ? BuiltInData.prepare(root, cfg.seed(), sets, err) : BuiltInData.open(directory);
         }
 
         Path path() {
@@ -75,9 +77,9 @@ public final class TrainingRun {
         Path runDir = out != null ? out : Path.of("runs", cfg.method().id() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         try (RunDirectory rd = RunDirectory.createFresh(runDir, "--out")) {
             cleanTemporaries(rd, s.err());
-            BatchSource source = data.open(cfg.seed(), s.err());
-            RunData runData = RunData.of(source, data.path(), data.isBuiltIn());
-            train(s, rd, cfg, model.forData(source), source, runData, null);
+            BatchSource source = data.open(cfg, s.err());
+            RunData runData = RunData.of(source, data.path(), data.isBuiltIn(), extraSets(cfg));
+            train(s, rd, cfg, model.forRun(source, cfg), source, runData, null);
         }
         return runDir;
     }
@@ -102,6 +104,10 @@ public final class TrainingRun {
             if (stored.method() == erw.training.Method.ERW) {
                 asked.warmupSteps = kept.warmupSteps = stored.warmup(); // older runs stored -1 (10% of the steps they started with)
             }
+            if (stored.method() == erw.training.Method.REED) { // schedules sized by the steps the run started with stay put when it is extended
+                asked.alignSteps = kept.alignSteps = stored.alignSteps();
+                asked.diffusionWarmupSteps = kept.diffusionWarmupSteps = stored.diffusionWarmup();
+            }
             changes.accept(asked);
             kept.steps = asked.steps;
             kept.checkpointEvery = asked.checkpointEvery;
@@ -120,8 +126,8 @@ public final class TrainingRun {
             if (data == null && recorded != null && !recorded.builtIn() && !Files.isDirectory(recorded.path())) {
                 throw new IllegalArgumentException("the run's dataset " + recorded.path() + " is gone: if it moved, pass --data NEW_LOCATION (its fingerprint must match)");
             }
-            BatchSource source = use.open(cfg.seed(), s.err());
-            RunData runData = RunData.of(source, use.path(), use.isBuiltIn());
+            BatchSource source = use.open(cfg, s.err());
+            RunData runData = RunData.of(source, use.path(), use.isBuiltIn(), extraSets(cfg));
             if (recorded != null && !recorded.fingerprint().equals(runData.fingerprint())) {
                 throw new IllegalArgumentException((data != null && !data.isBuiltIn() ? "--data " + data.directory() : "the dataset at " + use.path())
                         + " is not the dataset the run was trained on: its fingerprint is " + runData.fingerprint().substring(0, 12) + ", the run recorded " + recorded.describe());
@@ -164,6 +170,12 @@ public final class TrainingRun {
         err.printf("done in %.1f min: %s%n", (System.nanoTime() - t0) / 6e10, runDir);
     }
 
+    /** The feature sets besides the default one that a run reads (their rows join the dataset's fingerprint). */
+    private static java.util.List<String> extraSets(TrainConfig cfg) {
+        if (!cfg.aligns()) return java.util.List.of();
+        return cfg.alignTargets().stream().map(erw.training.AlignTarget::features).filter(f -> !f.equals(BatchSource.FEATURES)).distinct().sorted().toList();
+    }
+
     /** The step a checkpoint says it is at (-1 when unreadable: {@link Trainer#resume} then names the problem). */
     private static long checkpointStep(Path checkpoint) {
         try (SafeTensorsFile f = SafeTensors.open(checkpoint)) {
@@ -201,7 +213,11 @@ public final class TrainingRun {
     }
 
     private static String describe(SiTConfig c) {
-        return String.format("SiT depth %d, hidden %d, %d heads, patch %d, %dx%dx%d, projector at block %d -> %d",
-                c.depth(), c.hiddenSize(), c.numHeads(), c.patchSize(), c.inChannels(), c.inputSize(), c.inputSize(), c.encoderDepth(), c.zDim());
+        StringBuilder p = new StringBuilder();
+        for (SiTConfig.Projector pr : c.projectors()) {
+            p.append(p.length() == 0 ? "" : ", ").append("block ").append(pr.block()).append(pr.pooled() ? " (pooled)" : "").append(" -> ").append(pr.zDim());
+        }
+        return String.format("SiT depth %d, hidden %d, %d heads, patch %d, %dx%dx%d, projector%s at %s",
+                c.depth(), c.hiddenSize(), c.numHeads(), c.patchSize(), c.inChannels(), c.inputSize(), c.inputSize(), c.projectors().size() > 1 ? "s" : "", p);
     }
 }
