@@ -16,7 +16,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Two whole ERW Phase 2 steps (Philox noise, interpolant, SiT forward with projector, velocity +
- * lambda * cosine alignment loss, backward, clip, AdamW, EMA) on TornadoVM against the CPU backend.
+ * lambda * cosine alignment loss, backward, clip, AdamW, EMA) on TornadoVM against the CPU backend;
+ * and two REED steps (a per-token and a pooled target, linear time weights, w_diff 0.3).
  * Tolerances: losses and gradient norm 1e-4 relative; AdamW first moments (0.1 x the clipped
  * gradient after step 1, so a gradient comparison) 2e-3 relative + 1e-7; parameters and EMA
  * within a tenth of the learning rate (AdamW moves a weight by about lr per step, so sign flips
@@ -26,8 +27,10 @@ class TrainingStepParityTest {
     private static final int BATCH = 4;
 
     /** A small SiT (depth 2, D 64, 2 heads, patch 4 on 16x16x1, projector at block 1) with every weight random. */
-    private static SiT model() {
-        SiT m = new SiT(new SiTConfig(2, 64, 2, 4, 16, 1, 10, 1, 96, 32, 4.0, false, false, 0)).initialize(7);
+    private static SiT model(boolean reed) {
+        SiTConfig c = new SiTConfig(2, 64, 2, 4, 16, 1, 10, 1, 96, 32, 4.0, false, false, 0);
+        if (reed) c = c.withProjectors(List.of(new SiTConfig.Projector(1, false, 96, 32), new SiTConfig.Projector(2, true, 48, 24)));
+        SiT m = new SiT(c).initialize(7);
         SplittableRandom r = new SplittableRandom(11);
         // adaLN and final layer are zero-initialized; random weights make every gradient path non-trivial
         for (Tensor p : m.parameters().trainable()) {
@@ -39,21 +42,31 @@ class TrainingStepParityTest {
 
     private record Trace(List<Float> losses, List<float[]> moments, List<float[]> state) {}
 
-    private static Trace run(Backend backend) {
+    private static Trace run(Backend backend, boolean reed) {
         TrainConfig cfg = TrainConfig.defaults().with(b -> {
             b.lr = 1e-3;
             b.seed = 5;
+            if (reed) {
+                b.method = "reed";
+                b.targets = new ArrayList<>(List.of("features", "captions:block=2:pool=mean:hidden=48:coef=0.5"));
+                b.timeWeight = "linear";
+            }
         });
-        try (PhaseProgram p = new PhaseProgram(backend, model(), erw.training.Phase.FULL, cfg, BATCH, true)) {
+        try (PhaseProgram p = new PhaseProgram(backend, model(reed), erw.training.Phase.FULL, cfg, BATCH, true)) {
             SplittableRandom r = new SplittableRandom(3);
             List<Float> losses = new ArrayList<>();
             List<float[]> firstMoments = new ArrayList<>();
             for (int step = 0; step < 2; step++) {
-                float[] x0 = p.x0.data(), y = p.labels.data(), t = p.t.data(), z = p.targets.data();
+                float[] x0 = p.x0.data(), y = p.labels.data(), t = p.t.data();
                 for (int i = 0; i < x0.length; i++) x0[i] = (float) (r.nextDouble() * 2 - 1);
                 for (int i = 0; i < y.length; i++) y[i] = r.nextInt(11); // 10 = the null class
                 for (int i = 0; i < t.length; i++) t[i] = (float) r.nextDouble();
-                for (int i = 0; i < z.length; i++) z[i] = (float) (r.nextDouble() * 2 - 1);
+                for (Tensor target : p.targets) {
+                    float[] z = target.data();
+                    for (int i = 0; i < z.length; i++) z[i] = (float) (r.nextDouble() * 2 - 1);
+                }
+                if (p.timeWeights != null) cfg.reed().timeWeight().fill(t, p.timeWeights.data(), 0, 1);
+                if (p.wDiff != null) p.wDiff.set(0.3f);
                 p.lambda.set(0.7f);
                 p.adamStep.set(step + 1);
                 p.noiseCounter.set(step);
@@ -78,12 +91,21 @@ class TrainingStepParityTest {
 
     @Test
     void phase2StepsMatchTheCpu() {
+        compare(false);
+    }
+
+    @Test
+    void reedStepsWithTwoTargetsMatchTheCpu() {
+        compare(true);
+    }
+
+    private static void compare(boolean reed) {
         TornadoBackend tv = Parity.tornado();
         Trace cpu, gpu;
         try (CpuBackend c = new CpuBackend(1)) {
-            cpu = run(c);
+            cpu = run(c, reed);
         }
-        gpu = run(tv);
+        gpu = run(tv, reed);
         for (int i = 0; i < cpu.losses().size(); i++) {
             float e = cpu.losses().get(i), a = gpu.losses().get(i);
             assertEquals(e, a, 1e-4 * Math.abs(e) + 1e-6, "step " + i / 4 + " " + List.of("loss", "loss_v", "loss_align", "grad_norm").get(i % 4));
