@@ -78,4 +78,77 @@ class CliEndToEndTest {
         assertEquals(2, run("train", "--data", data.toString(), "--steps", "5", "--warmup-steps", "9", "--out", dir.resolve("y").toString()));
         assertEquals(2, run("train", "--data", dir.resolve("missing").toString()));
     }
+
+    /** Runs a command that must fail: exit code 2 and one line on stderr; returns that line. */
+    static String failure(String... args) {
+        CommandLine cl = Main.commandLine();
+        StringWriter err = new StringWriter();
+        cl.setErr(new PrintWriter(err));
+        assertEquals(2, cl.execute(args), String.join(" ", args));
+        String text = err.toString().strip();
+        assertTrue(!text.isEmpty() && !text.contains("\n") && !text.contains("Exception"), String.join(" ", args) + " -> " + text);
+        return text;
+    }
+
+    @Test
+    void reedWithAFurtherFeatureSet(@TempDir Path dir) throws Exception {
+        int n = 64;
+        float[] img = new float[n * 16 * 16], lab = new float[n], feat = new float[n * 16 * 6], cap = new float[n * 5];
+        Philox.normal(5, 3, 0, img, 0, img.length);
+        Philox.normal(5, 4, 0, feat, 0, feat.length);
+        Philox.normal(5, 5, 0, cap, 0, cap.length);
+        for (int i = 0; i < n; i++) lab[i] = i % 3;
+        Npy.write(dir.resolve("x.npy"), new long[]{n, 1, 16, 16}, img);
+        Npy.write(dir.resolve("y.npy"), new long[]{n}, lab);
+        Npy.write(dir.resolve("tokens.npy"), new long[]{n, 16, 6}, feat);
+        Npy.write(dir.resolve("captions.npy"), new long[]{n, 5}, cap);
+        Npy.write(dir.resolve("short.npy"), new long[]{n - 1, 5}, java.util.Arrays.copyOf(cap, (n - 1) * 5));
+        Path data = dir.resolve("data"), runDir = dir.resolve("reed");
+        assertEquals(0, run("data", "import", "--images", dir.resolve("x.npy").toString(), "--labels", dir.resolve("y.npy").toString(),
+                "--features", dir.resolve("tokens.npy").toString(), "--feature-set", "captions=" + dir.resolve("captions.npy"), "--out", data.toString()));
+        assertEquals(0, run("data", "add-features", data.toString(), "--name", "other", "--from", dir.resolve("captions.npy").toString()));
+        assertTrue(failure("data", "add-features", data.toString(), "--name", "other", "--from", dir.resolve("captions.npy").toString()).contains("--replace"));
+        assertTrue(failure("data", "add-features", data.toString(), "--name", "more", "--from", dir.resolve("short.npy").toString()).contains("63 rows"));
+        String[] common = {"--data", data.toString(), "--steps", "6", "--batch", "8", "--depth", "2", "--hidden", "32", "--heads", "2",
+                "--encoder-depth", "1", "--projector-dim", "16", "--checkpoint-every", "3", "--sample-steps", "3", "--log-every", "1"};
+        String[] train = concat(new String[]{"train", "--method", "reed", "--out", runDir.toString(), "--target", "features", "--target",
+                "captions:block=2:pool=mean:hidden=8:coef=0.5", "--diffusion-warmup-steps", "3", "--time-weight", "linear"}, common);
+        assertEquals(0, run(train));
+        List<String> lines = Files.readAllLines(runDir.resolve("metrics.jsonl"));
+        assertEquals(6, lines.size());
+        assertTrue(lines.get(0).contains("\"w_diff\":0.0") && lines.get(0).contains("\"loss_align.captions\"") && lines.get(0).contains("\"w_align\":1.0"), lines.get(0));
+        assertTrue(lines.get(2).contains("\"w_diff\":0.6666666666666666"), lines.get(2));
+        // resume inside the ramp reproduces the final checkpoint bit for bit; extending keeps the curriculum
+        byte[] straight = Files.readAllBytes(runDir.resolve("step-0000006.safetensors"));
+        Files.delete(runDir.resolve("step-0000006.safetensors"));
+        assertEquals(0, run("train", "--resume", runDir.toString()));
+        assertTrue(java.util.Arrays.equals(straight, Files.readAllBytes(runDir.resolve("step-0000006.safetensors"))), "resumed REED checkpoint differs");
+        assertEquals(0, run("train", "--resume", runDir.toString(), "--steps", "8"));
+        assertTrue(Files.readString(runDir.resolve("config.json")).contains("\"diffusionWarmupSteps\" : 3"));
+        if (new ProcessBuilder("/usr/bin/python3", "--version").start().waitFor() == 0) {
+            Process p = new ProcessBuilder("/usr/bin/python3", Path.of("..", "tools", "torch", "check_reed_metrics.py").toString(), runDir.toString())
+                    .redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            assertEquals(0, p.waitFor(), out);
+            assertTrue(out.contains("OK: 8 lines checked"), out);
+        }
+        // targets the data or the model cannot serve: one line before training
+        assertTrue(failure(concat(new String[]{"train", "--method", "reed", "--out", dir.resolve("e1").toString(), "--target", "features", "--target", "lyrics:pool=mean"}, common))
+                .contains("no feature set 'lyrics'"));
+        assertTrue(failure(concat(new String[]{"train", "--method", "reed", "--out", dir.resolve("e2").toString(), "--target", "features", "--target", "captions:block=7:pool=mean"}, common))
+                .contains("beyond the model's depth 2"));
+        assertTrue(failure(concat(new String[]{"train", "--method", "reed", "--out", dir.resolve("e3").toString(), "--target", "features:z=7"}, common))
+                .contains("width 6 but the projector's z is 7"));
+        assertTrue(failure(concat(new String[]{"train", "--method", "reed", "--out", dir.resolve("e4").toString(), "--target", "features", "--target", "captions"}, common))
+                .contains("per-token target"));
+        for (String e : List.of("e1", "e2", "e3", "e4")) assertTrue(!Files.exists(dir.resolve(e).resolve("config.json")), e + ": a refused run leaves no config behind");
+        assertTrue(failure(concat(new String[]{"train", "--method", "reed", "--out", dir.resolve("e5").toString(), "--time-weight", "later"}, common))
+                .contains("--time-weight"));
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
 }

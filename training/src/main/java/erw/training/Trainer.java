@@ -79,15 +79,16 @@ public final class Trainer implements AutoCloseable {
         this.schedule = new Schedule(cfg, modelCfg.depth(), modelCfg.hiddenSize());
         this.align = schedule.aligns();
         this.batch = cfg.batch();
-        checkData();
-        if (cfg.method() == Method.ERW && cfg.l2rDepth() > modelCfg.depth()) {
-            throw new IllegalArgumentException("--l2r-depth " + cfg.l2rDepth() + " exceeds the model depth " + modelCfg.depth());
-        }
+        check(cfg, this.modelCfg, data);
         this.order = new DataOrder(cfg.seed(), data.count());
         this.termNames = termNames(cfg, this.modelCfg);
     }
 
-    private void checkData() {
+    /**
+     * Everything a run needs from its data and model, checked before anything is written or trained:
+     * sample shape, classes, the ERW warmup depth and every alignment target. One-line errors.
+     */
+    public static void check(TrainConfig cfg, SiTConfig modelCfg, BatchSource data) {
         int[] s = data.imageShape();
         if (s[0] != modelCfg.inChannels() || s[1] != modelCfg.inputSize() || s[2] != modelCfg.inputSize()) {
             throw new IllegalArgumentException("data samples are " + java.util.Arrays.toString(s) + " but the model expects ["
@@ -96,8 +97,11 @@ public final class Trainer implements AutoCloseable {
         if (data.numClasses() > modelCfg.numClasses()) {
             throw new IllegalArgumentException("data has " + data.numClasses() + " classes, the model " + modelCfg.numClasses());
         }
-        if (align) checkTargets(cfg, modelCfg, data);
+        if (cfg.aligns()) checkTargets(cfg, modelCfg, data);
         if (data.count() < 1) throw new IllegalArgumentException("dataset is empty");
+        if (cfg.method() == Method.ERW && cfg.l2rDepth() > modelCfg.depth()) {
+            throw new IllegalArgumentException("--l2r-depth " + cfg.l2rDepth() + " exceeds the model depth " + modelCfg.depth());
+        }
     }
 
     /**

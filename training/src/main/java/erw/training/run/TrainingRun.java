@@ -141,6 +141,7 @@ public final class TrainingRun {
     private static void train(Settings s, RunDirectory rd, TrainConfig cfg, SiTConfig mc, BatchSource source, RunData runData, Path resumeFrom) throws Exception {
         PrintStream err = s.err();
         Path runDir = rd.path();
+        Trainer.check(cfg, mc, source); // before config.json: a refused run leaves no half-made run directory behind
         MemoryBudget.require(ModelSizes.trainingBytes(mc, cfg.batch()), "a training step of " + describe(mc) + " at batch " + cfg.batch(),
                 "lower --batch or the model size, or give the JVM more heap (ERW_JAVA_OPTS=-Xmx...)");
         ObjectMapper json = new ObjectMapper();
