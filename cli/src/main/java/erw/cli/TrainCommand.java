@@ -59,7 +59,25 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TrainingRun.Settings settings = new TrainingRun.Settings(engine.choice(), engine.threads(), keepLast, System.err);
+        try (erw.training.Collective ranks = Launch.collective()) {
+            if (ranks.size() > 1 && !engine.choice().name().equals("cpu")) {
+                throw new IllegalArgumentException("--backend " + engine.backend + ": data-parallel training (" + ranks.size() + " ranks) runs on the CPU backend so far; pass --backend cpu");
+            }
+            try {
+                return call(new TrainingRun.Settings(engine.choice(), engine.threads(), keepLast, System.err, ranks));
+            } catch (erw.training.TrainingException e) {
+                // a failure every rank sees at the same step (losses and gradients are reduced): rank 0 reports it, all end normally
+                if (ranks.rank() == 0) throw e;
+                return 2;
+            } catch (RuntimeException e) {
+                // this rank alone (its data, its disk): end the whole job at once, naming the rank, so that no rank waits forever
+                if (ranks.size() > 1) ranks.abort(e.getMessage(), 2);
+                throw e;
+            }
+        }
+    }
+
+    private Integer call(TrainingRun.Settings settings) throws Exception {
         if (resume == null) {
             TrainConfig.Builder b = (data == null ? Recipes.mainJob() : TrainConfig.defaults()).toBuilder();
             b.method = method;

@@ -53,7 +53,19 @@ public final class PhaseProgram implements AutoCloseable {
     private final List<Plan> plans = new ArrayList<>();
     private final Backend backend;
 
+    /** The backward graph (a data-parallel run reduces gradients as its ops finish). */
+    public final Graph backwardGraph;
+
     public PhaseProgram(Backend backend, SiT model, Phase phase, TrainConfig cfg, int batch, boolean align) {
+        this(backend, model, phase, cfg, batch, align, 0);
+    }
+
+    /**
+     * @param batch this process's samples per step (a data-parallel rank's slice of the global batch)
+     * @param noiseOffset where this process's noise starts in the step's noise stream: rank r of a
+     *     data-parallel run draws the slice one process would draw for the same samples
+     */
+    public PhaseProgram(Backend backend, SiT model, Phase phase, TrainConfig cfg, int batch, boolean align, long noiseOffset) {
         this.phase = phase;
         this.model = model;
         this.backend = backend;
@@ -90,7 +102,7 @@ public final class PhaseProgram implements AutoCloseable {
             out = model.forward(fwd, x0, t, labels);
         } else {
             Tensor noise = Tensor.state("noise", batch, c, side, side);
-            fwd.add(new Randn("noise", noise, cfg.seed(), STREAM_NOISE, noiseCounter));
+            fwd.add(new Randn("noise", noise, cfg.seed(), STREAM_NOISE, noiseCounter, noiseOffset));
             Tensor xt = Tensor.state("batch.x_t", batch, c, side, side);
             vTarget = Tensor.state("batch.v_target", batch, c, side, side);
             fwd.add(new LinearInterpolant("interpolant", x0, noise, t, xt, vTarget));
@@ -109,6 +121,7 @@ public final class PhaseProgram implements AutoCloseable {
         lossAlign = terms.lossAlign();
         alignTerms = terms.alignTerms();
         Graph bwd = fwd.backward(total);
+        backwardGraph = bwd;
 
         // SiT trains without the projector; every other recipe trains all parameters
         List<Tensor> params = new ArrayList<>();
@@ -165,6 +178,16 @@ public final class PhaseProgram implements AutoCloseable {
     /** Runs backward, optimizer (and EMA) after {@link #forward()}. */
     public void update() {
         for (int i = 1; i < plans.size(); i++) plans.get(i).run();
+    }
+
+    /** Runs backward only, reporting each finished op of {@link #backwardGraph} to {@code afterOp}. */
+    public void backward(java.util.function.IntConsumer afterOp) {
+        plans.get(1).run(afterOp);
+    }
+
+    /** Runs clip, optimizer (and EMA) after {@link #backward}. */
+    public void apply() {
+        for (int i = 2; i < plans.size(); i++) plans.get(i).run();
     }
 
     /** Every tensor the host may read or restore between steps: model, EMA, AdamW moments. */

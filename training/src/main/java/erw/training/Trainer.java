@@ -68,6 +68,9 @@ public final class Trainer implements AutoCloseable {
     private Path lastCheckpoint;
     private final Map<String, String> extraMetadata = new LinkedHashMap<>();
     private final List<String> termNames;
+    /** The ranks of a data-parallel run ({@link Collective#SINGLE} for one process). */
+    private Collective collective = Collective.SINGLE;
+    private Collective.GradientSync sync;
 
     public Trainer(TrainConfig cfg, SiTConfig modelCfg, BatchSource data, Path runDir, Backend backend, Listener listener) {
         this.cfg = cfg;
@@ -153,6 +156,28 @@ public final class Trainer implements AutoCloseable {
         return step;
     }
 
+    /**
+     * Makes this trainer one rank of a data-parallel run (before {@link #startFresh()} or
+     * {@link #resume}): it trains on its slice of each global batch of {@code --batch} samples,
+     * averages gradients with the other ranks, and only rank 0 writes checkpoints.
+     */
+    public Trainer collective(Collective c) {
+        if (program != null) throw new IllegalStateException("set the collective before starting");
+        int ranks = c.size();
+        if (batch % ranks != 0) throw new IllegalArgumentException("--batch " + batch + " must be a multiple of the " + ranks + " ranks (each trains on batch / ranks samples)");
+        long per = (long) modelCfg.inChannels() * modelCfg.inputSize() * modelCfg.inputSize();
+        if ((long) (batch / ranks) * per % 4 != 0) {
+            throw new IllegalArgumentException("--batch " + batch + " over " + ranks + " ranks: each rank's " + batch / ranks + " samples of " + per
+                    + " values must hold a multiple of 4 values (the noise generator's block)");
+        }
+        this.collective = c;
+        return this;
+    }
+
+    private int localBatch() {
+        return batch / collective.size();
+    }
+
     /** Metadata written into every checkpoint besides the trainer's own (the run's dataset, for one). */
     public Trainer checkpointMetadata(String key, String value) {
         extraMetadata.put(key, value);
@@ -175,7 +200,16 @@ public final class Trainer implements AutoCloseable {
     public Trainer startFresh() {
         step = 0;
         program = buildProgram(schedule.phase(0), null);
+        shareState();
         return this;
+    }
+
+    /** Every rank starts from rank 0's state (identical anyway: same seed, same checkpoint; this makes it certain). */
+    private void shareState() {
+        if (collective.size() == 1) return;
+        program.syncToHost();
+        collective.broadcast(program.state());
+        program.syncToDevice();
     }
 
     private PhaseProgram buildProgram(Phase phase, SiT model) {
@@ -183,7 +217,10 @@ public final class Trainer implements AutoCloseable {
             SiTConfig c = phase == Phase.WARMUP ? modelCfg.truncatedTo(cfg.l2rDepth()) : modelCfg;
             model = new SiT(c).initialize(cfg.seed());
         }
-        return new PhaseProgram(backend, model, phase, cfg, batch, align);
+        int local = localBatch();
+        long per = (long) modelCfg.inChannels() * modelCfg.inputSize() * modelCfg.inputSize();
+        sync = null;
+        return new PhaseProgram(backend, model, phase, cfg, local, align, (long) collective.rank() * local * per);
     }
 
     /**
@@ -199,6 +236,7 @@ public final class Trainer implements AutoCloseable {
         for (String n : full.parameters().all().keySet()) if (!copied.contains(n)) fresh.add(n);
         program.close();
         program = buildProgram(Phase.FULL, full);
+        shareState();
         listener.onTransition(copied, fresh);
     }
 
@@ -206,20 +244,27 @@ public final class Trainer implements AutoCloseable {
     public void run(long stopAt) {
         if (program == null) throw new IllegalStateException("call startFresh() or resume() first");
         long end = Math.min(stopAt, cfg.steps());
-        int[] idx = new int[batch];
-        float[] u = new float[batch];
+        int local = localBatch(), from = collective.rank() * local;
+        int[] all = new int[batch], idx = new int[local];
+        float[] u = new float[batch], times = new float[batch];
         while (step < end) {
             Phase phase = schedule.phase(step);
             if (phase != program.phase) transition();
             long t0 = System.nanoTime();
             PhaseProgram p = program;
-            order.batchIndices(step, idx);
+            order.batchIndices(step, all);
+            System.arraycopy(all, from, idx, 0, local); // this rank's slice of the global batch
             data.batch(idx, p.x0.data(), p.labels.data(), null);
             List<AlignTarget> specs = cfg.alignTargets();
             for (int k = 0; k < p.targets.size(); k++) data.features(specs.get(k).features(), idx, p.targets.get(k).data());
-            checkBatch(idx, p);
-            dropLabels(p.labels.data(), u);
-            drawTimes(p, phase);
+            try {
+                checkBatch(idx, p);
+            } catch (TrainingException e) {
+                if (collective.size() > 1) collective.abort(e.getMessage(), 2);
+                throw e;
+            }
+            dropLabels(p.labels.data(), u, from);
+            drawTimes(p, phase, times, from);
             if (p.timeWeights != null) cfg.reed().timeWeight().fill(p.t.data(), p.timeWeights.data(), cfg.reed().timeCutoffLow(), cfg.reed().timeCutoffHigh());
             double lambda = schedule.lambda(step);
             double wDiff = phase == Phase.WARMUP ? Double.NaN : schedule.wDiff(step);
@@ -228,18 +273,29 @@ public final class Trainer implements AutoCloseable {
             p.adamStep.set(step - phaseStart(phase) + 1);
             p.noiseCounter.set(step);
             p.forward();
-            double loss = p.loss.item();
-            double lossV = p.lossV == null ? Double.NaN : p.lossV.item();
-            double lossA = p.lossAlign == null ? Double.NaN : p.lossAlign.item();
-            checkFinite("loss_v", p.lossV);
-            checkFinite("loss_align", p.lossAlign);
-            checkFinite("loss", p.loss);
-            p.update();
+            double[] losses = new double[3 + p.alignTerms.size()];
+            losses[0] = p.loss.item();
+            losses[1] = p.lossV == null ? Double.NaN : p.lossV.item();
+            losses[2] = p.lossAlign == null ? Double.NaN : p.lossAlign.item();
+            for (int k = 0; k < p.alignTerms.size(); k++) losses[3 + k] = p.alignTerms.get(k).item();
+            collective.average(losses); // the global batch's means: each rank's mean over its equal slice, averaged
+            double loss = losses[0], lossV = losses[1], lossA = losses[2];
+            checkFinite("loss_v", p.lossV != null, lossV);
+            checkFinite("loss_align", p.lossAlign != null, lossA);
+            checkFinite("loss", true, loss);
+            if (collective.size() == 1) {
+                p.update();
+            } else {
+                if (sync == null) sync = collective.gradientSync(p.trained, p.backwardGraph);
+                p.backward(sync::afterOp);
+                sync.finish();
+                p.apply();
+            }
             if (!Float.isFinite(p.gradNorm.item())) throw new TrainingException("step " + (step + 1) + ": the gradient norm is " + p.gradNorm.item() + " (a non-finite gradient); stopping, " + intact());
             step++;
             double secs = (System.nanoTime() - t0) / 1e9;
             java.util.SequencedMap<String, Double> terms = new java.util.LinkedHashMap<>();
-            if (p.alignTerms.size() > 1) for (int k = 0; k < p.alignTerms.size(); k++) terms.put(termNames.get(k), (double) p.alignTerms.get(k).item());
+            if (p.alignTerms.size() > 1) for (int k = 0; k < p.alignTerms.size(); k++) terms.put(termNames.get(k), losses[3 + k]);
             double wAlign = cfg.method() == Method.REED ? schedule.wAlign(step - 1) : Double.NaN;
             listener.onStep(new StepLog(step, phase, loss, lossV, lossA, lambda, p.gradNorm.item(), batch / secs, secs, wDiff, wAlign, terms));
             if (cfg.checkpointEvery() > 0 && step % cfg.checkpointEvery() == 0 || step == cfg.steps()) saveCheckpoint();
@@ -254,10 +310,8 @@ public final class Trainer implements AutoCloseable {
         return phase == Phase.WARMUP ? 0 : cfg.warmup();
     }
 
-    private void checkFinite(String term, Tensor t) {
-        if (t != null && !Float.isFinite(t.item())) {
-            throw new TrainingException("step " + (step + 1) + ": " + term + " is " + t.item() + "; stopping, " + intact());
-        }
+    private void checkFinite(String term, boolean present, double v) {
+        if (present && !Double.isFinite(v)) throw new TrainingException("step " + (step + 1) + ": " + term + " is " + (float) v + "; stopping, " + intact());
     }
 
     /** A non-finite value in the data would make every later step non-finite: stop at the row that has it. */
@@ -288,16 +342,15 @@ public final class Trainer implements AutoCloseable {
     }
 
     /** Label dropout: each label becomes the null class with probability labelDropout (keyed by step). */
-    private void dropLabels(float[] labels, float[] u) {
+    private void dropLabels(float[] labels, float[] u, int from) {
         if (cfg.labelDropout() <= 0) return;
-        Philox.uniform(cfg.seed(), STREAM_DROP, step << 20, u, 0, u.length);
-        for (int i = 0; i < labels.length; i++) if (u[i] < cfg.labelDropout()) labels[i] = modelCfg.numClasses();
+        Philox.uniform(cfg.seed(), STREAM_DROP, step << 20, u, 0, u.length); // drawn for the global batch; this rank's slice applies
+        for (int i = 0; i < labels.length; i++) if (u[from + i] < cfg.labelDropout()) labels[i] = modelCfg.numClasses();
     }
 
-    private void drawTimes(PhaseProgram p, Phase phase) {
-        float[] t = p.t.data();
+    private void drawTimes(PhaseProgram p, Phase phase, float[] t, int from) {
         if (phase == Phase.WARMUP) {
-            java.util.Arrays.fill(t, 0f);
+            java.util.Arrays.fill(p.t.data(), 0f);
             return;
         }
         if (cfg.timeSampling() == TrainConfig.TimeSampling.LOGNORMAL) {
@@ -309,6 +362,7 @@ public final class Trainer implements AutoCloseable {
         } else {
             Philox.uniform(cfg.seed(), STREAM_T, step << 20, t, 0, t.length);
         }
+        System.arraycopy(t, from, p.t.data(), 0, p.t.size()); // drawn for the global batch; this rank's slice
     }
 
     // ---- checkpoints ---------------------------------------------------------------------------
@@ -323,6 +377,7 @@ public final class Trainer implements AutoCloseable {
     public Path saveCheckpoint() {
         program.syncToHost();
         checkStateFinite();
+        if (collective.rank() != 0) return null; // rank 0 writes; the others hold the same state
         Map<String, SafeTensors.Tensor> tensors = new LinkedHashMap<>(Checkpoint.tensors(program.model.parameters(), ""));
         for (Tensor e : program.ema) tensors.put(e.name(), Checkpoint.entry(e));
         for (Tensor m : program.adam.firstMoments()) tensors.put("optim." + m.name(), Checkpoint.entry(m));
@@ -427,6 +482,7 @@ public final class Trainer implements AutoCloseable {
             step = s;
             lastCheckpoint = checkpoint;
             program.syncToDevice();
+            shareState();
             return this;
         }
     }

@@ -67,7 +67,8 @@ final class OptimizerLowering {
         long seed = op.seed(), stream = op.stream();
         FloatArray od = s.write(out), counter = s.read(op.counter());
         int n = out.size(), sLo = (int) seed, sHi = (int) (seed >>> 32), tLo = (int) stream, tHi = (int) (stream >>> 32);
-        s.task("randn", OptimizerKernels::randn, od, counter, sLo, sHi, tLo, tHi, n);
+        int quadOffset = (int) (op.offset() / 4);
+        s.task("randn", OptimizerKernels::randn, od, counter, sLo, sHi, tLo, tHi, quadOffset, n);
     }
 
     static void linearInterpolant(LinearInterpolant op, TaskSink s) {

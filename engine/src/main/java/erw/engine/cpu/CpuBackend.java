@@ -110,6 +110,15 @@ public final class CpuBackend implements Backend {
         }
 
         @Override
+        public void run(java.util.function.IntConsumer afterOp) {
+            if (closed) throw new EngineException("plan '" + name + "' was run after it was closed");
+            for (int i = 0; i < ops.length; i++) {
+                Kernels.forward(ops[i], pool);
+                afterOp.accept(i);
+            }
+        }
+
+        @Override
         public void close() {
             closed = true;
         }

@@ -86,7 +86,7 @@ final class OptimizerKernels {
     static void randn(Randn op, WorkerPool pool) {
         Tensor out = op.out();
         long c = (long) op.counter().data()[0];
-        Philox.normal(pool, op.seed(), op.stream(), c << 32, out.data(), 0, out.size());
+        Philox.normal(pool, op.seed(), op.stream(), (c << 32) + op.offset() / 4, out.data(), 0, out.size());
     }
 
     static void linearInterpolant(LinearInterpolant op, WorkerPool pool) {

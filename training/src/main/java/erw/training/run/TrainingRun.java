@@ -37,10 +37,25 @@ public final class TrainingRun {
     private TrainingRun() {}
 
     /** How the run executes (not part of its math): backend, worker threads, checkpoints kept, where messages go. */
-    public record Settings(Backends.Choice backend, int threads, int keepLast, PrintStream err) {
+    public record Settings(Backends.Choice backend, int threads, int keepLast, PrintStream err, erw.training.Collective collective) {
         public Settings {
             if (threads < 1) throw new IllegalArgumentException("--threads " + threads + " must be >= 1");
             if (keepLast < 0) throw new IllegalArgumentException("--keep-last " + keepLast + " must be >= 0 (0 = keep all)");
+        }
+
+        /** One process. */
+        public Settings(Backends.Choice backend, int threads, int keepLast, PrintStream err) {
+            this(backend, threads, keepLast, err, erw.training.Collective.SINGLE);
+        }
+
+        /** Rank 0 writes the run directory and reports; the other ranks of a data-parallel run neither. */
+        boolean lead() {
+            return collective.rank() == 0;
+        }
+
+        /** Progress output: rank 0's, silence for the others (their errors still reach the launcher). */
+        PrintStream out() {
+            return lead() ? err : new PrintStream(java.io.OutputStream.nullOutputStream());
         }
     }
 
@@ -75,11 +90,11 @@ public final class TrainingRun {
     /** Trains a new run into {@code out} (default {@code runs/<method>-<time>}); returns the run directory. */
     public static Path fresh(TrainConfig cfg, Recipes.ModelChoice model, Data data, Path out, Settings s) throws Exception {
         Path runDir = out != null ? out : Path.of("runs", cfg.method().id() + "-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        try (RunDirectory rd = RunDirectory.createFresh(runDir, "--out")) {
-            cleanTemporaries(rd, s.err());
-            BatchSource source = data.open(cfg, s.err());
+        try (RunDirectory rd = s.lead() ? RunDirectory.createFresh(runDir, "--out") : null) {
+            if (rd != null) cleanTemporaries(rd, s.err());
+            BatchSource source = openInTurn(data, cfg, s);
             RunData runData = RunData.of(source, data.path(), data.isBuiltIn(), extraSets(cfg));
-            train(s, rd, cfg, model.forRun(source, cfg), source, runData, null);
+            train(s, rd, runDir, cfg, model.forRun(source, cfg), source, runData, null);
         }
         return runDir;
     }
@@ -91,8 +106,9 @@ public final class TrainingRun {
      */
     public static Path resume(Path resume, Consumer<TrainConfig.Builder> changes, Data data, Settings s) throws Exception {
         Path runDir = Files.isDirectory(resume) ? resume : resume.toAbsolutePath().getParent();
-        try (RunDirectory rd = RunDirectory.openExisting(runDir, "--resume")) {
-            cleanTemporaries(rd, s.err());
+        if (!s.lead() && !Files.isDirectory(runDir)) throw new IllegalArgumentException("--resume " + runDir + ": no such run directory (on this rank's machine)");
+        try (RunDirectory rd = s.lead() ? RunDirectory.openExisting(runDir, "--resume") : null) {
+            if (rd != null) cleanTemporaries(rd, s.err());
             Path from = Trainer.latestCheckpoint(resume);
             TrainConfig stored;
             try {
@@ -120,27 +136,35 @@ public final class TrainingRun {
             if (at >= cfg.steps()) {
                 throw new IllegalArgumentException(from + " is at step " + at + ", the run's last (--steps " + cfg.steps() + "): nothing to do; pass --steps N > " + at + " to extend it");
             }
-            RunData recorded = recordedData(from, rd);
+            RunData recorded = recordedData(from, runDir);
             Data use = data != null ? data : recorded == null ? Data.builtIn(Path.of("data"))
                     : recorded.builtIn() ? Data.builtIn(recorded.path()) : Data.directory(recorded.path());
             if (data == null && recorded != null && !recorded.builtIn() && !Files.isDirectory(recorded.path())) {
                 throw new IllegalArgumentException("the run's dataset " + recorded.path() + " is gone: if it moved, pass --data NEW_LOCATION (its fingerprint must match)");
             }
-            BatchSource source = use.open(cfg, s.err());
+            BatchSource source = openInTurn(use, cfg, s);
             RunData runData = RunData.of(source, use.path(), use.isBuiltIn(), extraSets(cfg));
             if (recorded != null && !recorded.fingerprint().equals(runData.fingerprint())) {
                 throw new IllegalArgumentException((data != null && !data.isBuiltIn() ? "--data " + data.directory() : "the dataset at " + use.path())
                         + " is not the dataset the run was trained on: its fingerprint is " + runData.fingerprint().substring(0, 12) + ", the run recorded " + recorded.describe());
             }
-            if (recorded == null) s.err().println("note: " + from + " predates dataset tracking; resuming on " + runData.describe() + " as given, and recording it from now on");
-            train(s, rd, cfg, storedModel(from), source, runData, from);
+            if (recorded == null) s.out().println("note: " + from + " predates dataset tracking; resuming on " + runData.describe() + " as given, and recording it from now on");
+            train(s, rd, runDir, cfg, storedModel(from), source, runData, from);
         }
         return runDir;
     }
 
-    private static void train(Settings s, RunDirectory rd, TrainConfig cfg, SiTConfig mc, BatchSource source, RunData runData, Path resumeFrom) throws Exception {
-        PrintStream err = s.err();
-        Path runDir = rd.path();
+    /** Rank 0 opens the data first (the built-in pipeline may still have to make files); the other ranks then read what it made. */
+    private static BatchSource openInTurn(Data data, TrainConfig cfg, Settings s) throws Exception {
+        if (s.collective().size() == 1) return data.open(cfg, s.err());
+        BatchSource source = null;
+        if (s.lead()) source = data.open(cfg, s.err());
+        s.collective().barrier();
+        return s.lead() ? source : data.open(cfg, s.out());
+    }
+
+    private static void train(Settings s, RunDirectory rd, Path runDir, TrainConfig cfg, SiTConfig mc, BatchSource source, RunData runData, Path resumeFrom) throws Exception {
+        PrintStream err = s.out();
         Trainer.check(cfg, mc, source); // before config.json: a refused run leaves no half-made run directory behind
         MemoryBudget.require(ModelSizes.trainingBytes(mc, cfg.batch()), "a training step of " + describe(mc) + " at batch " + cfg.batch(),
                 "lower --batch or the model size, or give the JVM more heap (ERW_JAVA_OPTS=-Xmx...)");
@@ -149,24 +173,27 @@ public final class TrainingRun {
         conf.set("model", json.readTree(mc.toJson()));
         conf.set("train", json.readTree(cfg.toJson()));
         conf.set("data", runData.toJsonNode());
-        rd.writeAtomically(RunDirectory.CONFIG, json.writerWithDefaultPrettyPrinter().writeValueAsString(conf) + "\n");
-        err.printf("erw train: method %s, %s, %,d steps (warmup %d), batch %d, backend %s, run directory %s%n",
-                cfg.method().id(), describe(mc), cfg.steps(), cfg.warmup(), cfg.batch(), s.backend().name(), runDir);
+        if (rd != null) rd.writeAtomically(RunDirectory.CONFIG, json.writerWithDefaultPrettyPrinter().writeValueAsString(conf) + "\n");
+        int ranks = s.collective().size();
+        err.printf("erw train: method %s, %s, %,d steps (warmup %d), batch %d%s, backend %s, run directory %s%n",
+                cfg.method().id(), describe(mc), cfg.steps(), cfg.warmup(), cfg.batch(), ranks > 1 ? " (" + ranks + " ranks x " + cfg.batch() / ranks + ")" : "",
+                s.backend().name(), runDir);
         long t0 = System.nanoTime();
         try (Backend engine = s.backend().create(s.threads());
-             RunLogger log = new RunLogger(runDir, cfg.steps(), cfg.logEvery(), err);
-             RunArtifacts artifacts = new RunArtifacts(rd, s.keepLast(), log, cfg, source.numClasses(), engine, err);
+             RunLogger log = rd != null ? new RunLogger(runDir, cfg.steps(), cfg.logEvery(), err) : null;
+             RunArtifacts artifacts = rd != null ? new RunArtifacts(rd, s.keepLast(), log, cfg, source.numClasses(), engine, err) : null;
              Trainer trainer = new Trainer(cfg, mc, source, runDir, engine, artifacts)) {
             trainer.checkpointMetadata(RunData.KEY, runData.toJson());
+            trainer.collective(s.collective());
             if (resumeFrom != null) {
                 trainer.resume(resumeFrom);
-                log.resumedAt(trainer.step());
+                if (log != null) log.resumedAt(trainer.step());
                 err.println("resumed from " + resumeFrom + " at step " + trainer.step());
             } else {
                 trainer.startFresh();
             }
             trainer.run(cfg.steps());
-            artifacts.finish(trainer);
+            if (artifacts != null) artifacts.finish(trainer);
         }
         err.printf("done in %.1f min: %s%n", (System.nanoTime() - t0) / 6e10, runDir);
     }
@@ -187,12 +214,12 @@ public final class TrainingRun {
     }
 
     /** The dataset a run recorded: in its newest checkpoint, else in its config.json; null for runs of older erw versions. */
-    private static RunData recordedData(Path checkpoint, RunDirectory rd) {
+    private static RunData recordedData(Path checkpoint, Path runDir) {
         try (SafeTensorsFile f = SafeTensors.open(checkpoint)) {
             String json = f.metadata().get(RunData.KEY);
             if (json != null) return RunData.fromJson(json, checkpoint + ": metadata " + RunData.KEY);
         }
-        Path cfgFile = rd.path().resolve(RunDirectory.CONFIG);
+        Path cfgFile = runDir.resolve(RunDirectory.CONFIG);
         if (!Files.isRegularFile(cfgFile)) return null;
         try {
             JsonNode n = new ObjectMapper().readTree(cfgFile.toFile());

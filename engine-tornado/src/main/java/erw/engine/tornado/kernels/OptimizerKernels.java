@@ -62,9 +62,9 @@ public final class OptimizerKernels {
      * Box-Muller in double on the word pairs (0,1) and (2,3). The top 24 bits are taken as
      * (w >> 8) & 0xFFFFFF: TornadoVM's OpenCL code for the int {@code >>>} gave negative values.
      */
-    public static void randn(FloatArray out, FloatArray counter, int seedLo, int seedHi, int streamLo, int streamHi, int n) {
+    public static void randn(FloatArray out, FloatArray counter, int seedLo, int seedHi, int streamLo, int streamHi, int quadOffset, int n) {
         for (@Parallel int q = 0; q < (n + 3) / 4; q++) {
-            long index = (((long) counter.get(0)) << 32) + q;
+            long index = (((long) counter.get(0)) << 32) + (quadOffset & 0xFFFFFFFFL) + q;
             int k0 = seedLo;
             int k1 = seedHi;
             int c0 = (int) index;

@@ -1,0 +1,173 @@
+package erw.distributed;
+
+import erw.engine.Graph;
+import erw.engine.Op;
+import erw.engine.Tensor;
+import erw.training.Collective;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@link Collective} over MPI: gradients are averaged in buckets (as PyTorch DDP does) that start
+ * reducing with a non-blocking {@code MPI_Iallreduce} as soon as the backward pass has written
+ * every gradient in them, so communication overlaps the rest of the backward; MPI is driven
+ * ({@code MPI_Test}) after every op. Buckets follow the order in which backward completes
+ * gradients (the last layers first), {@value #DEFAULT_BUCKET_MIB} MiB each by default
+ * ({@code -Derw.dp.bucketMiB}). Each bucket is reduced by the same MPI algorithm on every step for
+ * a given number of ranks, so the summation order is fixed and runs repeat bit for bit.
+ */
+public final class MpiCollective implements Collective {
+    public static final int DEFAULT_BUCKET_MIB = 4;
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+
+    private final Mpi mpi;
+    private final long bucketFloats;
+    /** Seconds spent waiting for reductions to complete in the last finished step (after backward). */
+    private double lastWaitSeconds;
+    private long reducedFloats;
+
+    public MpiCollective(Mpi mpi) {
+        this.mpi = mpi;
+        this.bucketFloats = Math.max(1, Long.getLong("erw.dp.bucketMiB", DEFAULT_BUCKET_MIB)) * (1L << 20) / 4;
+    }
+
+    @Override public int rank() { return mpi.rank(); }
+    @Override public int size() { return mpi.size(); }
+
+    /** Seconds the last step waited for gradient reductions after its backward finished. */
+    public double lastWaitSeconds() {
+        return lastWaitSeconds;
+    }
+
+    /** Floats all-reduced per step (every trained parameter's gradient). */
+    public long reducedFloatsPerStep() {
+        return reducedFloats;
+    }
+
+    private static final class Bucket {
+        final List<Tensor> params = new ArrayList<>();
+        int ready = -1;
+        long floats;
+        MemorySegment buf;
+        Mpi.Request request;
+    }
+
+    @Override
+    public GradientSync gradientSync(List<Tensor> params, Graph backward) {
+        // the op after which each parameter's gradient is final: the last backward op that reads it as a forward input
+        Map<Tensor, Integer> index = new IdentityHashMap<>();
+        for (Tensor p : params) index.put(p, -1);
+        List<Op> ops = backward.ops();
+        for (int j = 0; j < ops.size(); j++) {
+            if (ops.get(j) instanceof Graph.BackwardOf b) {
+                for (Tensor t : b.forward().inputs()) {
+                    Tensor root = t.root();
+                    if (index.containsKey(root)) index.put(root, j);
+                }
+            }
+        }
+        List<Tensor> order = new ArrayList<>(params);
+        order.sort(Comparator.comparingInt(index::get)); // stable: ties keep the parameters' order
+        List<Bucket> buckets = new ArrayList<>();
+        Bucket cur = null;
+        long total = 0;
+        for (Tensor p : order) {
+            if (cur == null || cur.floats + p.size() > bucketFloats && !cur.params.isEmpty()) {
+                cur = new Bucket();
+                buckets.add(cur);
+            }
+            cur.params.add(p);
+            cur.floats += p.size();
+            cur.ready = Math.max(cur.ready, index.get(p));
+            total += p.size();
+        }
+        for (Bucket b : buckets) {
+            if (b.floats > Integer.MAX_VALUE) throw new MpiException("a gradient of " + b.floats + " floats is too large for one MPI reduction");
+            b.buf = mpi.allocateFloats(b.floats);
+            b.request = mpi.newRequest();
+        }
+        reducedFloats = total;
+        float scale = 1f / size();
+        return new GradientSync() {
+            private int next; // buckets are started in order
+
+            @Override
+            public void afterOp(int opIndex) {
+                while (next < buckets.size() && buckets.get(next).ready <= opIndex) start(buckets.get(next++));
+                for (int k = 0; k < next; k++) buckets.get(k).request.test();
+            }
+
+            @Override
+            public void finish() {
+                while (next < buckets.size()) start(buckets.get(next++));
+                long t0 = System.nanoTime();
+                for (Bucket b : buckets) b.request.await();
+                lastWaitSeconds = (System.nanoTime() - t0) / 1e9;
+                for (Bucket b : buckets) {
+                    long off = 0;
+                    for (Tensor p : b.params) {
+                        float[] g = p.grad();
+                        MemorySegment.copy(b.buf, F, off * 4, g, 0, p.size());
+                        for (int i = 0; i < g.length; i++) g[i] *= scale;
+                        off += p.size();
+                    }
+                }
+                next = 0;
+            }
+
+            private void start(Bucket b) {
+                long off = 0;
+                for (Tensor p : b.params) {
+                    MemorySegment.copy(p.grad(), 0, b.buf, F, off * 4, p.size());
+                    off += p.size();
+                }
+                mpi.startAllReduceSum(b.buf, (int) b.floats, b.request);
+            }
+        };
+    }
+
+    private MemorySegment doubles;
+
+    @Override
+    public void average(double[] values) {
+        if (doubles == null || doubles.byteSize() < 8L * values.length) doubles = mpi.allocateDoubles(Math.max(16, values.length));
+        MemorySegment buf = doubles;
+        MemorySegment.copy(values, 0, buf, ValueLayout.JAVA_DOUBLE, 0, values.length);
+        mpi.allReduceSumDoubles(buf, values.length);
+        MemorySegment.copy(buf, ValueLayout.JAVA_DOUBLE, 0, values, 0, values.length);
+        for (int i = 0; i < values.length; i++) values[i] /= size();
+    }
+
+    @Override
+    public void broadcast(List<Tensor> tensors) {
+        for (Tensor t : tensors) {
+            MemorySegment buf = mpi.allocateFloats(t.size());
+            MemorySegment.copy(t.data(), 0, buf, F, 0, t.size());
+            mpi.broadcast(buf, t.size(), 0);
+            MemorySegment.copy(buf, F, 0, t.data(), 0, t.size());
+        }
+    }
+
+    @Override
+    public void barrier() {
+        mpi.barrier();
+    }
+
+    @Override
+    public void abort(String message, int exitCode) {
+        System.err.println("erw: rank " + rank() + " of " + size() + " failed: " + message + " (ending every rank of the job)");
+        System.err.flush();
+        mpi.abort(exitCode);
+        Runtime.getRuntime().halt(exitCode); // MPI_Abort does not return; in case it does
+    }
+
+    @Override
+    public void close() {
+        mpi.close();
+    }
+}
