@@ -318,12 +318,12 @@ public final class Trainer implements AutoCloseable {
     private void checkBatch(int[] idx, PhaseProgram p) {
         int bad = erw.model.Checkpoint.firstNonFinite(p.x0.data());
         String what = "image";
-        int per = p.x0.size() / batch;
+        int per = p.x0.size() / localBatch();
         for (int k = 0; k < p.targets.size() && bad < 0; k++) {
             Tensor tg = p.targets.get(k);
             bad = erw.model.Checkpoint.firstNonFinite(tg.data());
             what = k == 0 && p.targets.size() == 1 ? "target features" : "target features '" + cfg.alignTargets().get(k).features() + "'";
-            per = tg.size() / batch;
+            per = tg.size() / localBatch();
         }
         if (bad >= 0) {
             throw new TrainingException("step " + (step + 1) + ": the dataset's " + what + " of sample " + idx[bad / per] + " hold a non-finite value; stopping, " + intact());
