@@ -60,9 +60,6 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         try (erw.training.Collective ranks = Launch.collective()) {
-            if (ranks.size() > 1 && !engine.choice().name().equals("cpu")) {
-                throw new IllegalArgumentException("--backend " + engine.backend + ": data-parallel training (" + ranks.size() + " ranks) runs on the CPU backend so far; pass --backend cpu");
-            }
             try {
                 return call(new TrainingRun.Settings(engine.choice(), engine.threads(), keepLast, System.err, ranks));
             } catch (erw.training.TrainingException e) {

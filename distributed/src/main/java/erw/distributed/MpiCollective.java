@@ -28,8 +28,9 @@ public final class MpiCollective implements Collective {
     private final Mpi mpi;
     private final long bucketFloats;
     /** Seconds spent waiting for reductions to complete in the last finished step (after backward). */
-    private double lastWaitSeconds;
-    private long reducedFloats;
+    private double lastWaitSeconds, totalWaitSeconds;
+    private long reducedFloats, steps;
+    private int bucketCount;
 
     public MpiCollective(Mpi mpi) {
         this.mpi = mpi;
@@ -92,6 +93,7 @@ public final class MpiCollective implements Collective {
             b.request = mpi.newRequest();
         }
         reducedFloats = total;
+        bucketCount = buckets.size();
         float scale = 1f / size();
         return new GradientSync() {
             private int next; // buckets are started in order
@@ -108,6 +110,8 @@ public final class MpiCollective implements Collective {
                 long t0 = System.nanoTime();
                 for (Bucket b : buckets) b.request.await();
                 lastWaitSeconds = (System.nanoTime() - t0) / 1e9;
+                totalWaitSeconds += lastWaitSeconds;
+                steps++;
                 for (Bucket b : buckets) {
                     long off = 0;
                     for (Tensor p : b.params) {
@@ -166,8 +170,16 @@ public final class MpiCollective implements Collective {
         Runtime.getRuntime().halt(exitCode); // MPI_Abort does not return; in case it does
     }
 
+    /** One line for the log: what was reduced per step and how long the steps waited for it after backward. */
+    public String summary() {
+        return String.format(java.util.Locale.ROOT, "data parallel: %d ranks, %.1f MiB of gradients all-reduced per step in %d buckets; "
+                + "waited %.2f ms per step for the reduction after the backward (mean over %d steps)",
+                size(), reducedFloats * 4 / 1048576.0, bucketCount, steps == 0 ? 0 : 1e3 * totalWaitSeconds / steps, steps);
+    }
+
     @Override
     public void close() {
+        if (rank() == 0 && steps > 0) System.err.println(summary());
         mpi.close();
     }
 }

@@ -9,11 +9,11 @@ public interface Plan extends AutoCloseable {
     /**
      * Runs, calling {@code afterOp} with each op's index in the graph once it has finished (in
      * order): what a data-parallel run uses to start reducing gradients while backward goes on. A
-     * backend that runs a graph as a whole calls it once, with {@link Integer#MAX_VALUE}, after the run.
+     * backend that runs a graph as a whole (on a device, whose results reach the host only when
+     * fetched) reports nothing.
      */
     default void run(java.util.function.IntConsumer afterOp) {
         run();
-        afterOp.accept(Integer.MAX_VALUE);
     }
 
     @Override

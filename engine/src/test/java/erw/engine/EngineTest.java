@@ -110,6 +110,20 @@ class EngineTest {
     }
 
     @Test
+    void randnWithAnOffsetDrawsTheSliceOfTheWholeStream() {
+        // a data-parallel rank's noise: elements [offset, offset + n) of what one process draws for the whole batch
+        try (CpuBackend cpu = new CpuBackend(2)) {
+            Tensor whole = Tensor.state("whole", 1000), slice = Tensor.state("slice", 500), step = Tensor.scalar("step", 9);
+            Graph g = new Graph("noise");
+            g.add(new Randn("all", whole, 7, 11, step));
+            g.add(new Randn("rank1", slice, 7, 11, step, 500));
+            cpu.compile(g).run();
+            assertArrayEquals(java.util.Arrays.copyOfRange(whole.data(), 500, 1000), slice.toArray());
+            assertThrows(RuntimeException.class, () -> new Randn("bad", slice, 7, 11, step, 6));
+        }
+    }
+
+    @Test
     void adamwClipAndEmaMatchTheirFormulas() {
         try (CpuBackend cpu = new CpuBackend(1)) {
             Tensor p = Tensor.param("p", 3);

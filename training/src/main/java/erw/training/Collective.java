@@ -19,8 +19,9 @@ public interface Collective extends AutoCloseable {
 
     /**
      * Gradient averaging for one compiled backward graph: {@link GradientSync#afterOp} is called as
-     * the backward's ops finish (an implementation may start reducing gradients that are complete),
-     * {@link GradientSync#finish} leaves every parameter's gradient averaged over the ranks.
+     * the backward's ops finish on a backend that reports them (an implementation may start reducing
+     * gradients that are complete; their host arrays are current), {@link GradientSync#finish} is
+     * called with every gradient current on the host and leaves each averaged over the ranks.
      */
     GradientSync gradientSync(List<Tensor> params, Graph backward);
 

@@ -173,6 +173,11 @@ class OpParityTest {
                 g.add(new Randn("noise", out, 0x1234_5678_9ABCL, 1, ts.scalar("counter", 77)));
                 return List.of(out);
             });
+            add(cases, "randn_offset", false, 1e-6, 1e-6, (g, ts) -> { // a data-parallel rank's slice of the noise
+                Tensor out = Tensor.state("noise", 2, 1, 9, 9);
+                g.add(new Randn("noise", out, 0x1234_5678_9ABCL, 1, ts.scalar("counter", 77), 2 * 81 * 3 + 2));
+                return List.of(out);
+            });
             add(cases, "linear_interpolant", false, 1e-6, 1e-7, (g, ts) -> {
                 Tensor xt = Tensor.state("xt", 3, 10), v = Tensor.state("v", 3, 10);
                 g.add(new LinearInterpolant("interp", ts.input("x0", 3, 10), ts.input("e", 3, 10), ts.input("t", 3), xt, v));
