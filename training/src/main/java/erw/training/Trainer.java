@@ -287,10 +287,8 @@ public final class Trainer implements AutoCloseable {
                 p.update();
             } else {
                 if (sync == null) sync = collective.gradientSync(p.trained, p.backwardGraph);
-                p.backward(sync::afterOp);       // on the CPU, buckets start reducing while backward goes on
-                backend.syncToHost(p.trained);   // a device backend: gradients to the host (host-staged all-reduce)
+                p.backward(sync::afterOp); // buckets start reducing while backward goes on
                 sync.finish();
-                backend.syncToDevice(p.trained);
                 p.apply();
             }
             if (!Float.isFinite(p.gradNorm.item())) throw new TrainingException("step " + (step + 1) + ": the gradient norm is " + p.gradNorm.item() + " (a non-finite gradient); stopping, " + intact());
