@@ -3,13 +3,14 @@
 # 1 rank x 1 thread at per-rank batch B against `mpirun -np 2` x 1 thread at global batch 2B, same
 # model and data, for the tiny Fashion-MNIST SiT and SiT-S/2 on 32x32x4 latents. Prints img/s (median
 # over the timed steps), the efficiency img/s(2 ranks) / (2 x img/s(1 rank)) and the all-reduce wait.
-#   bench/data_parallel.sh [STEPS=20] [WORK=/tmp/erw-dp-bench]
+#   bench/data_parallel.sh [STEPS=20] [WORK=/tmp/erw-dp-bench]      (MODELS="tiny s2" selects the configs)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 steps="${1:-20}"
 work="${2:-/tmp/erw-dp-bench}"
 export ERW_NO_INSTALL=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 rm -rf "$work"; mkdir -p "$work"
+mpirun --version >/dev/null 2>&1 || { echo "bench/data_parallel.sh: needs Open MPI (apt-get install openmpi-bin libopenmpi-dev)" >&2; exit 1; }
 /usr/bin/python3 - "$work" <<'PY'
 import sys, numpy as np
 w = sys.argv[1]
@@ -26,6 +27,7 @@ print(f'{statistics.median(v):.2f}')" "$1"; }
 printf '| model | per-rank batch | 1 rank x 1 thread | 2 ranks x 1 thread | efficiency | all-reduce wait after backward |\n|---|---|---|---|---|---|\n'
 for cfg in "tiny tiny 32" "s2 SiT-S/2 4"; do
   set -- $cfg; name=$1; model=$2; b=$3
+  case " ${MODELS:-tiny s2} " in *" $name "*) ;; *) continue ;; esac
   "$root/erw" data import --images "$work/$name-x.npy" --labels "$work/$name-y.npy" --features "$work/$name-f.npy" --num-classes 10 --out "$work/$name" 2>/dev/null
   common=(--data "$work/$name" --model "$model" --method repa --steps "$steps" --log-every 1 --checkpoint-every 0 --sample-steps 2 --threads 1 --backend cpu)
   "$root/erw" train "${common[@]}" --batch "$b" --out "$work/$name-1" >"$work/$name-1.log" 2>&1
