@@ -98,10 +98,13 @@ public final class MpiCollective implements Collective {
         return new GradientSync() {
             private int next; // buckets are started in order
 
+            private int pending; // the oldest started bucket not known to be complete
+
             @Override
             public void afterOp(int opIndex) {
                 while (next < buckets.size() && buckets.get(next).ready <= opIndex) start(buckets.get(next++));
-                for (int k = 0; k < next; k++) buckets.get(k).request.test();
+                // one MPI_Test drives MPI's progress for every request in flight
+                while (pending < next && buckets.get(pending).request.test()) pending++;
             }
 
             @Override
@@ -122,6 +125,7 @@ public final class MpiCollective implements Collective {
                     }
                 }
                 next = 0;
+                pending = 0;
             }
 
             private void start(Bucket b) {
@@ -149,11 +153,19 @@ public final class MpiCollective implements Collective {
 
     @Override
     public void broadcast(List<Tensor> tensors) {
-        for (Tensor t : tensors) {
-            MemorySegment buf = mpi.allocateFloats(t.size());
-            MemorySegment.copy(t.data(), 0, buf, F, 0, t.size());
-            mpi.broadcast(buf, t.size(), 0);
-            MemorySegment.copy(buf, F, 0, t.data(), 0, t.size());
+        // through one bucket-sized native buffer, freed afterwards (a run broadcasts its whole state at start, transition and resume)
+        long largest = tensors.stream().mapToLong(Tensor::size).max().orElse(0);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(F, Math.max(1, Math.min(largest, bucketFloats)));
+            int chunk = (int) Math.min(buf.byteSize() / 4, Integer.MAX_VALUE);
+            for (Tensor t : tensors) {
+                for (int off = 0; off < t.size(); off += chunk) {
+                    int n = Math.min(chunk, t.size() - off);
+                    MemorySegment.copy(t.data(), off, buf, F, 0, n);
+                    mpi.broadcast(buf, n, 0);
+                    MemorySegment.copy(buf, F, 0, t.data(), off, n);
+                }
+            }
         }
     }
 

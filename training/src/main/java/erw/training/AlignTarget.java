@@ -64,6 +64,19 @@ public record AlignTarget(String features, int block, boolean pooled, int hidden
         return n;
     }
 
+    /**
+     * The per-sample shape of this target's feature set in {@code data}, or a one-line error naming
+     * the target and the sets the data has.
+     */
+    public int[] shapeIn(BatchSource data) {
+        int[] f = data.featureShape(features);
+        if (f == null) {
+            throw new IllegalArgumentException("--target " + spec() + ": the dataset has no feature set '" + features + "' (it has "
+                    + (data.featureSets().isEmpty() ? "none: add target features with erw data features or erw data add-features, or use --method sit" : data.featureSets()) + ")");
+        }
+        return f;
+    }
+
     /** The canonical spec (what {@link #parse} reads back to an equal target). */
     public String spec() {
         StringBuilder sb = new StringBuilder(features);

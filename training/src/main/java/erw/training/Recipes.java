@@ -77,14 +77,9 @@ public final class Recipes {
             if (!cfg.aligns()) return m;
             java.util.List<SiTConfig.Projector> projectors = new java.util.ArrayList<>();
             for (AlignTarget a : cfg.alignTargets()) {
-                String what = "--target " + a.spec();
-                int[] f = source.featureShape(a.features());
-                if (f == null) {
-                    throw new IllegalArgumentException(what + ": the dataset has no feature set '" + a.features() + "' (it has "
-                            + (source.featureSets().isEmpty() ? "none: add target features with erw data features or erw data add-features, or use --method sit" : source.featureSets()) + ")");
-                }
+                int[] f = a.shapeIn(source);
                 int block = a.block() > 0 ? a.block() : m.encoderDepth();
-                if (block > m.depth()) throw new IllegalArgumentException(what + ": block " + block + " is beyond the model's depth " + m.depth());
+                if (block > m.depth()) throw new IllegalArgumentException("--target " + a.spec() + ": block " + block + " is beyond the model's depth " + m.depth());
                 projectors.add(new SiTConfig.Projector(block, a.pooled(), a.hidden() > 0 ? a.hidden() : m.projectorDim(), a.z() > 0 ? a.z() : f[f.length - 1]));
             }
             return m.withProjectors(projectors);

@@ -121,10 +121,7 @@ public final class Trainer implements AutoCloseable {
             AlignTarget a = targets.get(k);
             SiTConfig.Projector p = projectors.get(k);
             String what = "--target " + a.spec();
-            int[] f = data.featureShape(a.features());
-            if (f == null) {
-                throw new IllegalArgumentException(what + ": the dataset has no feature set '" + a.features() + "' (it has " + (data.featureSets().isEmpty() ? "none: add target features with erw data features or erw data add-features, or use --method sit" : data.featureSets()) + ")");
-            }
+            int[] f = a.shapeIn(data);
             if (p.block() < 1 || p.block() > model.depth()) throw new IllegalArgumentException(what + ": block " + p.block() + " is beyond the model's depth " + model.depth());
             if (p.pooled() != a.pooled() || (a.block() > 0 && a.block() != p.block()) || (a.hidden() > 0 && a.hidden() != p.width())) {
                 throw new IllegalArgumentException(what + " does not match the model's projector " + k + " (block " + p.block() + ", " + (p.pooled() ? "pooled" : "per token") + ", hidden " + p.width() + ")");
@@ -165,7 +162,7 @@ public final class Trainer implements AutoCloseable {
         if (program != null) throw new IllegalStateException("set the collective before starting");
         int ranks = c.size();
         if (batch % ranks != 0) throw new IllegalArgumentException("--batch " + batch + " must be a multiple of the " + ranks + " ranks (each trains on batch / ranks samples)");
-        long per = (long) modelCfg.inChannels() * modelCfg.inputSize() * modelCfg.inputSize();
+        long per = sampleValues();
         if ((long) (batch / ranks) * per % 4 != 0) {
             throw new IllegalArgumentException("--batch " + batch + " over " + ranks + " ranks: each rank's " + batch / ranks + " samples of " + per
                     + " values must hold a multiple of 4 values (the noise generator's block)");
@@ -176,6 +173,11 @@ public final class Trainer implements AutoCloseable {
 
     private int localBatch() {
         return batch / collective.size();
+    }
+
+    /** Values of one image or latent (C*H*W). */
+    private long sampleValues() {
+        return (long) modelCfg.inChannels() * modelCfg.inputSize() * modelCfg.inputSize();
     }
 
     /** Metadata written into every checkpoint besides the trainer's own (the run's dataset, for one). */
@@ -218,9 +220,8 @@ public final class Trainer implements AutoCloseable {
             model = new SiT(c).initialize(cfg.seed());
         }
         int local = localBatch();
-        long per = (long) modelCfg.inChannels() * modelCfg.inputSize() * modelCfg.inputSize();
         sync = null;
-        return new PhaseProgram(backend, model, phase, cfg, local, align, (long) collective.rank() * local * per);
+        return new PhaseProgram(backend, model, phase, cfg, local, align, (long) collective.rank() * local * sampleValues());
     }
 
     /**

@@ -265,20 +265,16 @@ public final class DatasetDir implements BatchSource, AutoCloseable {
     @Override
     public void batch(int[] indices, float[] images, float[] labels, float[] features) {
         int per = imageShape[0] * imageShape[1] * imageShape[2];
-        int fper = featureShape == null ? 0 : featureShape[0] * featureShape[1];
         float[] one = new float[1];
         for (int i = 0; i < indices.length; i++) {
-            int r = indices[i];
-            if (r < 0 || r >= count) throw new IllegalArgumentException("dataset " + dir + ": index " + r + " outside [0, " + count + ")");
-            int s = 0;
-            while (r >= shardStart[s + 1]) s++;
+            int r = row(indices[i]), s = shardOf(r);
             long row = r - shardStart[s];
             SafeTensorsFile f = shards.get(s);
             f.readFloats("images", row * per, per, images, i * per);
             f.readFloats("labels", row, 1, one, 0);
             labels[i] = one[0];
-            if (features != null && fper > 0) f.readFloats("features", row * fper, fper, features, i * fper);
         }
+        if (features != null && hasFeatures()) features(FEATURES, indices, features);
     }
 
     @Override

@@ -33,10 +33,7 @@ public final class SampleGrids {
                     backend.host());
             for (int first = 0; first < n; first += chunk) {
                 int m = Math.min(chunk, n - first);
-                float[] part = new float[m * size];
-                Sampler.initialNoise(seed, first, m, size, part, backend.host());
-                sampler.sample(part, java.util.Arrays.copyOfRange(labels, first, first + m), first, null);
-                System.arraycopy(part, 0, x, first * size, m * size);
+                System.arraycopy(sampler.sample(java.util.Arrays.copyOfRange(labels, first, first + m), first, null), 0, x, first * size, m * size);
             }
         }
         if (c.inChannels() == 1 || c.inChannels() == 3) ImageGrid.writePng(file, x, n, c.inChannels(), side, side, perClass, 3);
