@@ -4,10 +4,12 @@ import erw.engine.ops.Add;
 import erw.engine.ops.Attention;
 import erw.engine.ops.Chunk;
 import erw.engine.ops.Concat;
+import erw.engine.ops.Conv2d;
 import erw.engine.ops.CosineAlignLoss;
 import erw.engine.ops.Embedding;
 import erw.engine.ops.GatedResidual;
 import erw.engine.ops.Gelu;
+import erw.engine.ops.GroupNorm;
 import erw.engine.ops.L2Norm;
 import erw.engine.ops.LayerNorm;
 import erw.engine.ops.Matmul;
@@ -27,6 +29,7 @@ import erw.engine.ops.Sum;
 import erw.engine.ops.TimestepEmbedding;
 import erw.engine.ops.TokenMean;
 import erw.engine.ops.Unpatchify;
+import erw.engine.ops.Upsample;
 import erw.engine.ops.ZeroGrad;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -241,6 +244,41 @@ public final class Graph {
         String l = label(opName, "unpatchify");
         Tensor out = activation(l, anyGrad(tokens), batch, channels, height, width);
         add(new Unpatchify(l, tokens, out, batch, channels, height, width, patch));
+        return out;
+    }
+
+    /**
+     * 2-D convolution of (N, C, H, W) with a (K, C, kh, kw) weight and optional bias (K), stride and
+     * zero padding per side (top, left, bottom, right); returns (N, K, Ho, Wo).
+     */
+    public Tensor conv2d(String opName, Tensor x, Tensor weight, Tensor bias, int stride, int padTop, int padLeft, int padBottom, int padRight) {
+        String l = label(opName, "conv2d");
+        if (x.rank() != 4 || weight.rank() != 4) throw new EngineException("conv2d '" + l + "': input must be (N, C, H, W) and weight (K, C, kh, kw), got " + x.shapeString() + " and " + weight.shapeString());
+        int ho = Conv2d.outSize(x.dim(2), weight.dim(2), stride, padTop, padBottom), wo = Conv2d.outSize(x.dim(3), weight.dim(3), stride, padLeft, padRight);
+        Tensor out = activation(l, anyGrad(x, weight, bias), x.dim(0), weight.dim(0), Math.max(ho, 1), Math.max(wo, 1));
+        add(new Conv2d(l, x, weight, bias, out, stride, padTop, padLeft, padBottom, padRight));
+        return out;
+    }
+
+    /** {@code nn.Conv2d(C, K, k, stride, padding)}: the same zero padding on every side. */
+    public Tensor conv2d(String opName, Tensor x, Tensor weight, Tensor bias, int stride, int padding) {
+        return conv2d(opName, x, weight, bias, stride, padding, padding, padding, padding);
+    }
+
+    /** GroupNorm of (N, C, ...) over groups of C/groups channels; weight and bias (C) both null for no affine. */
+    public Tensor groupNorm(String opName, Tensor x, int groups, Tensor weight, Tensor bias, float eps) {
+        String l = label(opName, "groupnorm");
+        Tensor out = activation(l, anyGrad(x, weight, bias), x.shape());
+        add(new GroupNorm(l, x, groups, weight, bias, eps, out));
+        return out;
+    }
+
+    /** Nearest-neighbour upsampling of (N, C, H, W) by an integer factor. */
+    public Tensor upsample(String opName, Tensor x, int factor) {
+        String l = label(opName, "upsample");
+        if (x.rank() != 4) throw new EngineException("upsample '" + l + "': input must be (N, C, H, W), got " + x.shapeString());
+        Tensor out = activation(l, anyGrad(x), x.dim(0), x.dim(1), factor * x.dim(2), factor * x.dim(3));
+        add(new Upsample(l, x, factor, out));
         return out;
     }
 

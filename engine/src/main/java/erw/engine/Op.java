@@ -6,11 +6,13 @@ import erw.engine.ops.Attention;
 import erw.engine.ops.Chunk;
 import erw.engine.ops.ClipGradNorm;
 import erw.engine.ops.Concat;
+import erw.engine.ops.Conv2d;
 import erw.engine.ops.CosineAlignLoss;
 import erw.engine.ops.EmaUpdate;
 import erw.engine.ops.Embedding;
 import erw.engine.ops.GatedResidual;
 import erw.engine.ops.Gelu;
+import erw.engine.ops.GroupNorm;
 import erw.engine.ops.L2Norm;
 import erw.engine.ops.LayerNorm;
 import erw.engine.ops.LinearInterpolant;
@@ -32,6 +34,7 @@ import erw.engine.ops.Sum;
 import erw.engine.ops.TimestepEmbedding;
 import erw.engine.ops.TokenMean;
 import erw.engine.ops.Unpatchify;
+import erw.engine.ops.Upsample;
 import erw.engine.ops.ZeroGrad;
 import java.util.List;
 
@@ -48,7 +51,7 @@ import java.util.List;
  */
 public sealed interface Op permits Matmul, Add, Mul, Scale, Silu, Gelu, GatedResidual, Modulate, LayerNorm, Softmax, Attention,
         Patchify, Unpatchify, Embedding, Concat, Chunk, MseLoss, CosineAlignLoss, NtXentLoss, Sum, Mean, L2Norm, TimestepEmbedding,
-        Rope, TokenMean, SoftmaxCrossEntropy, AdamW, ClipGradNorm, EmaUpdate, ZeroGrad, SeedGrad, Randn, LinearInterpolant,
+        Rope, TokenMean, SoftmaxCrossEntropy, Conv2d, GroupNorm, Upsample, AdamW, ClipGradNorm, EmaUpdate, ZeroGrad, SeedGrad, Randn, LinearInterpolant,
         Graph.BackwardOf {
 
     /** The op's label in errors and profiles, e.g. "blocks.3.attn.qkv". */

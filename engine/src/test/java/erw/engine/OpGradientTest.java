@@ -171,6 +171,23 @@ class OpGradientTest {
             add(cases, "l2norm", g -> List.of(g.l2norm("norm", List.of(x, w))), List.of(x, w));
         }
 
+        { // images: the SD-VAE's conv, groupnorm and upsampling
+            Tensor x = in("img", 40, 2, 3, 6, 5), w3 = in("w3", 41, 4, 3, 3, 3), b = in("cb", 42, 4);
+            add(cases, "conv2d_3x3_pad1", g -> List.of(g.conv2d("conv", x, w3, b, 1, 1)), List.of(x, w3, b));
+            // stride 2 with the VAE downsampler's asymmetric padding (bottom/right only), no bias
+            add(cases, "conv2d_stride2_asymmetric", g -> List.of(g.conv2d("down", x, w3, null, 2, 0, 0, 1, 1)), List.of(x, w3));
+            Tensor w1 = in("w1", 43, 2, 3, 1, 1), b1 = in("b1", 44, 2);
+            add(cases, "conv2d_1x1", g -> List.of(g.conv2d("pw", x, w1, b1, 1, 0)), List.of(x, w1, b1));
+            // an output wider than one im2col band (2,048 pixels): the bands' gradients must add up
+            Tensor wide = in("wide", 45, 1, 1, 50, 48), wk = in("wk", 46, 2, 1, 3, 3);
+            add(cases, "conv2d_banded", g -> List.of(g.conv2d("banded", wide, wk, null, 1, 1)), List.of(wide, wk));
+            Tensor gx = in("gx", 47, 2, 6, 3, 4), gw = in("gw", 48, 6), gb = in("gb", 49, 6);
+            add(cases, "groupnorm", g -> List.of(g.groupNorm("gn", gx, 3, gw, gb, 1e-6f)), List.of(gx, gw, gb));
+            add(cases, "groupnorm_no_affine", g -> List.of(g.groupNorm("gn0", gx, 2, null, null, 1e-5f)), List.of(gx));
+            Tensor ux = in("ux", 50, 2, 2, 3, 2);
+            add(cases, "upsample", g -> List.of(g.upsample("up", ux, 2)), List.of(ux));
+        }
+
         return cases;
     }
 

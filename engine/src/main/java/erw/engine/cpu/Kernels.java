@@ -10,11 +10,13 @@ import erw.engine.ops.Attention;
 import erw.engine.ops.Chunk;
 import erw.engine.ops.ClipGradNorm;
 import erw.engine.ops.Concat;
+import erw.engine.ops.Conv2d;
 import erw.engine.ops.CosineAlignLoss;
 import erw.engine.ops.EmaUpdate;
 import erw.engine.ops.Embedding;
 import erw.engine.ops.GatedResidual;
 import erw.engine.ops.Gelu;
+import erw.engine.ops.GroupNorm;
 import erw.engine.ops.L2Norm;
 import erw.engine.ops.LayerNorm;
 import erw.engine.ops.LinearInterpolant;
@@ -36,6 +38,7 @@ import erw.engine.ops.Sum;
 import erw.engine.ops.TimestepEmbedding;
 import erw.engine.ops.TokenMean;
 import erw.engine.ops.Unpatchify;
+import erw.engine.ops.Upsample;
 import erw.engine.ops.ZeroGrad;
 
 /**
@@ -76,6 +79,9 @@ public final class Kernels {
             case Rope o -> LayoutKernels.ropeForward(o, pool);
             case TokenMean o -> LayoutKernels.tokenMeanForward(o, pool);
             case TimestepEmbedding o -> LayoutKernels.timestepEmbeddingForward(o, pool);
+            case Conv2d o -> ConvKernels.conv2dForward(o, pool);
+            case GroupNorm o -> ConvKernels.groupNormForward(o, pool);
+            case Upsample o -> ConvKernels.upsampleForward(o, pool);
             case AdamW o -> OptimizerKernels.adamw(o, pool);
             case ClipGradNorm o -> OptimizerKernels.clipGradNorm(o, pool);
             case EmaUpdate o -> OptimizerKernels.ema(o, pool);
@@ -115,6 +121,9 @@ public final class Kernels {
             case Embedding o -> LayoutKernels.embeddingBackward(o, pool);
             case Rope o -> LayoutKernels.ropeBackward(o, pool);
             case TokenMean o -> LayoutKernels.tokenMeanBackward(o, pool);
+            case Conv2d o -> ConvKernels.conv2dBackward(o, pool);
+            case GroupNorm o -> ConvKernels.groupNormBackward(o, pool);
+            case Upsample o -> ConvKernels.upsampleBackward(o, pool);
             // not differentiated: data preparation and optimizer steps
             case TimestepEmbedding _, AdamW _, ClipGradNorm _, EmaUpdate _, ZeroGrad _, Randn _, LinearInterpolant _ -> { }
             case SeedGrad _, Graph.BackwardOf _ -> throw new EngineException(op.type() + " '" + op.name() + "' has no backward");
