@@ -9,15 +9,22 @@ public final class ProgressBar implements Sampler.Listener {
     private final PrintStream out;
     private final String label;
     private final long total;
+    private final String unit;
     private final long start = System.nanoTime();
     private long offset, done, lastDraw, drawn = -1;
     private boolean finished;
 
     /** {@code total}: steps over all batches. */
     public ProgressBar(PrintStream out, String label, long total) {
+        this(out, label, total, "steps");
+    }
+
+    /** Counting {@code unit}s (e.g. "images") instead of steps. */
+    public ProgressBar(PrintStream out, String label, long total, String unit) {
         this.out = out;
         this.label = label;
         this.total = Math.max(1, total);
+        this.unit = unit;
     }
 
     /** Moves on to the next batch: the steps reported from now on count after those already done. */
@@ -41,7 +48,7 @@ public final class ProgressBar implements Sampler.Listener {
         int filled = (int) (WIDTH * done / total);
         String bar = "=".repeat(filled) + (filled < WIDTH ? ">" + " ".repeat(WIDTH - filled - 1) : "");
         double eta = rate > 0 ? (total - done) / rate : 0;
-        out.print(String.format(Locale.ROOT, "\r%s [%s] %d/%d steps  %.2f steps/s  %s", label, bar, done, total, rate,
+        out.print(String.format(Locale.ROOT, "\r%s [%s] %d/%d %s  %.2f %s/s  %s", label, bar, done, total, unit, rate, unit,
                 done < total ? String.format(Locale.ROOT, "eta %.0fs ", eta) : String.format(Locale.ROOT, "%.1fs    ", sec)));
         out.flush();
     }

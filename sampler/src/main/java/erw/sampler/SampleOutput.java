@@ -40,15 +40,20 @@ public final class SampleOutput {
      * tiles separated by {@link #PAD} black pixels; values scaled from [-1, 1].
      */
     public static BufferedImage grid(float[] samples, int n, int c, int h, int w, int cols) {
+        return grid(samples, n, c, h, w, cols, PAD);
+    }
+
+    /** As {@link #grid(float[], int, int, int, int, int)} with {@code pad} pixels between and around tiles (0: one image as it is). */
+    public static BufferedImage grid(float[] samples, int n, int c, int h, int w, int cols, int pad) {
         if (c != 1 && c != 3) throw new IllegalArgumentException("a PNG grid needs 1 or 3 channels, the samples have " + c);
         if (n < 1 || cols < 1) throw new IllegalArgumentException("grid of " + n + " samples in " + cols + " columns");
         int rows = (n + cols - 1) / cols;
-        int gw = cols * w + (cols + 1) * PAD, gh = rows * h + (rows + 1) * PAD;
+        int gw = cols * w + (cols + 1) * pad, gh = rows * h + (rows + 1) * pad;
         BufferedImage img = new BufferedImage(gw, gh, c == 1 ? BufferedImage.TYPE_BYTE_GRAY : BufferedImage.TYPE_INT_RGB);
         var raster = img.getRaster();
         int plane = h * w;
         for (int s = 0; s < n; s++) {
-            int ox = PAD + (s % cols) * (w + PAD), oy = PAD + (s / cols) * (h + PAD);
+            int ox = pad + (s % cols) * (w + pad), oy = pad + (s / cols) * (h + pad);
             int base = s * c * plane;
             for (int y = 0; y < h; y++) {
                 for (int x = 0; x < w; x++) {

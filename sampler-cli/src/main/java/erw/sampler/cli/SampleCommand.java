@@ -7,6 +7,7 @@ import erw.engine.host.WorkerPool;
 import erw.model.Checkpoint;
 import erw.model.SiT;
 import erw.model.SiTConfig;
+import erw.model.Vae;
 import erw.model.io.SafeTensors;
 import erw.model.io.SafeTensorsException;
 import erw.model.io.SafeTensorsFile;
@@ -70,6 +71,13 @@ public final class SampleCommand implements Callable<Integer> {
 
     @Option(names = "--initial-noise", paramLabel = "FILE", description = "Initial x at t = 1 from a safetensors file (tensor 'x' or its only tensor, shape (N,C,H,W)).")
     Path initialNoise;
+
+    @Option(names = "--vae", paramLabel = "FILE", description = {"Decode latent samples to images with this SD-VAE (diffusers AutoencoderKL safetensors, e.g. sd-vae-ft-mse's diffusion_pytorch_model.safetensors):",
+            "writes OUT/images/NNNNNN-class-K.png per sample and the grid OUT/samples.png of the decoded images."})
+    Path vae;
+
+    @Option(names = "--latent-scale", paramLabel = "S", description = "Factor the training latents were scaled by; decoding divides by it (default: the VAE's scaling_factor, 0.18215 for the SD VAE).")
+    Float latentScale;
 
     @Option(names = "--out", defaultValue = "samples", paramLabel = "DIR", description = "Output directory (default ${DEFAULT-VALUE}).")
     Path out;
@@ -169,6 +177,9 @@ public final class SampleCommand implements Callable<Integer> {
         if (threads != null && threads < 1) throw new BadInput("--threads must be >= 1, got " + threads);
         int[] cls = classes == null ? null : parseClasses(classes);
         if (initialNoise != null && !Files.isRegularFile(initialNoise)) throw new BadInput("--initial-noise " + initialNoise + " does not exist");
+        if (vae != null && !Files.isRegularFile(vae)) throw new BadInput("--vae " + vae + " does not exist");
+        if (latentScale != null && !(latentScale > 0 && Float.isFinite(latentScale))) throw new BadInput("--latent-scale must be a positive number, got " + latentScale);
+        if (latentScale != null && vae == null) throw new BadInput("--latent-scale needs --vae FILE (it sets how latents are decoded)");
         return new Settings(kind, new Sampler.Options(kind, steps, cfg, gi[0], gi[1], seed), cls);
     }
 
@@ -240,6 +251,17 @@ public final class SampleCommand implements Callable<Integer> {
             throw new BadInput(e.getMessage());
         }
         float[] x0 = initialNoise == null ? null : readInitialNoise(initialNoise, total, c, side);
+        Vae decoderVae = null;
+        if (vae != null) {
+            try {
+                decoderVae = Vae.load(vae, Vae.Part.DECODER);
+            } catch (IllegalArgumentException | SafeTensorsException | UncheckedIOException e) {
+                throw new BadInput("--vae " + e.getMessage());
+            }
+            if (decoderVae.config().latentChannels() != c) {
+                throw new BadInput("--vae " + vae + " decodes " + decoderVae.config().latentChannels() + "-channel latents, the model's samples have " + c + " channels");
+            }
+        }
 
         Backend backend;
         if (backendFactory != null) {
@@ -255,6 +277,8 @@ public final class SampleCommand implements Callable<Integer> {
         }
         WorkerPool pool = backend.host();
         float[] samples = new float[total * d];
+        float[] images = null;
+        double sampleSeconds, decodeSeconds = 0;
         long t0 = System.nanoTime();
         long rows = 0;
         try (backend; SiTVelocity field = new SiTVelocity(model, backend)) {
@@ -272,8 +296,21 @@ public final class SampleCommand implements Callable<Integer> {
                 System.arraycopy(x, 0, samples, first * d, m * d);
             }
             if (bar != null) bar.finish();
+            sampleSeconds = (System.nanoTime() - t0) * 1e-9;
+            if (decoderVae != null) {
+                float scale = latentScale != null ? latentScale : decoderVae.config().scalingFactor();
+                ProgressBar db = noProgress ? null : new ProgressBar(stderr, "decoding (VAE)", total, "images");
+                long t1 = System.nanoTime();
+                try {
+                    images = LatentImages.decode(decoderVae, backend, samples, total, side, side, scale, db);
+                } catch (OutOfMemoryError e) {
+                    throw new BadInput("--vae: decoding " + side + "x" + side + " latents needs more heap than this JVM has (ERW_JAVA_OPTS=-Xmx...)");
+                }
+                if (db != null) db.finish();
+                decodeSeconds = (System.nanoTime() - t1) * 1e-9;
+            }
         }
-        double sec = (System.nanoTime() - t0) * 1e-9;
+        double sec = sampleSeconds;
 
         try {
             Files.createDirectories(out);
@@ -290,16 +327,26 @@ public final class SampleCommand implements Callable<Integer> {
         meta.put("erw.guidance_interval", st.options().guidanceLow() + "," + st.options().guidanceHigh());
         meta.put("erw.seed", Long.toString(seed));
         meta.put("erw.initial_noise", initialNoise == null ? "philox" : initialNoise.toString());
+        if (vae != null) meta.put("erw.vae", vae.toString());
         Path file = out.resolve("samples.safetensors");
         SampleOutput.writeSafetensors(file, samples, total, c, side, side, labels, meta);
         List<String> written = new ArrayList<>(List.of(file.toString()));
-        if (c == 1 || c == 3) {
+        if (images != null) {
+            int ic = decoderVae.config().outChannels(), is = side * decoderVae.config().downsampling();
+            Path dir = out.resolve("images");
+            LatentImages.writePngs(dir, images, total, ic, is, is, labels);
+            written.add(dir + "/ (" + total + " PNGs, " + is + "x" + is + ")");
+            Path png = out.resolve("samples.png");
+            SampleOutput.writePng(png, SampleOutput.grid(images, total, ic, is, is, cols));
+            written.add(png.toString());
+        } else if (c == 1 || c == 3) {
             Path png = out.resolve("samples.png");
             SampleOutput.writePng(png, SampleOutput.grid(samples, total, c, side, side, cols));
             written.add(png.toString());
         }
-        stdout.printf(Locale.ROOT, "%d samples (%s, %d steps, cfg %s, %d model rows) in %.1f s (%.2f samples/s): %s%n",
-                total, st.kind().name().toLowerCase(Locale.ROOT), steps, cfg, rows, sec, total / sec, String.join(", ", written));
+        stdout.printf(Locale.ROOT, "%d samples (%s, %d steps, cfg %s, %d model rows) in %.1f s (%.2f samples/s)%s: %s%n",
+                total, st.kind().name().toLowerCase(Locale.ROOT), steps, cfg, rows, sec, total / sec,
+                images == null ? "" : String.format(Locale.ROOT, ", decoded in %.1f s", decodeSeconds), String.join(", ", written));
     }
 
     /** Tensor 'x' (or the file's only tensor), which must be (total, C, H, W). */

@@ -1,0 +1,54 @@
+package erw.sampler;
+
+import erw.engine.Backend;
+import erw.model.Vae;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * Latent samples to images with the SD-VAE's decoder: {@code image = decoder(latent / scale)} (the
+ * latents a model trains on are the VAE's posterior samples times its scaling factor, 0.18215 for the SD
+ * VAE), one sample per compiled run so that memory stays that of one image, and PNG files per sample.
+ */
+public final class LatentImages {
+    private LatentImages() {}
+
+    /**
+     * Decodes {@code n} latents (n, C, h, w) to images (n, 3, h*f, w*f) in about [-1, 1].
+     *
+     * @param bar told after each image (may be null)
+     */
+    public static float[] decode(Vae vae, Backend backend, float[] latents, int n, int h, int w, float scale, ProgressBar bar) {
+        int c = vae.config().latentChannels();
+        if (latents.length != (long) n * c * h * w) {
+            throw new IllegalArgumentException("the samples are not " + c + "-channel latents: " + latents.length + " values for " + n + " x " + c + " x " + h + " x " + w);
+        }
+        float[] z = new float[latents.length];
+        float inv = 1f / scale;
+        for (int i = 0; i < z.length; i++) z[i] = latents[i] * inv;
+        try (Vae.Runner dec = vae.decoder(backend, 1, h, w)) {
+            return dec.run(z, n, done -> {
+                if (bar != null) bar.step(done, n);
+            });
+        }
+    }
+
+    /** Writes sample i as {@code dir/NNNNNN.png} (or with its class: {@code NNNNNN-class-K.png} when labels are given). */
+    public static void writePngs(Path dir, float[] images, int n, int c, int h, int w, float[] labels) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + dir + ": " + e.getMessage(), e);
+        }
+        int per = c * h * w;
+        for (int i = 0; i < n; i++) {
+            float[] one = new float[per];
+            System.arraycopy(images, i * per, one, 0, per);
+            String name = labels == null ? String.format(Locale.ROOT, "%06d.png", i) : String.format(Locale.ROOT, "%06d-class-%d.png", i, (int) labels[i]);
+            SampleOutput.writePng(dir.resolve(name), SampleOutput.grid(one, 1, c, h, w, 1, 0));
+        }
+    }
+}
