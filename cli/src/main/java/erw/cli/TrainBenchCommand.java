@@ -132,7 +132,7 @@ final class TrainBenchCommand implements Callable<Integer> {
     }
 
     /** Runs a process and parses the last line of its stdout that is a JSON object. */
-    private static JsonNode runJson(ProcessBuilder pb, String what) throws IOException, InterruptedException {
+    static JsonNode runJson(ProcessBuilder pb, String what) throws IOException, InterruptedException {
         pb.redirectError(ProcessBuilder.Redirect.INHERIT);
         Process p = pb.start();
         p.getOutputStream().close();
