@@ -9,11 +9,13 @@ import erw.engine.ops.Attention;
 import erw.engine.ops.Chunk;
 import erw.engine.ops.ClipGradNorm;
 import erw.engine.ops.Concat;
+import erw.engine.ops.Conv2d;
 import erw.engine.ops.CosineAlignLoss;
 import erw.engine.ops.EmaUpdate;
 import erw.engine.ops.Embedding;
 import erw.engine.ops.GatedResidual;
 import erw.engine.ops.Gelu;
+import erw.engine.ops.GroupNorm;
 import erw.engine.ops.L2Norm;
 import erw.engine.ops.LayerNorm;
 import erw.engine.ops.LinearInterpolant;
@@ -35,6 +37,7 @@ import erw.engine.ops.Sum;
 import erw.engine.ops.TimestepEmbedding;
 import erw.engine.ops.TokenMean;
 import erw.engine.ops.Unpatchify;
+import erw.engine.ops.Upsample;
 import erw.engine.ops.ZeroGrad;
 
 /**
@@ -79,6 +82,9 @@ final class Lowerings {
             case Rope o -> LayoutLowering.rope(o, s);
             case TokenMean o -> LayoutLowering.tokenMean(o, s);
             case TimestepEmbedding o -> LayoutLowering.timestepEmbedding(o, s);
+            case Conv2d o -> ImageLowering.conv2d(o, s);
+            case GroupNorm o -> ImageLowering.groupNorm(o, s);
+            case Upsample o -> ImageLowering.upsample(o, s);
             case AdamW o -> OptimizerLowering.adamw(o, s);
             case ClipGradNorm o -> OptimizerLowering.clipGradNorm(o, s);
             case EmaUpdate o -> OptimizerLowering.ema(o, s);
@@ -118,6 +124,9 @@ final class Lowerings {
             case Embedding o -> LayoutLowering.embeddingBackward(o, s);
             case Rope o -> LayoutLowering.ropeBackward(o, s);
             case TokenMean o -> LayoutLowering.tokenMeanBackward(o, s);
+            case Conv2d o -> ImageLowering.conv2dBackward(o, s);
+            case GroupNorm o -> ImageLowering.groupNormBackward(o, s);
+            case Upsample o -> ImageLowering.upsampleBackward(o, s);
             // not differentiated: data preparation and optimizer steps
             case TimestepEmbedding _, AdamW _, ClipGradNorm _, EmaUpdate _, ZeroGrad _, Randn _, LinearInterpolant _ -> { }
             case SeedGrad _, Graph.BackwardOf _ -> throw new EngineException("TornadoVM backend: " + op.type() + " '" + op.name() + "' has no backward");

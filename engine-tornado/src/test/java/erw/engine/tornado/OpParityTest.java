@@ -38,7 +38,9 @@ class OpParityTest {
 
     @TestFactory
     Stream<DynamicTest> parity() {
-        return cases().stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> Parity.check(c.name(), c.backward(), c.rtol(), c.atol(), c.build())));
+        // -Derw.parity.cases=REGEX (through -Dtornado.test.flags) runs only the matching cases
+        String only = System.getProperty("erw.parity.cases");
+        return cases().stream().filter(c -> only == null || c.name().matches(only)).map(c -> DynamicTest.dynamicTest(c.name(), () -> Parity.check(c.name(), c.backward(), c.rtol(), c.atol(), c.build())));
     }
 
     @Test
@@ -145,6 +147,36 @@ class OpParityTest {
             add(cases, "rope", true, 1e-6, 1e-6, (g, ts) ->
                     List.of(g.rope("rope", ts.withGrad("qkv", 2 * 5, 3 * 2 * 4), ts.input("cos", 5, 4), ts.input("sin", 5, 4), 2, 2)));
             add(cases, "token_mean", true, 1e-6, 1e-6, (g, ts) -> List.of(g.tokenMean("tm", ts.withGrad("x", 3 * 7, 5), 3)));
+        }
+
+        { // conv2d: NCHW, weight (K, C, kh, kw)
+            add(cases, "conv2d_3x3_pad1", true, RTOL, ATOL, (g, ts) ->
+                    List.of(g.conv2d("conv", ts.withGrad("x", 2, 3, 7, 6), ts.param("w", 5, 3, 3, 3), ts.param("bias", 5), 1, 1)));
+            // the SD-VAE's downsampling: F.pad(x, (0, 1, 0, 1)) then a 3x3 stride-2 conv
+            add(cases, "conv2d_stride2_pad0011", true, RTOL, ATOL, (g, ts) ->
+                    List.of(g.conv2d("down", ts.withGrad("x", 2, 4, 9, 8), ts.param("w", 6, 4, 3, 3), ts.param("bias", 6), 2, 0, 0, 1, 1)));
+            add(cases, "conv2d_1x1_nobias", true, RTOL, ATOL, (g, ts) ->
+                    List.of(g.conv2d("proj", ts.withGrad("x", 2, 18, 5, 5), ts.param("w", 20, 18, 1, 1), null, 1, 0)));
+            add(cases, "conv2d_frozen_input", true, RTOL, ATOL, (g, ts) -> // weight and bias gradients only
+                    List.of(g.conv2d("conv_in", ts.input("x", 1, 3, 6, 7), ts.param("w", 4, 3, 3, 3), ts.param("bias", 4), 1, 1)));
+            // 2 x 48 x 48 output pixels: the CPU's bands of 2,048 pixels, the weight gradient's split inner dimension.
+            // A weight or bias gradient sums 4,608 products (magnitude ~20): float rounding on either backend is ~1e-4
+            // absolute, so an element near zero needs a larger atol than the sums of a few dozen terms above
+            add(cases, "conv2d_large", true, RTOL, 5e-4, (g, ts) ->
+                    List.of(g.conv2d("big", ts.withGrad("x", 2, 3, 48, 48), ts.param("w", 20, 3, 3, 3), ts.param("bias", 20), 1, 1)));
+        }
+
+        { // groupNormWithAndWithoutAffine
+            add(cases, "groupnorm", true, RTOL, ATOL, (g, ts) -> List.of(g.groupNorm("gn", ts.withGrad("x", 2, 6, 5, 4), 3, null, null, 1e-5f)));
+            add(cases, "groupnorm_affine", true, RTOL, ATOL, (g, ts) ->
+                    List.of(g.groupNorm("gn", ts.withGrad("x", 2, 8, 6, 5), 4, ts.param("w", 8), ts.param("b", 8), 1e-6f)));
+            add(cases, "groupnorm_affine_rank3", true, RTOL, ATOL, (g, ts) ->
+                    List.of(g.groupNorm("gn", ts.withGrad("x", 3, 32, 10), 32, ts.param("w", 32), ts.param("b", 32), 1e-6f)));
+        }
+
+        { // upsample
+            add(cases, "upsample_2", true, 0, 0, (g, ts) -> List.of(g.upsample("up", ts.withGrad("x", 2, 3, 4, 5), 2)));
+            add(cases, "upsample_3", true, 0, 0, (g, ts) -> List.of(g.upsample("up", ts.withGrad("x", 1, 2, 3, 3), 3)));
         }
 
         { // optimizerSteps

@@ -64,11 +64,27 @@ final class Parity {
                     at = i;
                 }
             }
+            if (REPORT) report(name, labels == null ? "#" + k : labels.get(k), e, a, rtol, atol);
             if (at >= 0) {
                 fail(name + ": " + (labels == null ? "#" + k : labels.get(k)) + "[" + at + "] tornado " + a[at] + " vs cpu " + e[at]
                         + " (rtol " + rtol + ", atol " + atol + ")");
             }
         }
+    }
+
+    /** -Derw.parity.report=true (through -Dtornado.test.flags): one line per compared array with its largest differences. */
+    private static final boolean REPORT = Boolean.getBoolean("erw.parity.report");
+
+    private static void report(String name, String label, float[] e, float[] a, double rtol, double atol) {
+        double maxAbs = 0, maxRel = 0, maxUsed = 0;
+        for (int i = 0; i < e.length; i++) {
+            double d = Math.abs((double) a[i] - e[i]);
+            maxAbs = Math.max(maxAbs, d);
+            if (Math.abs(e[i]) >= 1e-3) maxRel = Math.max(maxRel, d / Math.abs(e[i]));
+            double lim = atol + rtol * Math.abs(e[i]);
+            maxUsed = Math.max(maxUsed, lim > 0 ? d / lim : (d > 0 ? Double.POSITIVE_INFINITY : 0));
+        }
+        System.err.printf("[erw parity] %s %s (%d): max abs %.3g, max rel %.3g (|cpu| >= 1e-3), %.3g of the tolerance%n", name, label, e.length, maxAbs, maxRel, maxUsed);
     }
 
     private static List<String> lastLabels = List.of();
