@@ -80,6 +80,48 @@ class VaeParityTest {
     }
 
     @Test
+    void aSmoothImageSurvivesTheRoundTripThroughAHandBuiltVae() {
+        VaeConfig cfg = new VaeConfig(3, 3, 4, List.of(16, 32, 32), 2, 4, 0.18215f);
+        Vae vae = PoolingVae.build(cfg);
+        int side = 32, f = cfg.downsampling(), ls = side / f, n = 2;
+        float[] img = new float[n * 3 * side * side];
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < side; y++)
+                    for (int x = 0; x < side; x++) img[((i * 3 + c) * side + y) * side + x] = (float) (0.8 * Math.sin(0.15 * x + c + i) * Math.cos(0.1 * y - c));
+        try (CpuBackend cpu = new CpuBackend(2); Vae.Runner enc = vae.encoder(cpu, 1, side, side); Vae.Runner dec = vae.decoder(cpu, 1, ls, ls)) {
+            float[][] post = Vae.posterior(enc.run(img, n, null), n, 4, ls * ls);
+            // the posterior mean is the f x f average of each colour, channel 3 zero, std e^-15
+            double worst = 0;
+            for (int i = 0; i < n; i++)
+                for (int c = 0; c < 4; c++)
+                    for (int y = 0; y < ls; y++)
+                        for (int x = 0; x < ls; x++) {
+                            double avg = 0;
+                            for (int dy = 0; dy < f && c < 3; dy++) for (int dx = 0; dx < f; dx++) avg += img[((i * 3 + c) * side + y * f + dy) * side + x * f + dx];
+                            worst = Math.max(worst, Math.abs(avg / (f * f) - post[0][((i * 4 + c) * ls + y) * ls + x]));
+                            assertEquals(Math.exp(-15), post[1][((i * 4 + c) * ls + y) * ls + x], 1e-9);
+                        }
+            assertTrue(worst < 1e-4, "posterior mean vs average pooling: " + worst);
+            float[] back = dec.run(post[0], n, null);
+            // the decoder returns each latent pixel as an f x f block: the image, pooled and upsampled
+            double se = 0, blockErr = 0;
+            for (int i = 0; i < n; i++)
+                for (int c = 0; c < 3; c++)
+                    for (int y = 0; y < side; y++)
+                        for (int x = 0; x < side; x++) {
+                            int o = ((i * 3 + c) * side + y) * side + x;
+                            se += (back[o] - img[o]) * (back[o] - img[o]);
+                            blockErr = Math.max(blockErr, Math.abs(back[o] - post[0][((i * 4 + c) * ls + y / f) * ls + x / f]));
+                        }
+            double psnr = 10 * Math.log10(4 / (se / img.length)); // peak-to-peak 2 on [-1, 1]
+            System.out.printf("hand-built VAE round trip: pooled mean error %.2g, decoded block error %.2g, PSNR %.1f dB%n", worst, blockErr, psnr);
+            assertTrue(blockErr < 1e-4, "decoded pixels vs their latent: " + blockErr);
+            assertTrue(psnr > 25, "round trip PSNR " + psnr + " dB (4x4 pooling of a smooth image)");
+        }
+    }
+
+    @Test
     void aFileThatIsNotAVaeIsRefusedInOneLine(@TempDir Path dir) {
         Path sit = TorchParityTest.fixture("sit_tiny_cosine.safetensors");
         SafeTensorsException e = assertThrows(SafeTensorsException.class, () -> Vae.load(sit, Vae.Part.DECODER));
