@@ -59,9 +59,14 @@ public final class DataCommand implements Runnable {
         }
     }
 
-    @Command(name = "import", mixinStandardHelpOptions = true, description = "Latents/images, labels and (optionally) target features saved by PyTorch (.safetensors or .npy) to a dataset directory.")
+    @Command(name = "import", mixinStandardHelpOptions = true, description = "Latents/images (or VAE posterior moments), labels and (optionally) target features saved by PyTorch (.safetensors or .npy) to a dataset directory.")
     static final class Import implements Callable<Integer> {
-        @Option(names = "--images", required = true, description = "(N, C, H, W) latents or images.") Path images;
+        @Option(names = "--images", description = "(N, C, H, W) latents or images (or --moments).") Path images;
+        @Option(names = "--moments", description = "(N, 2C, H, W) VAE posterior moments, [mean, std] along the channels as REPA's preprocessing saves them; "
+                + "training draws z = (mean + std * eps) * scale + shift afresh every step.") Path moments;
+        @Option(names = "--latent-scale", description = "Scale of the --moments latents (default 0.18215, SD-VAE's).") Float latentScale;
+        @Option(names = "--latent-shift", description = "Shift of the --moments latents (default 0).") Float latentShift;
+        @Option(names = "--vae", description = "Name of the VAE that made --moments (recorded in the manifest).") String vae;
         @Option(names = "--labels", required = true, description = "(N) integer class ids.") Path labels;
         @Option(names = "--features", description = "(N, T, Z) target features, e.g. DINOv2 patch tokens.") Path features;
         @Option(names = "--num-classes", description = "Classes (default: max label + 1).") Integer numClasses;
@@ -70,14 +75,22 @@ public final class DataCommand implements Runnable {
                 + "e.g. REED's caption embeddings: captions=vlm.npy (repeatable).") java.util.Map<String, Path> featureSets = new java.util.LinkedHashMap<>();
         @Option(names = "--out", required = true) Path out;
 
+        /** SD-VAE's latent scale (REPA's {@code latents_scale}). */
+        static final float SD_VAE_SCALE = 0.18215f;
+
         @Override
         public Integer call() {
-            Npy.Array img = read(images, 4), lab = read(labels, 1), feat = features == null ? null : read(features, 3);
+            if ((images == null) == (moments == null)) throw new IllegalArgumentException("give either --images (plain latents or images) or --moments (posterior [mean, std])");
+            if (moments == null && (latentScale != null || latentShift != null || vae != null)) {
+                throw new IllegalArgumentException((latentScale != null ? "--latent-scale" : latentShift != null ? "--latent-shift" : "--vae") + " applies to --moments only");
+            }
+            Path source = images != null ? images : moments;
+            Npy.Array img = read(source, 4), lab = read(labels, 1), feat = features == null ? null : read(features, 3);
             int n = (int) img.shape()[0];
-            if (n < 1) throw new IllegalArgumentException(images + ": holds no samples (shape " + Arrays.toString(img.shape()) + ")");
-            if (lab.shape()[0] != n) throw new IllegalArgumentException(labels + ": " + lab.shape()[0] + " labels for " + n + " images in " + images);
-            if (feat != null && feat.shape()[0] != n) throw new IllegalArgumentException(features + ": features for " + feat.shape()[0] + " samples, " + images + " has " + n);
-            requireFinite(images, img.data());
+            if (n < 1) throw new IllegalArgumentException(source + ": holds no samples (shape " + Arrays.toString(img.shape()) + ")");
+            if (lab.shape()[0] != n) throw new IllegalArgumentException(labels + ": " + lab.shape()[0] + " labels for " + n + " images in " + source);
+            if (feat != null && feat.shape()[0] != n) throw new IllegalArgumentException(features + ": features for " + feat.shape()[0] + " samples, " + source + " has " + n);
+            requireFinite(source, img.data());
             requireFinite(labels, lab.data());
             if (feat != null) requireFinite(features, feat.data());
             if (numClasses != null && (numClasses < 1 || numClasses > DatasetDir.MAX_CLASSES)) {
@@ -93,12 +106,50 @@ public final class DataCommand implements Runnable {
                 k = Math.max(k, (int) l + 1);
             }
             if (numClasses != null) k = numClasses;
-            DatasetDir.write(out, img.data(), new int[]{(int) img.shape()[1], (int) img.shape()[2], (int) img.shape()[3]}, lab.data(), k,
-                    feat == null ? null : feat.data(), feat == null ? null : new int[]{(int) feat.shape()[1], (int) feat.shape()[2]}, encoder, "as imported");
+            int[] featShape = feat == null ? null : new int[]{(int) feat.shape()[1], (int) feat.shape()[2]};
+            if (moments != null) {
+                writeMoments(img, lab.data(), k, feat == null ? null : feat.data(), featShape);
+            } else {
+                DatasetDir.write(out, img.data(), new int[]{(int) img.shape()[1], (int) img.shape()[2], (int) img.shape()[3]}, lab.data(), k,
+                        feat == null ? null : feat.data(), featShape, encoder, "as imported");
+            }
             DatasetDir.open(out).close(); // validates labels against num_classes
             for (var e : featureSets.entrySet()) AddFeatures.add(out, e.getKey(), e.getValue(), "imported from " + e.getValue().getFileName(), false);
             System.err.println("imported " + n + " samples to " + out);
             return 0;
+        }
+
+        /**
+         * REPA's layout (N, 2C, H, W) = [mean, std] per sample to a moments dataset: the halves of each
+         * sample's channels, in chunks through {@link DatasetDir.MomentsWriter} (no second full copy).
+         */
+        private void writeMoments(Npy.Array m, float[] lab, int k, float[] feat, int[] featShape) {
+            long[] s = m.shape();
+            if (s[1] % 2 != 0) throw new IllegalArgumentException(moments + ": " + s[1] + " channels: posterior moments (N, 2C, H, W) hold [mean, std], an even number");
+            int c = (int) s[1] / 2, half = (int) (c * s[2] * s[3]), n = lab.length;
+            float[] v = m.data();
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < half; j++) {
+                    float sd = v[(2 * i + 1) * half + j];
+                    if (sd < 0) throw new IllegalArgumentException(moments + ": std " + sd + " of sample " + i + " is negative: --moments holds [mean, std] along the channels (REPA's layout), not a log-variance");
+                }
+            }
+            var post = new erw.training.BatchSource.Posterior(latentScale != null ? latentScale : SD_VAE_SCALE, latentShift != null ? latentShift : 0f, vae);
+            int fper = featShape == null ? 0 : featShape[0] * featShape[1], chunk = 1024;
+            try (DatasetDir.MomentsWriter w = DatasetDir.momentsWriter(out, new int[]{c, (int) s[2], (int) s[3]}, k, post)) {
+                if (featShape != null) w.features(featShape, encoder);
+                w.normalisation("posterior moments as imported from " + moments.getFileName());
+                for (int at = 0; at < n; at += chunk) {
+                    int b = Math.min(chunk, n - at);
+                    float[] mean = new float[b * half], std = new float[b * half];
+                    for (int i = 0; i < b; i++) {
+                        System.arraycopy(v, (2 * (at + i)) * half, mean, i * half, half);
+                        System.arraycopy(v, (2 * (at + i) + 1) * half, std, i * half, half);
+                    }
+                    w.append(mean, std, Arrays.copyOfRange(lab, at, at + b), feat == null ? null : Arrays.copyOfRange(feat, at * fper, (at + b) * fper));
+                }
+                w.finish();
+            }
         }
 
         /** Non-finite inputs would train a non-finite model: refused at the door, naming the first bad value. */
@@ -134,8 +185,10 @@ public final class DataCommand implements Runnable {
         @Override
         public Integer call() {
             Loaded all;
+            erw.training.BatchSource.Posterior post;
             try (DatasetDir d = DatasetDir.open(data)) {
                 all = loadAll(d);
+                post = d.posterior();
             }
             TargetEncoder enc = TargetEncoder.load(encoderFile);
             int[] s = all.imageShape();
@@ -149,7 +202,18 @@ public final class DataCommand implements Runnable {
             }
             String name = String.format(Locale.ROOT, "erw ViT classifier depth %d width %d (test accuracy %.2f%%)", enc.config().depth(), enc.width(), 100 * enc.testAccuracy());
             var further = DatasetDir.featureSetsEntry(data);
-            DatasetDir.write(data, all.images(), s, all.labels(), all.numClasses(), f, new int[]{enc.config().tokens(), enc.width()}, name, "unchanged");
+            int[] fs = {enc.config().tokens(), enc.width()};
+            if (post != null) { // the features of mean * scale + shift; the moments stay as they were
+                float[] mean = new float[all.images().length], std = new float[mean.length], lab = new float[n];
+                try (DatasetDir d = DatasetDir.open(data)) {
+                    int[] idx = new int[n];
+                    for (int i = 0; i < n; i++) idx[i] = i;
+                    d.moments(idx, mean, std, lab);
+                }
+                DatasetDir.writeMoments(data, mean, std, s, lab, all.numClasses(), post, f, fs, name, "unchanged");
+            } else {
+                DatasetDir.write(data, all.images(), s, all.labels(), all.numClasses(), f, fs, name, "unchanged");
+            }
             DatasetDir.restoreFeatureSetsEntry(data, further); // the further feature sets stay
             System.err.println("features (" + n + ", " + enc.config().tokens() + ", " + enc.width() + ") written to " + data);
             return 0;
@@ -185,7 +249,7 @@ public final class DataCommand implements Runnable {
         }
     }
 
-    @Command(name = "inspect", mixinStandardHelpOptions = true, description = "Prints a dataset's shapes, classes, encoder and pixel range.")
+    @Command(name = "inspect", mixinStandardHelpOptions = true, description = "Prints a dataset's shapes, classes, encoder, value range and, for posterior moments, their scale and shift.")
     static final class Inspect implements Callable<Integer> {
         @Parameters(index = "0") Path dir;
 
@@ -198,6 +262,21 @@ public final class DataCommand implements Runnable {
                 System.out.printf("%s: %d samples of %s, %d classes, values in [%.3f, %.3f], features %s%s%n", dir, d.count(), Arrays.toString(d.imageShape()),
                         d.numClasses(), lo, hi, d.hasFeatures() ? Arrays.toString(d.featureShape()) : "none",
                         d.encoderName() == null ? "" : " from " + d.encoderName());
+                if (d.posterior() != null) {
+                    var p = d.posterior();
+                    float sl = Float.POSITIVE_INFINITY, sh = Float.NEGATIVE_INFINITY;
+                    int per = all.images().length / d.count(), chunk = 1000;
+                    for (int at = 0; at < d.count(); at += chunk) { // the stds, a chunk at a time
+                        int b = Math.min(chunk, d.count() - at);
+                        int[] idx = new int[b];
+                        for (int i = 0; i < b; i++) idx[i] = at + i;
+                        float[] mean = new float[b * per], std = new float[b * per];
+                        d.moments(idx, mean, std, new float[b]);
+                        for (float v : std) { sl = Math.min(sl, v); sh = Math.max(sh, v); }
+                    }
+                    System.out.printf(Locale.ROOT, "  posterior moments%s: mean and std per sample, std in [%.4f, %.4f]; training draws z = (mean + std * eps) * %s + %s every step; "
+                            + "the values above (and evaluation) are mean * scale + shift%n", p.vae() == null ? "" : " of " + p.vae(), sl, sh, p.scale(), p.shift());
+                }
                 for (String set : d.featureSets()) {
                     if (!set.equals(DatasetDir.FEATURES)) System.out.printf("  feature set %s: %s per sample%s%n", set, Arrays.toString(d.featureShape(set)),
                             d.featureSource(set) == null || d.featureSource(set).isEmpty() ? "" : " (" + d.featureSource(set) + ")");

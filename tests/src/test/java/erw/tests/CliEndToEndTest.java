@@ -146,6 +146,69 @@ class CliEndToEndTest {
                 .contains("--time-weight"));
     }
 
+    /** Runs a command that must succeed and returns what it printed on stdout. */
+    static String stdout(String... args) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream saved = System.out;
+        System.setOut(new java.io.PrintStream(out, true));
+        try {
+            assertEquals(0, run(args), String.join(" ", args));
+        } finally {
+            System.setOut(saved);
+        }
+        return out.toString();
+    }
+
+    @Test
+    void repaMomentsImportTrainResumeFeatures(@TempDir Path dir) throws Exception {
+        int n = 48, c = 4, hw = 16 * 16;
+        float[] mom = new float[n * 2 * c * hw], lab = new float[n]; // REPA's layout: (N, 2C, H, W) = [mean, std] along the channels
+        Philox.normal(6, 1, 0, mom, 0, mom.length);
+        for (int i = 0; i < n; i++) {
+            lab[i] = i % 3;
+            for (int j = 0; j < c * hw; j++) {
+                mom[(2 * i) * c * hw + j] = 4 * mom[(2 * i) * c * hw + j] + (j % 16 / 6 == i % 3 ? 3 : -3); // SD-VAE-like means (std ~ 5 before scaling)
+                mom[(2 * i + 1) * c * hw + j] = 0.05f + 0.1f * Math.abs(mom[(2 * i + 1) * c * hw + j]);
+            }
+        }
+        Npy.write(dir.resolve("moments.npy"), new long[]{n, 2 * c, 16, 16}, mom);
+        Npy.write(dir.resolve("y.npy"), new long[]{n}, lab);
+        Path data = dir.resolve("data"), runDir = dir.resolve("run");
+        String m = dir.resolve("moments.npy").toString(), y = dir.resolve("y.npy").toString();
+        assertEquals(0, run("data", "import", "--moments", m, "--labels", y, "--vae", "sd-vae-ft-mse", "--out", data.toString()));
+        String info = stdout("data", "inspect", data.toString());
+        assertTrue(info.contains("48 samples of [4, 16, 16]") && info.contains("posterior moments of sd-vae-ft-mse") && info.contains("* 0.18215 + 0.0")
+                && info.contains("std in [0.05"), info);
+        String[] train = {"train", "--method", "sit", "--data", data.toString(), "--out", runDir.toString(), "--steps", "4", "--batch", "8",
+                "--depth", "2", "--hidden", "32", "--heads", "2", "--checkpoint-every", "2", "--sample-steps", "2", "--log-every", "1"};
+        assertEquals(0, run(train));
+        assertEquals(4, Files.readAllLines(runDir.resolve("metrics.jsonl")).size());
+        byte[] straight = Files.readAllBytes(runDir.resolve("step-0000004.safetensors"));
+        Files.delete(runDir.resolve("step-0000004.safetensors"));
+        assertEquals(0, run("train", "--resume", runDir.toString()));
+        assertTrue(java.util.Arrays.equals(straight, Files.readAllBytes(runDir.resolve("step-0000004.safetensors"))), "resumed checkpoint differs");
+        // erw's own target features of mean * scale + shift: the moments stay
+        Path enc = dir.resolve("enc.safetensors");
+        assertEquals(0, run("encoder", "train", "--data", data.toString(), "--out", enc.toString(), "--steps", "3", "--batch", "8", "--depth", "1", "--hidden", "32"));
+        assertEquals(0, run("data", "features", "--data", data.toString(), "--encoder", enc.toString()));
+        info = stdout("data", "inspect", data.toString());
+        assertTrue(info.contains("features [16, 32]") && info.contains("posterior moments of sd-vae-ft-mse"), info);
+        Path other = dir.resolve("other");
+        assertEquals(0, run("data", "import", "--moments", m, "--labels", y, "--latent-scale", "0.13025", "--latent-shift", "-0.5", "--out", other.toString()));
+        assertTrue(stdout("data", "inspect", other.toString()).contains("* 0.13025 + -0.5"));
+        // wrong inputs: one line each
+        assertTrue(failure("data", "import", "--moments", m, "--images", m, "--labels", y, "--out", dir.resolve("e").toString()).contains("either --images"));
+        assertTrue(failure("data", "import", "--images", m, "--latent-scale", "0.2", "--labels", y, "--out", dir.resolve("e").toString()).contains("--latent-scale applies to --moments only"));
+        Npy.write(dir.resolve("odd.npy"), new long[]{n, 7, 16, 16}, java.util.Arrays.copyOf(mom, n * 7 * hw));
+        assertTrue(failure("data", "import", "--moments", dir.resolve("odd.npy").toString(), "--labels", y, "--out", dir.resolve("e").toString()).contains("7 channels"));
+        float[] logvar = mom.clone();
+        logvar[(2 * 5 + 1) * c * hw + 9] = -2f;
+        Npy.write(dir.resolve("logvar.npy"), new long[]{n, 2 * c, 16, 16}, logvar);
+        String e = failure("data", "import", "--moments", dir.resolve("logvar.npy").toString(), "--labels", y, "--out", dir.resolve("e").toString());
+        assertTrue(e.contains("std -2.0 of sample 5") && e.contains("log-variance"), e);
+        assertTrue(!Files.exists(dir.resolve("e")), "a refused import writes nothing");
+    }
+
     private static String[] concat(String[] a, String[] b) {
         String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, r, a.length, b.length);

@@ -5,9 +5,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** A {@link BatchSource} over arrays in memory (small sets, tests). */
+/**
+ * A {@link BatchSource} over arrays in memory (small sets, tests). With {@link #withPosterior} the
+ * images are posterior means and the source holds posterior moments.
+ */
 public final class ArrayBatchSource implements BatchSource {
     private final float[] images, labels;
+    private float[] std;
+    private Posterior posterior;
     private final int[] imageShape;
     private final int count, numClasses, imageSize;
     /** Feature sets by name (the default one first), each {values, shape}. */
@@ -36,6 +41,18 @@ public final class ArrayBatchSource implements BatchSource {
         return this;
     }
 
+    /**
+     * Makes this a source of posterior moments: the images given to the constructor are the means,
+     * {@code std} (same layout) the standard deviations; returns this.
+     */
+    public ArrayBatchSource withPosterior(float[] std, Posterior posterior) {
+        if (std.length != images.length) throw new IllegalArgumentException("posterior std holds " + std.length + " floats, the means " + images.length);
+        this.std = std;
+        this.posterior = posterior;
+        return this;
+    }
+
+    @Override public Posterior posterior() { return posterior; }
     @Override public int count() { return count; }
     @Override public int[] imageShape() { return imageShape.clone(); }
     @Override public int numClasses() { return numClasses; }
@@ -62,7 +79,22 @@ public final class ArrayBatchSource implements BatchSource {
             System.arraycopy(images, r * imageSize, img, i * imageSize, imageSize);
             lab[i] = labels[r];
         }
+        if (posterior != null) {
+            float a = posterior.scale(), b = posterior.shift();
+            for (int j = 0; j < indices.length * imageSize; j++) img[j] = img[j] * a + b;
+        }
         if (feat != null) features(FEATURES, indices, feat);
+    }
+
+    @Override
+    public void moments(int[] indices, float[] mean, float[] sd, float[] lab) {
+        if (posterior == null) BatchSource.super.moments(indices, mean, sd, lab);
+        for (int i = 0; i < indices.length; i++) {
+            int r = indices[i];
+            System.arraycopy(images, r * imageSize, mean, i * imageSize, imageSize);
+            System.arraycopy(std, r * imageSize, sd, i * imageSize, imageSize);
+            lab[i] = labels[r];
+        }
     }
 
     @Override

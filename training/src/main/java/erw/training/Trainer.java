@@ -23,9 +23,16 @@ import java.util.stream.Stream;
  * transition between them, checkpoints (model, EMA, AdamW moments, step, phase, configs; atomic)
  * and bit-exact resume. Every random draw is keyed by (seed, step), so the step is the whole RNG
  * and data-order state.
+ *
+ * <p>On data of posterior moments ({@link BatchSource#posterior()}) each step draws every sample's
+ * latent afresh, {@code z = (mean + std * eps) * scale + shift} as REPA's {@code sample_posterior}
+ * does, with {@code eps} from {@link #posteriorNoise}: a function of (seed, step, the sample's
+ * position in the global batch) only, so the same for any number of ranks and after a resume.
  */
 public final class Trainer implements AutoCloseable {
     public static final long STREAM_T = 2, STREAM_DROP = 3;
+    /** Philox stream of the posterior draws (above 2^32: apart from every other stream erw keys by small numbers or by epoch). */
+    public static final long STREAM_POSTERIOR = 0x9057_0000_0000L;
 
     /** What the trainer reports; the CLI prints it, tests record it. */
     public interface Listener {
@@ -60,6 +67,8 @@ public final class Trainer implements AutoCloseable {
     private final Listener listener;
     private final Schedule schedule;
     private final DataOrder order;
+    /** The data's posterior (moments datasets), else null. */
+    private final BatchSource.Posterior posterior;
     private final boolean align;
     private final int batch;
     private PhaseProgram program;
@@ -84,6 +93,7 @@ public final class Trainer implements AutoCloseable {
         this.batch = cfg.batch();
         check(cfg, this.modelCfg, data);
         this.order = new DataOrder(cfg.seed(), data.count());
+        this.posterior = data.posterior();
         this.termNames = termNames(cfg, this.modelCfg);
     }
 
@@ -102,6 +112,9 @@ public final class Trainer implements AutoCloseable {
         }
         if (cfg.aligns()) checkTargets(cfg, modelCfg, data);
         if (data.count() < 1) throw new IllegalArgumentException("dataset is empty");
+        if (data.posterior() != null && (long) cfg.batch() * ((BatchSource.size(s) + 3) / 4) > 1L << 32) {
+            throw new IllegalArgumentException("--batch " + cfg.batch() + " of " + java.util.Arrays.toString(s) + " posterior samples needs more than 2^32 noise blocks per step");
+        }
         if (cfg.method() == Method.ERW && cfg.l2rDepth() > modelCfg.depth()) {
             throw new IllegalArgumentException("--l2r-depth " + cfg.l2rDepth() + " exceeds the model depth " + modelCfg.depth());
         }
@@ -248,6 +261,8 @@ public final class Trainer implements AutoCloseable {
         int local = localBatch(), from = collective.rank() * local;
         int[] all = new int[batch], idx = new int[local];
         float[] u = new float[batch], times = new float[batch];
+        int per = (int) sampleValues();
+        float[] std = posterior == null ? null : new float[local * per], eps = posterior == null ? null : new float[local * per];
         while (step < end) {
             Phase phase = schedule.phase(step);
             if (phase != program.phase) transition();
@@ -255,7 +270,14 @@ public final class Trainer implements AutoCloseable {
             PhaseProgram p = program;
             order.batchIndices(step, all);
             System.arraycopy(all, from, idx, 0, local); // this rank's slice of the global batch
-            data.batch(idx, p.x0.data(), p.labels.data(), null);
+            if (posterior == null) {
+                data.batch(idx, p.x0.data(), p.labels.data(), null);
+            } else { // z = (mean + std * eps) * scale + shift, a fresh eps per step
+                float[] x = p.x0.data();
+                data.moments(idx, x, std, p.labels.data());
+                posteriorNoise(cfg.seed(), step, from, local, per, eps, backend.host());
+                for (int i = 0; i < x.length; i++) x[i] = posterior.draw(x[i], std[i], eps[i]);
+            }
             List<AlignTarget> specs = cfg.alignTargets();
             for (int k = 0; k < p.targets.size(); k++) data.features(specs.get(k).features(), idx, p.targets.get(k).data());
             try {
@@ -318,7 +340,7 @@ public final class Trainer implements AutoCloseable {
     /** A non-finite value in the data would make every later step non-finite: stop at the row that has it. */
     private void checkBatch(int[] idx, PhaseProgram p) {
         int bad = erw.model.Checkpoint.firstNonFinite(p.x0.data());
-        String what = "image";
+        String what = posterior == null ? "image" : "posterior moments";
         int per = p.x0.size() / localBatch();
         for (int k = 0; k < p.targets.size() && bad < 0; k++) {
             Tensor tg = p.targets.get(k);
@@ -347,6 +369,23 @@ public final class Trainer implements AutoCloseable {
         if (cfg.labelDropout() <= 0) return;
         Philox.uniform(cfg.seed(), STREAM_DROP, step << 20, u, 0, u.length); // drawn for the global batch; this rank's slice applies
         for (int i = 0; i < labels.length; i++) if (u[from + i] < cfg.labelDropout()) labels[i] = modelCfg.numClasses();
+    }
+
+    /**
+     * The standard normals of the posterior draws of step {@code step}, samples
+     * [{@code first}, {@code first + n}) of the global batch ({@code sampleSize} values each) into
+     * {@code out}: sample j from Philox stream {@link #STREAM_POSTERIOR}, blocks from
+     * {@code step * 2^32 + j * ceil(sampleSize / 4)}. A rank asks for its slice and gets exactly what
+     * one process draws for those samples; no two steps share a block. {@code pool} may be null.
+     */
+    public static void posteriorNoise(long seed, long step, int first, int n, int sampleSize, float[] out, erw.engine.host.WorkerPool pool) {
+        long blocks = (sampleSize + 3) / 4;
+        if ((first + (long) n) * blocks > 1L << 32) throw new IllegalArgumentException("posterior noise: " + (first + n) + " samples of " + sampleSize + " exceed 2^32 blocks per step");
+        erw.engine.host.WorkerPool.RangeBody body = (lo, hi) -> {
+            for (int j = lo; j < hi; j++) Philox.normal(seed, STREAM_POSTERIOR, (step << 32) + (first + j) * blocks, out, j * sampleSize, sampleSize);
+        };
+        if (pool == null || n == 1) body.run(0, n);
+        else pool.parallelFor(n, 1, body);
     }
 
     private void drawTimes(PhaseProgram p, Phase phase, float[] t, int from) {

@@ -13,6 +13,8 @@ import java.util.HexFormat;
  * read through {@link BatchSource} so it is the same for a dataset directory and for the built-in
  * data in memory. Reading 64 rows is cheap even for ImageNet latents, and two datasets that differ
  * anywhere those rows or sizes reach get different fingerprints; a dataset copied or moved keeps its own.
+ * A dataset of posterior moments adds its scale and shift and the same rows' stored mean and std
+ * (nothing is added for plain data, whose fingerprints stay what they were).
  */
 public final class DataFingerprint {
     /** Rows hashed: evenly spaced, first and last included. */
@@ -53,6 +55,18 @@ public final class DataFingerprint {
             update(sha, x);
             update(sha, y);
             if (z != null) update(sha, z);
+        }
+        BatchSource.Posterior post = data.posterior();
+        if (post != null) {
+            sha.update("posterior".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            update(sha, new float[]{post.scale(), post.shift()});
+            float[] mean = new float[per], std = new float[per];
+            for (int i = 0; i < rows; i++) {
+                idx[0] = rows == 1 ? 0 : (int) ((long) i * (n - 1) / (rows - 1));
+                data.moments(idx, mean, std, y);
+                update(sha, mean);
+                update(sha, std);
+            }
         }
         for (String set : extraSets) {
             int[] shape = data.featureShape(set);

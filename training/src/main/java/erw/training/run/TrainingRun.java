@@ -178,6 +178,9 @@ public final class TrainingRun {
         err.printf("erw train: method %s, %s, %,d steps (warmup %d), batch %d%s, backend %s, run directory %s%n",
                 cfg.method().id(), describe(mc), cfg.steps(), cfg.warmup(), cfg.batch(), ranks > 1 ? " (" + ranks + " ranks x " + cfg.batch() / ranks + ")" : "",
                 s.backend().name(), runDir);
+        if (source.posterior() != null) {
+            err.printf(java.util.Locale.ROOT, "data: posterior moments; every step draws z = (mean + std * eps) * %s + %s%n", source.posterior().scale(), source.posterior().shift());
+        }
         long t0 = System.nanoTime();
         try (Backend engine = s.backend().create(s.threads());
              RunLogger log = rd != null ? new RunLogger(runDir, cfg.steps(), cfg.logEvery(), err) : null;
