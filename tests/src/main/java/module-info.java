@@ -2,5 +2,6 @@
 module erw.tests {
     requires erw;
     requires info.picocli;
+    requires java.desktop;
     exports erw.tests;
 }

@@ -17,7 +17,7 @@ import picocli.CommandLine.Parameters;
 
 /** {@code erw data}: make, import, inspect dataset directories and add target features. */
 @Command(name = "data", mixinStandardHelpOptions = true, description = "Dataset directories: import Fashion-MNIST or your own latents/features, add encoder features, inspect.",
-        subcommands = {DataCommand.Fashion.class, DataCommand.Import.class, DataCommand.Features.class, DataCommand.AddFeatures.class, DataCommand.Inspect.class})
+        subcommands = {DataCommand.Fashion.class, DataCommand.Import.class, EncodeCommand.class, DataCommand.Features.class, DataCommand.AddFeatures.class, DataCommand.Inspect.class})
 public final class DataCommand implements Runnable {
     @Override
     public void run() {

@@ -9,9 +9,9 @@ import java.nio.file.Path;
 import java.util.Locale;
 
 /**
- * Latent samples to images with the SD-VAE's decoder: {@code image = decoder(latent / scale)} (the
- * latents a model trains on are the VAE's posterior samples times its scaling factor, 0.18215 for the SD
- * VAE), one sample per compiled run so that memory stays that of one image, and PNG files per sample.
+ * Latent samples to images with the SD-VAE's decoder: {@code image = decoder((latent - shift) / scale)}
+ * (the latents a model trains on are the VAE's posterior samples times its scaling factor, 0.18215 for
+ * the SD VAE, plus a shift, 0 for it), one sample per compiled run so that memory stays that of one image, and PNG files per sample.
  */
 public final class LatentImages {
     private LatentImages() {}
@@ -21,14 +21,14 @@ public final class LatentImages {
      *
      * @param bar told after each image (may be null)
      */
-    public static float[] decode(Vae vae, Backend backend, float[] latents, int n, int h, int w, float scale, ProgressBar bar) {
+    public static float[] decode(Vae vae, Backend backend, float[] latents, int n, int h, int w, float scale, float shift, ProgressBar bar) {
         int c = vae.config().latentChannels();
         if (latents.length != (long) n * c * h * w) {
             throw new IllegalArgumentException("the samples are not " + c + "-channel latents: " + latents.length + " values for " + n + " x " + c + " x " + h + " x " + w);
         }
         float[] z = new float[latents.length];
         float inv = 1f / scale;
-        for (int i = 0; i < z.length; i++) z[i] = latents[i] * inv;
+        for (int i = 0; i < z.length; i++) z[i] = (latents[i] - shift) * inv;
         try (Vae.Runner dec = vae.decoder(backend, 1, h, w)) {
             return dec.run(z, n, done -> {
                 if (bar != null) bar.step(done, n);

@@ -79,6 +79,9 @@ public final class SampleCommand implements Callable<Integer> {
     @Option(names = "--latent-scale", paramLabel = "S", description = "Factor the training latents were scaled by; decoding divides by it (default: the VAE's scaling_factor, 0.18215 for the SD VAE).")
     Float latentScale;
 
+    @Option(names = "--latent-shift", defaultValue = "0", paramLabel = "B", description = "Shift added after scaling in training (decoding subtracts it first; default ${DEFAULT-VALUE}).")
+    float latentShift;
+
     @Option(names = "--out", defaultValue = "samples", paramLabel = "DIR", description = "Output directory (default ${DEFAULT-VALUE}).")
     Path out;
 
@@ -180,6 +183,8 @@ public final class SampleCommand implements Callable<Integer> {
         if (vae != null && !Files.isRegularFile(vae)) throw new BadInput("--vae " + vae + " does not exist");
         if (latentScale != null && !(latentScale > 0 && Float.isFinite(latentScale))) throw new BadInput("--latent-scale must be a positive number, got " + latentScale);
         if (latentScale != null && vae == null) throw new BadInput("--latent-scale needs --vae FILE (it sets how latents are decoded)");
+        if (!Float.isFinite(latentShift)) throw new BadInput("--latent-shift must be a finite number, got " + latentShift);
+        if (latentShift != 0 && vae == null) throw new BadInput("--latent-shift needs --vae FILE (it sets how latents are decoded)");
         return new Settings(kind, new Sampler.Options(kind, steps, cfg, gi[0], gi[1], seed), cls);
     }
 
@@ -302,7 +307,7 @@ public final class SampleCommand implements Callable<Integer> {
                 ProgressBar db = noProgress ? null : new ProgressBar(stderr, "decoding (VAE)", total, "images");
                 long t1 = System.nanoTime();
                 try {
-                    images = LatentImages.decode(decoderVae, backend, samples, total, side, side, scale, db);
+                    images = LatentImages.decode(decoderVae, backend, samples, total, side, side, scale, latentShift, db);
                 } catch (OutOfMemoryError e) {
                     throw new BadInput("--vae: decoding " + side + "x" + side + " latents needs more heap than this JVM has (ERW_JAVA_OPTS=-Xmx...)");
                 }
