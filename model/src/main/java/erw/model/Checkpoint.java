@@ -97,7 +97,7 @@ public final class Checkpoint {
                 throw new IllegalArgumentException(file + " holds only EMA weights ('" + EMA_PREFIX + "*' tensors): add --ema");
             }
             try {
-                loadInto(f, model.parameters(), prefix, false, projectors ? name -> false : SiT::isProjector);
+                loadInto(f, model.parameters(), prefix, false, projectors ? name -> false : SiT::isProjector, true);
             } catch (SafeTensorsException e) {
                 if (override == null) throw e;
                 throw new SafeTensorsException(e.getMessage() + " (the config came from --model: " + ModelSizes.describe(override) + "; check --model and its overrides)");
@@ -117,6 +117,15 @@ public final class Checkpoint {
 
     /** As {@link #loadInto(SafeTensorsFile, ParameterStore, String, boolean)}; names for which {@code skip} holds are neither read nor checked. */
     public static List<String> loadInto(SafeTensorsFile f, ParameterStore store, String prefix, boolean partial, java.util.function.Predicate<String> skip) {
+        return loadInto(f, store, prefix, partial, skip, false);
+    }
+
+    /**
+     * {@code direct}: tensors are read straight into the store (for a model made for this load and dropped on
+     * error), not staged first, so loading needs no second copy of the weights (SiT-XL/2: 2.7 GB).
+     */
+    private static List<String> loadInto(SafeTensorsFile f, ParameterStore store, String prefix, boolean partial, java.util.function.Predicate<String> skip,
+                                         boolean direct) {
         List<String> problems = new ArrayList<>(), copied = new ArrayList<>();
         Map<String, float[]> staged = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : store.all().entrySet()) {
@@ -137,7 +146,12 @@ public final class Checkpoint {
             for (long d : shape) numel *= d;
             float[] v;
             if (numel == t.size() && sameDims(shape, t.shape())) {
-                v = f.readFloats(key);
+                if (direct) {
+                    f.readFloats(key, t.data(), 0);
+                    v = t.data();
+                } else {
+                    v = f.readFloats(key);
+                }
             } else if (e.getKey().startsWith("final_layer.linear.") && numel == 2L * t.size()) {
                 v = dropLearnedSigma(f.readFloats(key), t, store);
             } else {
@@ -146,6 +160,7 @@ public final class Checkpoint {
             }
             int bad = firstNonFinite(v);
             if (bad >= 0) problems.add(key + " holds a non-finite value (" + v[bad] + " at index " + bad + ")");
+            else if (v == t.data()) copied.add(e.getKey());
             else staged.put(e.getKey(), v);
         }
         if (!partial) {
