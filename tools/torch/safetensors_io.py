@@ -91,15 +91,19 @@ def _to_bytes(t):
 
 
 def write(path, tensors, metadata=None):
-    """Writes dict name -> torch.Tensor (any supported dtype) and metadata (str -> str), names sorted."""
+    """Writes dict name -> torch.Tensor (any supported dtype) and metadata (str -> str), names sorted.
+    Tensors are converted and written one at a time (no second copy of a whole model in memory)."""
     header = {}
-    blobs = []
     off = 0
-    for name in sorted(tensors):
-        st, b = _to_bytes(tensors[name])
-        header[name] = {"dtype": st, "shape": list(tensors[name].shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
+    names = sorted(tensors)
+    for name in names:
+        t = tensors[name]
+        if t.dtype not in _TORCH_TO_ST:
+            raise ValueError(f"unsupported torch dtype {t.dtype}")
+        st = _TORCH_TO_ST[t.dtype]
+        n = t.numel() * np.dtype(_DTYPES[st][0]).itemsize
+        header[name] = {"dtype": st, "shape": list(t.shape), "data_offsets": [off, off + n]}
+        off += n
     if metadata:
         for k, v in metadata.items():
             if not isinstance(k, str) or not isinstance(v, str):
@@ -110,5 +114,5 @@ def write(path, tensors, metadata=None):
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(hb)))
         f.write(hb)
-        for b in blobs:
-            f.write(b)
+        for name in names:
+            f.write(_to_bytes(tensors[name])[1])

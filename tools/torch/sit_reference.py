@@ -537,6 +537,46 @@ def euler_maruyama(model, z, y, num_steps=250, cfg_scale=1.0, guidance_low=0.0, 
     return x.to(dtype)
 
 
+@torch.no_grad()
+def ode_sample(velocity, x, y, num_steps, heun=True, cfg_scale=1.0, guidance_low=0.0, guidance_high=1.0, null_class=None):
+    """erw's ODE samplers (sampler/Sampler.java, SPEC section 6) step for step, in erw's precision:
+    t grid linspace(1, 0, K+1) in float64; the state x in float32; each update computed in float64 and
+    rounded to float32 once; the model sees t as float32. Euler: x <- x + (t'-t) v. Heun: x~ = x + (t'-t) v,
+    x <- x + (t'-t)(v/2 + v(x~, t')/2), plain Euler on the last step. CFG (scale != 1, and
+    guidance_low <= t <= guidance_high for the step's start t, also for Heun's second slope): one call on
+    2N rows (conditional, then the null class), v = v_u + s (v_c - v_u) in float64, rounded to float32.
+    velocity(x (M,C,H,W) float32, t (M) float32, y (M) long) -> (M,C,H,W). Returns the samples (float32)."""
+    t_steps = torch.linspace(1.0, 0.0, num_steps + 1, dtype=torch.float64)
+    x = x.float().clone()
+    guided = cfg_scale != 1.0
+    if guided and null_class is None:
+        raise ValueError("classifier-free guidance needs the null class id")
+
+    def field(x_cur, t_cur, guide):
+        if guide:
+            xin, yin = torch.cat([x_cur, x_cur]), torch.cat([y, torch.full_like(y, null_class)])
+        else:
+            xin, yin = x_cur, y
+        v = velocity(xin, torch.full((xin.shape[0],), float(t_cur), dtype=torch.float32), yin).float()
+        if not guide:
+            return v
+        vc, vu = v.double().chunk(2)
+        return (vu + cfg_scale * (vc - vu)).float()
+
+    for i in range(num_steps):
+        t_cur, t_next = float(t_steps[i]), float(t_steps[i + 1])
+        dt = t_next - t_cur
+        guide = guided and guidance_low <= t_cur <= guidance_high
+        v = field(x, t_cur, guide)
+        if not heun or i == num_steps - 1:
+            x = (x.double() + dt * v.double()).float()
+            continue
+        x_tilde = (x.double() + dt * v.double()).float()
+        v2 = field(x_tilde, t_next, guide)
+        x = (x.double() + dt * (0.5 * v.double() + 0.5 * v2.double())).float()
+    return x
+
+
 # ----------------------------------------------------------------------------------------------
 # checkpoints
 

@@ -25,6 +25,9 @@ public final class Checkpoint {
     /** Names that belong to a SiT; anything else in a file (EMA, optimizer, inputs, outputs) is side data. */
     private static final List<String> MODEL_PREFIXES = List.of("x_embedder.", "t_embedder.", "y_embedder.", "blocks.", "final_layer.", "projectors.", "pos_embed");
 
+    /** Problems a load error lists before "and N more" (a wrong config mismatches hundreds of tensors). */
+    private static final int MAX_LISTED = 8;
+
     private Checkpoint() {}
 
     /** The model tensors (published names) as safetensors entries. */
@@ -69,6 +72,20 @@ public final class Checkpoint {
      * published SiT final layer with learned sigma (2C outputs) is cut to its first C channels.
      */
     public static SiT load(Path file, boolean ema, SiTConfig override) {
+        return load(file, ema, override, true);
+    }
+
+    /**
+     * Loads what the velocity needs, for sampling: as {@link #load}, but the projectors' tensors
+     * ({@code projectors.*}) are neither required nor read, since a sampler never runs them. A
+     * published SiT (no projector) or a REPA model with more projectors than the config loads too;
+     * the model's projector weights stay zero.
+     */
+    public static SiT loadForSampling(Path file, boolean ema, SiTConfig override) {
+        return load(file, ema, override, false);
+    }
+
+    private static SiT load(Path file, boolean ema, SiTConfig override, boolean projectors) {
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException("checkpoint " + file + " does not exist");
         try (SafeTensorsFile f = SafeTensors.open(file)) {
             SiT model = new SiT(config(f, override));
@@ -76,7 +93,15 @@ public final class Checkpoint {
             if (ema && !f.contains(EMA_PREFIX + "x_embedder.proj.weight")) {
                 throw new IllegalArgumentException(file + " holds no EMA weights (no '" + EMA_PREFIX + "*' tensors): drop --ema");
             }
-            loadInto(f, model.parameters(), prefix, false);
+            if (!ema && !f.contains("x_embedder.proj.weight") && f.contains(EMA_PREFIX + "x_embedder.proj.weight")) {
+                throw new IllegalArgumentException(file + " holds only EMA weights ('" + EMA_PREFIX + "*' tensors): add --ema");
+            }
+            try {
+                loadInto(f, model.parameters(), prefix, false, projectors ? name -> false : SiT::isProjector, true);
+            } catch (SafeTensorsException e) {
+                if (override == null) throw e;
+                throw new SafeTensorsException(e.getMessage() + " (the config came from --model: " + ModelSizes.describe(override) + "; check --model and its overrides)");
+            }
             return model;
         }
     }
@@ -87,11 +112,26 @@ public final class Checkpoint {
      * at once and nothing is copied. Returns the names copied.
      */
     public static List<String> loadInto(SafeTensorsFile f, ParameterStore store, String prefix, boolean partial) {
+        return loadInto(f, store, prefix, partial, name -> false);
+    }
+
+    /** As {@link #loadInto(SafeTensorsFile, ParameterStore, String, boolean)}; names for which {@code skip} holds are neither read nor checked. */
+    public static List<String> loadInto(SafeTensorsFile f, ParameterStore store, String prefix, boolean partial, java.util.function.Predicate<String> skip) {
+        return loadInto(f, store, prefix, partial, skip, false);
+    }
+
+    /**
+     * {@code direct}: tensors are read straight into the store (for a model made for this load and dropped on
+     * error), not staged first, so loading needs no second copy of the weights (SiT-XL/2: 2.7 GB).
+     */
+    private static List<String> loadInto(SafeTensorsFile f, ParameterStore store, String prefix, boolean partial, java.util.function.Predicate<String> skip,
+                                         boolean direct) {
         List<String> problems = new ArrayList<>(), copied = new ArrayList<>();
         Map<String, float[]> staged = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : store.all().entrySet()) {
             String key = prefix + e.getKey();
             Tensor t = e.getValue();
+            if (skip.test(e.getKey())) continue;
             if (!f.contains(key)) {
                 if (!partial) problems.add("missing " + key + " (expected " + t.shapeString() + ")");
                 continue;
@@ -106,7 +146,12 @@ public final class Checkpoint {
             for (long d : shape) numel *= d;
             float[] v;
             if (numel == t.size() && sameDims(shape, t.shape())) {
-                v = f.readFloats(key);
+                if (direct) {
+                    f.readFloats(key, t.data(), 0);
+                    v = t.data();
+                } else {
+                    v = f.readFloats(key);
+                }
             } else if (e.getKey().startsWith("final_layer.linear.") && numel == 2L * t.size()) {
                 v = dropLearnedSigma(f.readFloats(key), t, store);
             } else {
@@ -115,18 +160,22 @@ public final class Checkpoint {
             }
             int bad = firstNonFinite(v);
             if (bad >= 0) problems.add(key + " holds a non-finite value (" + v[bad] + " at index " + bad + ")");
+            else if (v == t.data()) copied.add(e.getKey());
             else staged.put(e.getKey(), v);
         }
         if (!partial) {
             for (String key : f.names()) {
                 if (!key.startsWith(prefix)) continue;
                 String name = key.substring(prefix.length());
+                if (skip.test(name)) continue;
                 boolean modelLike = MODEL_PREFIXES.stream().anyMatch(name::startsWith);
                 if (modelLike && !store.contains(name)) problems.add("unexpected " + key + " " + java.util.Arrays.toString(f.shape(key)) + " (not a tensor of this model)");
             }
         }
         if (!problems.isEmpty()) {
-            throw new SafeTensorsException(f.path() + ": " + problems.size() + " problem" + (problems.size() > 1 ? "s" : "") + ": " + String.join("; ", problems));
+            String listed = String.join("; ", problems.subList(0, Math.min(problems.size(), MAX_LISTED)));
+            if (problems.size() > MAX_LISTED) listed += "; and " + (problems.size() - MAX_LISTED) + " more";
+            throw new SafeTensorsException(f.path() + ": " + problems.size() + " problem" + (problems.size() > 1 ? "s" : "") + ": " + listed);
         }
         staged.forEach((name, v) -> {
             System.arraycopy(v, 0, store.get(name).data(), 0, v.length);

@@ -35,7 +35,9 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "sample", mixinStandardHelpOptions = true, sortOptions = false, version = "erw 0.1.0",
         description = {"Draw samples from a checkpoint (Euler-Maruyama SDE, ODE Euler or Heun; classifier-free guidance).",
-                "Writes OUT/samples.safetensors (samples (N,C,H,W) F32, labels (N) F32) and, for 1 or 3 channels, OUT/samples.png."})
+                "Writes OUT/samples.safetensors (samples (N,C,H,W) F32, labels (N) F32) and, for 1 or 3 channels, OUT/samples.png.",
+                "The config comes from the checkpoint's erw.config metadata; a file without it (published SiT/REPA/ERW weights saved as safetensors) needs --model NAME plus overrides.",
+                "Weights: the plain <name> tensors, or with --ema their ema.<name> copies (as erw forward). The projector is not used, so its tensors may be absent."})
 public final class SampleCommand implements Callable<Integer> {
     /** Exit code for bad input. */
     public static final int BAD_INPUT = 2;
@@ -45,7 +47,8 @@ public final class SampleCommand implements Callable<Integer> {
     @Option(names = "--checkpoint", required = true, paramLabel = "FILE", description = "Model checkpoint (safetensors).")
     Path checkpoint;
 
-    @Option(names = "--ema", description = "Load the EMA weights (ema.* tensors) instead of the raw ones.")
+    @Option(names = "--ema", description = {"Load the EMA weights (ema.<name> tensors, as erw's training checkpoints hold them) instead of the plain <name> ones.",
+            "A model-only file (erw's, or one from tools/torch/convert_checkpoint.py, which writes the chosen weights under plain names) needs no --ema."})
     boolean ema;
 
     @Option(names = "--steps", defaultValue = "250", paramLabel = "K", description = "Sampler steps (>= 2; default ${DEFAULT-VALUE}).")
@@ -96,6 +99,9 @@ public final class SampleCommand implements Callable<Integer> {
 
     @Option(names = "--no-progress", description = "No progress bar on stderr.")
     boolean noProgress;
+
+    @CommandLine.Mixin
+    ModelOverrides overrides = new ModelOverrides();
 
     private PrintStream stdout = System.out, stderr = System.err;
     private IntFunction<Backend> backendFactory;
@@ -220,7 +226,7 @@ public final class SampleCommand implements Callable<Integer> {
         Settings st = validate();
         SiT model;
         try {
-            model = Checkpoint.load(checkpoint, ema, null);
+            model = Checkpoint.loadForSampling(checkpoint, ema, overrides.config());
         } catch (IllegalArgumentException | SafeTensorsException | UncheckedIOException e) {
             throw new BadInput(e.getMessage());
         }
@@ -326,6 +332,7 @@ public final class SampleCommand implements Callable<Integer> {
         meta.put(Checkpoint.CONFIG_KEY, mc.toJson());
         meta.put("erw.checkpoint", checkpoint.toString());
         meta.put("erw.weights", ema ? "ema" : "raw");
+        if (overrides.model != null) meta.put("erw.model", overrides.model);
         meta.put("erw.sampler", st.kind().name().toLowerCase(Locale.ROOT));
         meta.put("erw.steps", Integer.toString(steps));
         meta.put("erw.cfg", Double.toString(cfg));
