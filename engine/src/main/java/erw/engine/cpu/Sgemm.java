@@ -99,11 +99,41 @@ public final class Sgemm {
     public static void gemm(WorkerPool pool, boolean transA, boolean transB, int m, int n, int k,
                             float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, boolean accumulate,
                             float[] bias, int biasOff) {
+        checkRange("B", b, bOff, (long) k * n);
+        gemm(pool, transA, transB, m, n, k, a, aOff, b, bOff, null, c, cOff, accumulate, bias, biasOff);
+    }
+
+    /**
+     * An operand B (k x n) that is never stored: it writes its blocks straight into the packed layout
+     * (convolution's implicit im2col). {@code pack} must be a pure function of its arguments, safe to
+     * call from several threads at once.
+     */
+    interface BPacker {
+        /**
+         * Writes {@code B[pc, pc+kc) x [jc, jc+nc)} as panels of {@link #NR} columns: panel {@code q}
+         * (columns {@code jc + q*NR ...}) at {@code dst[q * NR * kc]}, its row p at {@code + (p - pc) * NR},
+         * zero past column {@code jc + nc}.
+         */
+        void pack(int pc, int kc, int jc, int nc, float[] dst);
+    }
+
+    /** Columns of a packed B panel (the micro-kernel's width). */
+    static int panelWidth() {
+        return NR;
+    }
+
+    /** {@code C (m x n) [+]= A B} with A stored (m x k) and B given by its packer; the same arithmetic and guarantees as {@link #gemm}. */
+    static void gemm(WorkerPool pool, int m, int n, int k, float[] a, int aOff, BPacker b, float[] c, int cOff, boolean accumulate) {
+        gemm(pool, false, false, m, n, k, a, aOff, null, 0, b, c, cOff, accumulate, null, 0);
+    }
+
+    private static void gemm(WorkerPool pool, boolean transA, boolean transB, int m, int n, int k,
+                             float[] a, int aOff, float[] b, int bOff, BPacker packer, float[] c, int cOff, boolean accumulate,
+                             float[] bias, int biasOff) {
         if (bias != null && accumulate) throw new IllegalArgumentException("a GEMM bias initializes C; it cannot be combined with accumulate");
         if (bias != null) checkRange("bias", bias, biasOff, n);
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative GEMM size " + m + "x" + n + "x" + k);
         checkRange("A", a, aOff, (long) m * k);
-        checkRange("B", b, bOff, (long) k * n);
         checkRange("C", c, cOff, (long) m * n);
         if (m == 0 || n == 0) return;
         if (k == 0) {
@@ -117,7 +147,7 @@ public final class Sgemm {
         long work = (long) m * n * k;
         int tilesM = (m + MR - 1) / MR, tilesN = (n + NR - 1) / NR;
         if (work < PARALLEL_MIN || pool.threads() == 1 || (tilesM == 1 && tilesN == 1)) {
-            blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, bias, biasOff, 0, m, 0, n);
+            blocked(transA, transB, m, n, k, a, aOff, b, bOff, packer, c, cOff, accumulate, bias, biasOff, 0, m, 0, n);
         } else {
             // Each range packs the operand it shares with the others again (all of B for a row
             // range, all of A for a column range), at memory speed: re-packing a float costs ~25
@@ -131,10 +161,10 @@ public final class Sgemm {
             int grain = (tiles + threads - 1) / threads * unit;
             if (rows) {
                 pool.parallelFor(m, grain, (lo, hi) ->
-                        blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, bias, biasOff, lo, hi, 0, n));
+                        blocked(transA, transB, m, n, k, a, aOff, b, bOff, packer, c, cOff, accumulate, bias, biasOff, lo, hi, 0, n));
             } else {
                 pool.parallelFor(n, grain, (lo, hi) ->
-                        blocked(transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, bias, biasOff, 0, m, lo, hi));
+                        blocked(transA, transB, m, n, k, a, aOff, b, bOff, packer, c, cOff, accumulate, bias, biasOff, 0, m, lo, hi));
             }
         }
     }
@@ -150,7 +180,7 @@ public final class Sgemm {
 
     /** The packed, blocked GEMM restricted to {@code C[m0, m1) x [n0, n1)}, on the calling thread. */
     private static void blocked(boolean transA, boolean transB, int m, int n, int k,
-                                float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, boolean accumulate,
+                                float[] a, int aOff, float[] b, int bOff, BPacker packer, float[] c, int cOff, boolean accumulate,
                                 float[] bias, int biasOff, int m0, int m1, int n0, int n1) {
         Buffers buf = BUFFERS.get();
         int need = Math.min(KC, k) * ((Math.min(NC, n1 - n0) + NR - 1) / NR * NR);
@@ -162,7 +192,8 @@ public final class Sgemm {
                 int kc = Math.min(KC, k - pc);
                 boolean loadC = accumulate || pc > 0, fromBias = !loadC && bias != null; // else from zero
                 boolean load = loadC || fromBias;
-                packB(transB, b, bOff, n, k, pc, kc, jc, nc, bp);
+                if (packer != null) packer.pack(pc, kc, jc, nc, bp);
+                else packB(transB, b, bOff, n, k, pc, kc, jc, nc, bp);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     packA(transA, a, aOff, m, k, ic, mc, pc, kc, ap);
