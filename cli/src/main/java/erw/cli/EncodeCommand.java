@@ -50,6 +50,9 @@ final class EncodeCommand implements Callable<Integer> {
     @Option(names = "--limit", paramLabel = "N", description = "Encode only the first N images (folder order), e.g. to try the pipeline.")
     Integer limit;
 
+    @Option(names = "--skip-unreadable", description = "Leave out images that cannot be read (each named on stderr) instead of stopping; the summary counts them.")
+    boolean skipUnreadable;
+
     @Option(names = "--no-progress", description = "No progress bar on stderr.")
     boolean noProgress;
 
@@ -74,6 +77,7 @@ final class EncodeCommand implements Callable<Integer> {
         float s = scale != null ? scale : vc.scalingFactor();
         BatchSource.Posterior post = new BatchSource.Posterior(s, shift, vae.getFileName().toString());
         long t0 = System.nanoTime();
+        int skipped = 0;
         try (Backend backend = engine.choice().create(engine.threads());
              Vae.Runner enc = model.encoder(backend, 1, size, size);
              DatasetDir.MomentsWriter w = DatasetDir.momentsWriter(out, new int[]{lat, side, side}, folder.classes().size(), post)
@@ -81,7 +85,17 @@ final class EncodeCommand implements Callable<Integer> {
             ProgressBar bar = noProgress ? null : new ProgressBar(System.err, "encoding (VAE)", n, "images");
             for (int i = 0; i < n; i++) {
                 ImageFolder.Entry e = entries.get(i);
-                float[] moments = enc.run(ImageFolder.load(e.file(), size), 1, null);
+                float[] pixels;
+                try {
+                    pixels = ImageFolder.load(e.file(), size);
+                } catch (IllegalArgumentException bad) {
+                    if (!skipUnreadable) throw new IllegalArgumentException(bad.getMessage() + " (--skip-unreadable leaves such files out)");
+                    if (bar != null) System.err.println();
+                    System.err.println("erw data encode: skipped " + bad.getMessage());
+                    skipped++;
+                    continue;
+                }
+                float[] moments = enc.run(pixels, 1, null);
                 float[][] ms = Vae.posterior(moments, 1, lat, side * side);
                 int bad = erw.model.Checkpoint.firstNonFinite(ms[0]);
                 if (bad >= 0) throw new IllegalArgumentException(e.file() + ": the VAE's encoding is not finite (check the --vae weights)");
@@ -98,8 +112,9 @@ final class EncodeCommand implements Callable<Integer> {
             throw new UncheckedIOException("cannot write " + out.resolve("classes.txt") + ": " + e.getMessage(), e);
         }
         double sec = (System.nanoTime() - t0) * 1e-9;
-        System.out.printf(Locale.ROOT, "%d images of %d classes -> %s: moments (%d, %d, %d, %d), scale %s, shift %s, in %.1f s (%.2f images/s)%n",
-                n, folder.classes().size(), out, n, lat, side, side, s, shift, sec, n / sec);
+        int kept = n - skipped;
+        System.out.printf(Locale.ROOT, "%d images of %d classes -> %s: moments (%d, %d, %d, %d), scale %s, shift %s, in %.1f s (%.2f images/s)%s%n",
+                kept, folder.classes().size(), out, kept, lat, side, side, s, shift, sec, n / sec, skipped == 0 ? "" : "; " + skipped + " unreadable images left out");
         return 0;
     }
 }

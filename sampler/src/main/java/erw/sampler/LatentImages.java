@@ -17,22 +17,47 @@ public final class LatentImages {
     private LatentImages() {}
 
     /**
-     * Decodes {@code n} latents (n, C, h, w) to images (n, 3, h*f, w*f) in about [-1, 1].
-     *
-     * @param bar told after each image (may be null)
+     * A decoder for latents of one size, compiled up front (so a heap too small for it fails before
+     * any sampling), one image per run: memory is that of one image whatever the count.
      */
-    public static float[] decode(Vae vae, Backend backend, float[] latents, int n, int h, int w, float scale, float shift, ProgressBar bar) {
-        int c = vae.config().latentChannels();
-        if (latents.length != (long) n * c * h * w) {
-            throw new IllegalArgumentException("the samples are not " + c + "-channel latents: " + latents.length + " values for " + n + " x " + c + " x " + h + " x " + w);
+    public static final class Decoder implements AutoCloseable {
+        private final Vae.Runner runner;
+        private final int per;
+        private final float scale, shift;
+
+        /** Decodes {@code (latent - shift) / scale} for latents (C, h, w). */
+        public Decoder(Vae vae, Backend backend, int h, int w, float scale, float shift) {
+            this.runner = vae.decoder(backend, 1, h, w);
+            this.per = vae.config().latentChannels() * h * w;
+            this.scale = scale;
+            this.shift = shift;
         }
-        float[] z = new float[latents.length];
-        float inv = 1f / scale;
-        for (int i = 0; i < z.length; i++) z[i] = (latents[i] - shift) * inv;
-        try (Vae.Runner dec = vae.decoder(backend, 1, h, w)) {
-            return dec.run(z, n, done -> {
+
+        /** Floats per decoded image (C * H * W). */
+        public int imageSize() {
+            return runner.outSize();
+        }
+
+        /**
+         * Decodes {@code n} latents (n, C, h, w) to images (n, 3, h*f, w*f) in about [-1, 1].
+         *
+         * @param bar told after each image (may be null)
+         */
+        public float[] decode(float[] latents, int n, ProgressBar bar) {
+            if (latents.length != (long) n * per) {
+                throw new IllegalArgumentException("expected " + n + " latents of " + per + " values, got " + latents.length + " values");
+            }
+            float[] z = new float[latents.length];
+            float inv = 1f / scale;
+            for (int i = 0; i < z.length; i++) z[i] = (latents[i] - shift) * inv;
+            return runner.run(z, n, done -> {
                 if (bar != null) bar.step(done, n);
             });
+        }
+
+        @Override
+        public void close() {
+            runner.close();
         }
     }
 

@@ -75,6 +75,17 @@ class LatentPipelineTest {
         assertTrue(failure("data", "encode", "--vae", dir.resolve("none.safetensors").toString(), "--images", dir.resolve("images").toString(), "--out", dir.resolve("d2").toString()).contains("--vae"));
         assertTrue(failure("data", "encode", "--vae", vaeFile.toString(), "--images", dir.resolve("images").toString(), "--size", "30", "--out", dir.resolve("d3").toString()).contains("--size 30"));
 
+        // an unreadable file stops the encode, naming it, unless --skip-unreadable leaves it out
+        Files.writeString(dir.resolve("images/dark/zz-broken.png"), "not a png");
+        assertTrue(failure("data", "encode", "--vae", vaeFile.toString(), "--images", dir.resolve("images").toString(), "--size", "32",
+                "--out", dir.resolve("d4").toString(), "--no-progress").contains("zz-broken.png"));
+        assertTrue(!Files.exists(dir.resolve("d4/manifest.json")));
+        assertEquals(0, run("data", "encode", "--vae", vaeFile.toString(), "--images", dir.resolve("images").toString(), "--size", "32",
+                "--out", dir.resolve("d5").toString(), "--no-progress", "--skip-unreadable"));
+        try (DatasetDir d = DatasetDir.open(dir.resolve("d5"))) {
+            assertEquals(16, d.count());
+        }
+
         Path runDir = dir.resolve("run");
         assertEquals(0, run("train", "--method", "sit", "--data", data.toString(), "--out", runDir.toString(), "--steps", "4", "--batch", "8",
                 "--depth", "2", "--hidden", "32", "--heads", "2", "--checkpoint-every", "4", "--sample-steps", "2", "--log-every", "2"));

@@ -289,10 +289,20 @@ public final class SampleCommand implements Callable<Integer> {
         WorkerPool pool = backend.host();
         float[] samples = new float[total * d];
         float[] images = null;
+        List<String> written = new ArrayList<>();
         double sampleSeconds, decodeSeconds = 0;
         long t0 = System.nanoTime();
         long rows = 0;
+        LatentImages.Decoder decoder = null;
         try (backend; SiTVelocity field = new SiTVelocity(model, backend)) {
+            if (decoderVae != null) { // compiled before sampling: a heap too small for it fails now, not after
+                try {
+                    decoder = new LatentImages.Decoder(decoderVae, backend, side, side,
+                            latentScale != null ? latentScale : decoderVae.config().scalingFactor(), latentShift);
+                } catch (OutOfMemoryError e) {
+                    throw new BadInput("--vae: decoding " + side + "x" + side + " latents needs more heap than this JVM has (ERW_JAVA_OPTS=-Xmx...)");
+                }
+            }
             Sampler s = new Sampler(field, d, st.options(), pool);
             int batches = (total + batch - 1) / batch;
             ProgressBar bar = noProgress ? null : new ProgressBar(stderr, "sampling " + st.kind().name().toLowerCase(Locale.ROOT), (long) batches * steps);
@@ -308,21 +318,39 @@ public final class SampleCommand implements Callable<Integer> {
             }
             if (bar != null) bar.finish();
             sampleSeconds = (System.nanoTime() - t0) * 1e-9;
-            if (decoderVae != null) {
-                float scale = latentScale != null ? latentScale : decoderVae.config().scalingFactor();
+            // the latents are written before decoding: whatever happens to the decoder, they are kept
+            written.add(writeLatents(st, samples, total, c, side, labels, mc).toString());
+            if (decoder != null) {
                 ProgressBar db = noProgress ? null : new ProgressBar(stderr, "decoding (VAE)", total, "images");
                 long t1 = System.nanoTime();
-                try {
-                    images = LatentImages.decode(decoderVae, backend, samples, total, side, side, scale, latentShift, db);
-                } catch (OutOfMemoryError e) {
-                    throw new BadInput("--vae: decoding " + side + "x" + side + " latents needs more heap than this JVM has (ERW_JAVA_OPTS=-Xmx...)");
-                }
+                images = decoder.decode(samples, total, db);
                 if (db != null) db.finish();
                 decodeSeconds = (System.nanoTime() - t1) * 1e-9;
             }
+        } finally {
+            if (decoder != null) decoder.close();
         }
         double sec = sampleSeconds;
+        if (images != null) {
+            int ic = decoderVae.config().outChannels(), is = side * decoderVae.config().downsampling();
+            Path dir = out.resolve("images");
+            LatentImages.writePngs(dir, images, total, ic, is, is, labels);
+            written.add(dir + "/ (" + total + " PNGs, " + is + "x" + is + ")");
+            Path png = out.resolve("samples.png");
+            SampleOutput.writePng(png, SampleOutput.grid(images, total, ic, is, is, cols));
+            written.add(png.toString());
+        } else if (c == 1 || c == 3) {
+            Path png = out.resolve("samples.png");
+            SampleOutput.writePng(png, SampleOutput.grid(samples, total, c, side, side, cols));
+            written.add(png.toString());
+        }
+        stdout.printf(Locale.ROOT, "%d samples (%s, %d steps, cfg %s, %d model rows) in %.1f s (%.2f samples/s)%s: %s%n",
+                total, st.kind().name().toLowerCase(Locale.ROOT), steps, cfg, rows, sec, total / sec,
+                images == null ? "" : String.format(Locale.ROOT, ", decoded in %.1f s", decodeSeconds), String.join(", ", written));
+    }
 
+    /** Writes OUT/samples.safetensors (latents and labels, with the run's settings as metadata). */
+    private Path writeLatents(Settings st, float[] samples, int total, int c, int side, float[] labels, SiTConfig mc) {
         try {
             Files.createDirectories(out);
         } catch (IOException e) {
@@ -342,23 +370,7 @@ public final class SampleCommand implements Callable<Integer> {
         if (vae != null) meta.put("erw.vae", vae.toString());
         Path file = out.resolve("samples.safetensors");
         SampleOutput.writeSafetensors(file, samples, total, c, side, side, labels, meta);
-        List<String> written = new ArrayList<>(List.of(file.toString()));
-        if (images != null) {
-            int ic = decoderVae.config().outChannels(), is = side * decoderVae.config().downsampling();
-            Path dir = out.resolve("images");
-            LatentImages.writePngs(dir, images, total, ic, is, is, labels);
-            written.add(dir + "/ (" + total + " PNGs, " + is + "x" + is + ")");
-            Path png = out.resolve("samples.png");
-            SampleOutput.writePng(png, SampleOutput.grid(images, total, ic, is, is, cols));
-            written.add(png.toString());
-        } else if (c == 1 || c == 3) {
-            Path png = out.resolve("samples.png");
-            SampleOutput.writePng(png, SampleOutput.grid(samples, total, c, side, side, cols));
-            written.add(png.toString());
-        }
-        stdout.printf(Locale.ROOT, "%d samples (%s, %d steps, cfg %s, %d model rows) in %.1f s (%.2f samples/s)%s: %s%n",
-                total, st.kind().name().toLowerCase(Locale.ROOT), steps, cfg, rows, sec, total / sec,
-                images == null ? "" : String.format(Locale.ROOT, ", decoded in %.1f s", decodeSeconds), String.join(", ", written));
+        return file;
     }
 
     /** Tensor 'x' (or the file's only tensor), which must be (total, C, H, W). */
