@@ -35,6 +35,8 @@ import jdk.incubator.vector.VectorSpecies;
  *   <li>{@code MC} = 96 rows of A are packed at once, so that a transposed A is read 96 contiguous
  *       floats (6 cache lines) at a time rather than 12.</li>
  * </ul>
+ * With 8-float vectors (AVX2) the kernel is 6 x 16 and A is packed pre-broadcast, KC = 256 ({@link #BCAST}:
+ * measured on a Zen 2/3 EPYC, where the broadcasting kernel ran at half the FMA units' rate).
  * Loop order per thread: {@code jc (NC) -> pc (KC): pack B -> ic (MC): pack A -> micro-panel (MR)
  * -> jr (NR): kernel}. The packing routines absorb the transposes (copies for the contiguous
  * cases, 16 x 16 register transposes for the others), so one kernel family serves all four
@@ -57,7 +59,7 @@ public final class Sgemm {
     private static final int MR = VL >= 16 ? 12 : 6;
     /** Rows of the kernel used for short edges (at most 4 rows left). */
     private static final int MR_EDGE = 4;
-    static final int KC = 384;
+    static final int KC = Integer.getInteger("erw.sgemm.kc", Boolean.parseBoolean(System.getProperty("erw.sgemm.broadcastA", Boolean.toString(VL < 16))) ? 256 : 384);
     static final int NC = Math.max(NR, 2048 / NR * NR);
     /**
      * Distance between the rows of a packed A panel: KC plus one cache line, so that the rows of a
@@ -67,6 +69,28 @@ public final class Sgemm {
     static final int AS = KC + 16;
     /** Rows of A packed at once (8 micro-panels): transposed A is read MC floats at a time. */
     static final int MC = 8 * MR;
+    /**
+     * A values packed pre-broadcast (each as a whole vector of copies), read by the micro-kernels as
+     * vector loads instead of broadcasts. On a 2-core AMD EPYC (Zen 2/3, AVX2) the 6 x 16 kernel with
+     * one broadcast per row and step ran at 41 GFLOP/s per core, half the 83 of its FMA units (C2's
+     * broadcasts compete with the FMAs there); with pre-broadcast A, 67 in the same loop. With 32
+     * registers (AVX-512, 12 x 32) broadcasts measured at the core's peak on Zen 4, so only the
+     * 8-float-vector path does it, with {@code KC} = 256 so that the A block (8 micro-panels of 256 x 6
+     * vectors, 384 KiB) stays in a 512 KiB L2: GEMM 2048^3 on one core went from 38 to 58-61 GFLOP/s
+     * (OpenBLAS 0.3.21, Zen kernels, 81-90 there), on two from 69 to 92-121 (noisy VM; OpenBLAS 142-146).
+     * {@code -Derw.sgemm.broadcastA=true|false} and {@code -Derw.sgemm.kc=N} override (for tuning; the
+     * arithmetic of every element is the same whatever they are).
+     */
+    static final boolean BCAST = Boolean.parseBoolean(System.getProperty("erw.sgemm.broadcastA", Boolean.toString(VL < 16)));
+    /** Distance between the rows of a packed A micro-panel, and its advance per step of p. */
+    private static final int ASTEP = BCAST ? VL : AS, AINC = BCAST ? MR * VL : 1;
+    /** Floats per packed A micro-panel: MR rows of AS floats, or KC steps of MR vectors. */
+    private static final int PANEL = BCAST ? KC * MR * VL : MR * AS;
+
+    /** Row r's value at step p of a packed A micro-panel, as a vector of copies. */
+    private static FloatVector av(float[] ap, int i) {
+        return BCAST ? FloatVector.fromArray(S, ap, i) : FloatVector.broadcast(S, ap[i]);
+    }
     /** The packing routines transpose 16 x 16 blocks in registers (needs 16-float vectors). */
     private static final boolean TRANSPOSE16 = VL == 16;
     /** Values of p per transposing step in the packing of a transposed B. */
@@ -80,7 +104,7 @@ public final class Sgemm {
     /** Thread-local packing buffers, grown on demand and then reused by every call. */
     private static final class Buffers {
         float[] b = new float[0];
-        final float[] a = new float[AS * MC];
+        final float[] a = new float[MC / MR * PANEL];
         final float[] tile = new float[MR * NR];
     }
 
@@ -200,7 +224,7 @@ public final class Sgemm {
                     for (int q = 0; q * MR < mc; q++) {
                         int ir = ic + q * MR, mr = Math.min(MR, mc - q * MR);
                         int mk = mr <= MR_EDGE ? MR_EDGE : MR; // rows of the kernel for this panel
-                        int ao = q * MR * AS;
+                        int ao = q * PANEL;
                         for (int jr = 0; jr < nc; jr += NR) {
                             int nr = Math.min(NR, nc - jr);
                             int nvk = nr <= VL ? 1 : NV; // vectors of the kernel for this tile
@@ -275,6 +299,23 @@ public final class Sgemm {
      */
     private static void packA(boolean transA, float[] a, int aOff, int m, int k, int ic, int mc, int pc, int kc,
                               float[] ap) {
+        if (BCAST) {
+            // micro-panel q at q * PANEL, its step p at + p * MR * VL, row r at + r * VL: VL copies each
+            int last = (mc - 1) / MR, rows = mc - last * MR, mk = rows <= MR_EDGE ? MR_EDGE : MR;
+            for (int r = 0; r < last * MR + mk; r++) {
+                int d = (r / MR) * PANEL + (r % MR) * VL;
+                if (r >= mc) {
+                    for (int p = 0; p < kc; p++) FloatVector.zero(S).intoArray(ap, d + p * MR * VL);
+                } else if (!transA) {
+                    int src = aOff + (ic + r) * k + pc;
+                    for (int p = 0; p < kc; p++) FloatVector.broadcast(S, a[src + p]).intoArray(ap, d + p * MR * VL);
+                } else {
+                    int src = aOff + pc * m + ic + r;
+                    for (int p = 0; p < kc; p++) FloatVector.broadcast(S, a[src + p * m]).intoArray(ap, d + p * MR * VL);
+                }
+            }
+            return;
+        }
         if (!transA) {
             // rows of A are contiguous in p: one copy per row
             for (int r = 0; r < mc; r++) {
@@ -423,32 +464,32 @@ public final class Sgemm {
             c00 = z; c01 = z; c10 = z; c11 = z; c20 = z; c21 = z; c30 = z; c31 = z; c40 = z; c41 = z; c50 = z; c51 = z;
             c60 = z; c61 = z; c70 = z; c71 = z; c80 = z; c81 = z; c90 = z; c91 = z; c100 = z; c101 = z; c110 = z; c111 = z;
         }
-        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
             FloatVector b1 = FloatVector.fromArray(S, bp, bi + VL);
-            FloatVector a0 = FloatVector.broadcast(S, ap[ai]);
+            FloatVector a0 = av(ap, ai);
             c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
-            FloatVector a1 = FloatVector.broadcast(S, ap[ai + AS]);
+            FloatVector a1 = av(ap, ai + ASTEP);
             c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11);
-            FloatVector a2 = FloatVector.broadcast(S, ap[ai + 2 * AS]);
+            FloatVector a2 = av(ap, ai + 2 * ASTEP);
             c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21);
-            FloatVector a3 = FloatVector.broadcast(S, ap[ai + 3 * AS]);
+            FloatVector a3 = av(ap, ai + 3 * ASTEP);
             c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
-            FloatVector a4 = FloatVector.broadcast(S, ap[ai + 4 * AS]);
+            FloatVector a4 = av(ap, ai + 4 * ASTEP);
             c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41);
-            FloatVector a5 = FloatVector.broadcast(S, ap[ai + 5 * AS]);
+            FloatVector a5 = av(ap, ai + 5 * ASTEP);
             c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51);
-            FloatVector a6 = FloatVector.broadcast(S, ap[ai + 6 * AS]);
+            FloatVector a6 = av(ap, ai + 6 * ASTEP);
             c60 = a6.fma(b0, c60); c61 = a6.fma(b1, c61);
-            FloatVector a7 = FloatVector.broadcast(S, ap[ai + 7 * AS]);
+            FloatVector a7 = av(ap, ai + 7 * ASTEP);
             c70 = a7.fma(b0, c70); c71 = a7.fma(b1, c71);
-            FloatVector a8 = FloatVector.broadcast(S, ap[ai + 8 * AS]);
+            FloatVector a8 = av(ap, ai + 8 * ASTEP);
             c80 = a8.fma(b0, c80); c81 = a8.fma(b1, c81);
-            FloatVector a9 = FloatVector.broadcast(S, ap[ai + 9 * AS]);
+            FloatVector a9 = av(ap, ai + 9 * ASTEP);
             c90 = a9.fma(b0, c90); c91 = a9.fma(b1, c91);
-            FloatVector a10 = FloatVector.broadcast(S, ap[ai + 10 * AS]);
+            FloatVector a10 = av(ap, ai + 10 * ASTEP);
             c100 = a10.fma(b0, c100); c101 = a10.fma(b1, c101);
-            FloatVector a11 = FloatVector.broadcast(S, ap[ai + 11 * AS]);
+            FloatVector a11 = av(ap, ai + 11 * ASTEP);
             c110 = a11.fma(b0, c110); c111 = a11.fma(b1, c111);
         }
         c00.intoArray(c, co); c01.intoArray(c, co + VL);
@@ -485,31 +526,31 @@ public final class Sgemm {
             FloatVector z = FloatVector.zero(S);
             c00 = z; c10 = z; c20 = z; c30 = z; c40 = z; c50 = z; c60 = z; c70 = z; c80 = z; c90 = z; c100 = z; c110 = z;
         }
-        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector a0 = FloatVector.broadcast(S, ap[ai]);
+            FloatVector a0 = av(ap, ai);
             c00 = a0.fma(b0, c00);
-            FloatVector a1 = FloatVector.broadcast(S, ap[ai + AS]);
+            FloatVector a1 = av(ap, ai + ASTEP);
             c10 = a1.fma(b0, c10);
-            FloatVector a2 = FloatVector.broadcast(S, ap[ai + 2 * AS]);
+            FloatVector a2 = av(ap, ai + 2 * ASTEP);
             c20 = a2.fma(b0, c20);
-            FloatVector a3 = FloatVector.broadcast(S, ap[ai + 3 * AS]);
+            FloatVector a3 = av(ap, ai + 3 * ASTEP);
             c30 = a3.fma(b0, c30);
-            FloatVector a4 = FloatVector.broadcast(S, ap[ai + 4 * AS]);
+            FloatVector a4 = av(ap, ai + 4 * ASTEP);
             c40 = a4.fma(b0, c40);
-            FloatVector a5 = FloatVector.broadcast(S, ap[ai + 5 * AS]);
+            FloatVector a5 = av(ap, ai + 5 * ASTEP);
             c50 = a5.fma(b0, c50);
-            FloatVector a6 = FloatVector.broadcast(S, ap[ai + 6 * AS]);
+            FloatVector a6 = av(ap, ai + 6 * ASTEP);
             c60 = a6.fma(b0, c60);
-            FloatVector a7 = FloatVector.broadcast(S, ap[ai + 7 * AS]);
+            FloatVector a7 = av(ap, ai + 7 * ASTEP);
             c70 = a7.fma(b0, c70);
-            FloatVector a8 = FloatVector.broadcast(S, ap[ai + 8 * AS]);
+            FloatVector a8 = av(ap, ai + 8 * ASTEP);
             c80 = a8.fma(b0, c80);
-            FloatVector a9 = FloatVector.broadcast(S, ap[ai + 9 * AS]);
+            FloatVector a9 = av(ap, ai + 9 * ASTEP);
             c90 = a9.fma(b0, c90);
-            FloatVector a10 = FloatVector.broadcast(S, ap[ai + 10 * AS]);
+            FloatVector a10 = av(ap, ai + 10 * ASTEP);
             c100 = a10.fma(b0, c100);
-            FloatVector a11 = FloatVector.broadcast(S, ap[ai + 11 * AS]);
+            FloatVector a11 = av(ap, ai + 11 * ASTEP);
             c110 = a11.fma(b0, c110);
         }
         c00.intoArray(c, co);
@@ -540,20 +581,20 @@ public final class Sgemm {
             FloatVector z = FloatVector.zero(S);
             c00 = z; c01 = z; c10 = z; c11 = z; c20 = z; c21 = z; c30 = z; c31 = z; c40 = z; c41 = z; c50 = z; c51 = z;
         }
-        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
             FloatVector b1 = FloatVector.fromArray(S, bp, bi + VL);
-            FloatVector a0 = FloatVector.broadcast(S, ap[ai]);
+            FloatVector a0 = av(ap, ai);
             c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
-            FloatVector a1 = FloatVector.broadcast(S, ap[ai + AS]);
+            FloatVector a1 = av(ap, ai + ASTEP);
             c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11);
-            FloatVector a2 = FloatVector.broadcast(S, ap[ai + 2 * AS]);
+            FloatVector a2 = av(ap, ai + 2 * ASTEP);
             c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21);
-            FloatVector a3 = FloatVector.broadcast(S, ap[ai + 3 * AS]);
+            FloatVector a3 = av(ap, ai + 3 * ASTEP);
             c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
-            FloatVector a4 = FloatVector.broadcast(S, ap[ai + 4 * AS]);
+            FloatVector a4 = av(ap, ai + 4 * ASTEP);
             c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41);
-            FloatVector a5 = FloatVector.broadcast(S, ap[ai + 5 * AS]);
+            FloatVector a5 = av(ap, ai + 5 * ASTEP);
             c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51);
         }
         c00.intoArray(c, co); c01.intoArray(c, co + VL);
@@ -578,19 +619,19 @@ public final class Sgemm {
             FloatVector z = FloatVector.zero(S);
             c00 = z; c10 = z; c20 = z; c30 = z; c40 = z; c50 = z;
         }
-        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector a0 = FloatVector.broadcast(S, ap[ai]);
+            FloatVector a0 = av(ap, ai);
             c00 = a0.fma(b0, c00);
-            FloatVector a1 = FloatVector.broadcast(S, ap[ai + AS]);
+            FloatVector a1 = av(ap, ai + ASTEP);
             c10 = a1.fma(b0, c10);
-            FloatVector a2 = FloatVector.broadcast(S, ap[ai + 2 * AS]);
+            FloatVector a2 = av(ap, ai + 2 * ASTEP);
             c20 = a2.fma(b0, c20);
-            FloatVector a3 = FloatVector.broadcast(S, ap[ai + 3 * AS]);
+            FloatVector a3 = av(ap, ai + 3 * ASTEP);
             c30 = a3.fma(b0, c30);
-            FloatVector a4 = FloatVector.broadcast(S, ap[ai + 4 * AS]);
+            FloatVector a4 = av(ap, ai + 4 * ASTEP);
             c40 = a4.fma(b0, c40);
-            FloatVector a5 = FloatVector.broadcast(S, ap[ai + 5 * AS]);
+            FloatVector a5 = av(ap, ai + 5 * ASTEP);
             c50 = a5.fma(b0, c50);
         }
         c00.intoArray(c, co);
@@ -613,16 +654,16 @@ public final class Sgemm {
             FloatVector z = FloatVector.zero(S);
             c00 = z; c01 = z; c10 = z; c11 = z; c20 = z; c21 = z; c30 = z; c31 = z;
         }
-        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
             FloatVector b1 = FloatVector.fromArray(S, bp, bi + VL);
-            FloatVector a0 = FloatVector.broadcast(S, ap[ai]);
+            FloatVector a0 = av(ap, ai);
             c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
-            FloatVector a1 = FloatVector.broadcast(S, ap[ai + AS]);
+            FloatVector a1 = av(ap, ai + ASTEP);
             c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11);
-            FloatVector a2 = FloatVector.broadcast(S, ap[ai + 2 * AS]);
+            FloatVector a2 = av(ap, ai + 2 * ASTEP);
             c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21);
-            FloatVector a3 = FloatVector.broadcast(S, ap[ai + 3 * AS]);
+            FloatVector a3 = av(ap, ai + 3 * ASTEP);
             c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
         }
         c00.intoArray(c, co); c01.intoArray(c, co + VL);
@@ -643,15 +684,15 @@ public final class Sgemm {
             FloatVector z = FloatVector.zero(S);
             c00 = z; c10 = z; c20 = z; c30 = z;
         }
-        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector a0 = FloatVector.broadcast(S, ap[ai]);
+            FloatVector a0 = av(ap, ai);
             c00 = a0.fma(b0, c00);
-            FloatVector a1 = FloatVector.broadcast(S, ap[ai + AS]);
+            FloatVector a1 = av(ap, ai + ASTEP);
             c10 = a1.fma(b0, c10);
-            FloatVector a2 = FloatVector.broadcast(S, ap[ai + 2 * AS]);
+            FloatVector a2 = av(ap, ai + 2 * ASTEP);
             c20 = a2.fma(b0, c20);
-            FloatVector a3 = FloatVector.broadcast(S, ap[ai + 3 * AS]);
+            FloatVector a3 = av(ap, ai + 3 * ASTEP);
             c30 = a3.fma(b0, c30);
         }
         c00.intoArray(c, co);
