@@ -19,7 +19,7 @@ public final class BenchCommand implements Runnable {
         new picocli.CommandLine(this).usage(System.out);
     }
 
-    @Command(name = "gemm", mixinStandardHelpOptions = true, description = "GFLOP/s of the CPU SGEMM on 2048^3 and SiT shapes, with numpy/OpenBLAS's figure in the same run.")
+    @Command(name = "gemm", mixinStandardHelpOptions = true, description = "GFLOP/s of the CPU SGEMM on 2048^3 and SiT shapes, with numpy/OpenBLAS's at its best on this machine (and as installed) in the same run.")
     static final class Gemm implements Callable<Integer> {
         @Option(names = "--shapes", split = ",", description = "MxNxK list (default ${DEFAULT-VALUE}).")
         List<String> shapes = List.of("2048x2048x2048", "4096x1152x384", "4096x384x1536");
@@ -47,14 +47,16 @@ public final class BenchCommand implements Runnable {
                 dims.add(new int[]{Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2])});
             }
             try (WorkerPool pool = new WorkerPool(threads)) {
-                System.out.printf("%-18s %12s %16s %8s%n", "shape (MxNxK)", "erw GFLOP/s", "OpenBLAS GFLOP/s", "ratio");
+                System.out.printf("%-18s %12s %14s %8s %14s  %s%n", "shape (MxNxK)", "erw GFLOP/s", "peer at best", "ratio", "peer installed", "peer's best configuration");
                 for (GemmBenchmark.Result r : GemmBenchmark.run(pool, dims, repeats, tr.charAt(0) == 'T', tr.charAt(1) == 'T')) {
-                    Double peer = noPeer ? null : GemmBenchmark.openBlasGflops(r.m(), r.n(), r.k(), threads);
-                    System.out.printf(Locale.ROOT, "%-18s %12.1f %16s %8s%n", r.m() + "x" + r.n() + "x" + r.k(), r.gflops(),
-                            peer == null ? "n/a" : String.format(Locale.ROOT, "%.1f", peer),
-                            peer == null ? "" : String.format(Locale.ROOT, "%.2f", r.gflops() / peer));
+                    GemmBenchmark.Peer peer = noPeer ? null : GemmBenchmark.openBlasBest(r.m(), r.n(), r.k(), threads);
+                    System.out.printf(Locale.ROOT, "%-18s %12.1f %14s %8s %14s  %s%n", r.m() + "x" + r.n() + "x" + r.k(), r.gflops(),
+                            peer == null ? "n/a" : String.format(Locale.ROOT, "%.1f", peer.gflops()),
+                            peer == null ? "" : String.format(Locale.ROOT, "%.2f", r.gflops() / peer.gflops()),
+                            peer == null ? "" : String.format(Locale.ROOT, "%.1f", peer.defaultGflops()), peer == null ? "" : peer.config());
                 }
-                System.out.println("threads: " + threads + (noPeer ? "" : "; peer: numpy's matmul (bench/numpy_gemm.py, OPENBLAS_NUM_THREADS=" + threads + ")"));
+                System.out.println("threads: " + threads + (noPeer ? "" : "; peer: numpy's matmul (bench/numpy_gemm.py --best: the BLAS builds installed and "
+                        + "the OpenBLAS core types this CPU runs, fastest kept; OPENBLAS_NUM_THREADS=" + threads + ")"));
             }
             return 0;
         }

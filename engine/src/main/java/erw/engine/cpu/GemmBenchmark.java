@@ -77,10 +77,38 @@ public final class GemmBenchmark {
      * script, Python or numpy is missing, or the script fails or prints no figure for the shape.
      */
     public static Double openBlasGflops(int m, int n, int k, int threads) {
+        String out = runNumpy(m + "x" + n + "x" + k, threads, false);
+        return out == null ? null : parseGflops(out, m + "x" + n + "x" + k);
+    }
+
+    /** The peer at its best on this machine: GFLOP/s and configuration of the fastest, and the figure as installed. */
+    public record Peer(double gflops, String config, double defaultGflops) {}
+
+    /**
+     * numpy's matmul in the fastest configuration of those {@code bench/numpy_gemm.py --best} tries
+     * (other installed BLAS builds when Debian's libblas.so.3 is the reference BLAS, OpenBLAS core types
+     * the CPU supports), next to its figure as installed; null when the peer cannot run.
+     */
+    public static Peer openBlasBest(int m, int n, int k, int threads) {
+        String shape = m + "x" + n + "x" + k, out = runNumpy(shape, threads, true);
+        if (out == null) return null;
+        for (String line : out.split("\\R")) {
+            Matcher s = SHAPE.matcher(line), g = GFLOPS.matcher(line), c = CONFIG.matcher(line), d = DEFAULT.matcher(line);
+            if (s.find() && s.group(1).equals(shape) && g.find() && c.find() && d.find()) {
+                return new Peer(Double.parseDouble(g.group(1)), c.group(1), Double.parseDouble(d.group(1)));
+            }
+        }
+        return null;
+    }
+
+    private static final Pattern CONFIG = Pattern.compile("\"config\"\\s*:\\s*\"([^\"]*)\"");
+    private static final Pattern DEFAULT = Pattern.compile("\"default_gflops\"\\s*:\\s*([-+0-9.eE]+)");
+
+    private static String runNumpy(String shape, int threads, boolean best) {
         Path script = Path.of(System.getProperty("erw.bench.numpyScript", NUMPY_SCRIPT));
         if (!Files.isRegularFile(script) || !Files.isExecutable(Path.of(PYTHON))) return null;
-        String shape = m + "x" + n + "x" + k;
-        ProcessBuilder pb = new ProcessBuilder(PYTHON, script.toString(), shape).redirectErrorStream(true);
+        ProcessBuilder pb = (best ? new ProcessBuilder(PYTHON, script.toString(), "--best", shape) : new ProcessBuilder(PYTHON, script.toString(), shape))
+                .redirectErrorStream(true);
         Map<String, String> env = pb.environment();
         String t = Integer.toString(Math.max(1, threads));
         env.put("OPENBLAS_NUM_THREADS", t);
@@ -97,13 +125,13 @@ public final class GemmBenchmark {
                     // the process died; whatever was read is parsed below
                 }
             });
-            if (!p.waitFor(300, TimeUnit.SECONDS)) {
+            if (!p.waitFor(best ? 1800 : 300, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 return null;
             }
             reader.join(5_000);
             if (p.exitValue() != 0) return null;
-            return parseGflops(bytes.toString(StandardCharsets.UTF_8), shape);
+            return bytes.toString(StandardCharsets.UTF_8);
         } catch (IOException e) {
             return null;
         } catch (InterruptedException e) {
