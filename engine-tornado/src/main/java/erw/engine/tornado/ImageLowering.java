@@ -85,14 +85,9 @@ final class ImageLowering {
         return ceilDiv(a, m) * m;
     }
 
+    /** A (sample, group) slab is a row of C/groups * spatial consecutive values: layernorm's statistics kernel. */
     private static FloatArray groupNormStats(GroupNorm op, TaskSink s, FloatArray x) {
-        int rows = op.batch() * op.groups(), len = op.channelsPerGroup() * op.spatial();
-        float eps = op.eps();
-        FloatArray stats = s.scratch(2 * rows);
-        KernelContext ctx = new KernelContext();
-        String id = s.task("groupnorm_stats", ImageKernels::groupNormStats, ctx, x, stats, len, eps);
-        s.grid1(id, (long) rows * ImageKernels.GROUP, ImageKernels.GROUP);
-        return stats;
+        return RowLowering.rowStats(s, "groupnorm_stats", x, op.batch() * op.groups(), op.channelsPerGroup() * op.spatial(), op.eps());
     }
 
     static void groupNorm(GroupNorm op, TaskSink s) {

@@ -20,11 +20,17 @@ final class RowLowering {
     private RowLowering() {}
 
     private static FloatArray layerNormStats(LayerNorm op, TaskSink s, FloatArray x) {
-        int rows = op.rows(), d = op.d();
-        float eps = op.eps();
+        return rowStats(s, "layernorm_stats", x, op.rows(), op.d(), op.eps());
+    }
+
+    /**
+     * Mean and 1/sqrt(biased variance + eps) of each of {@code rows} consecutive runs of {@code width}
+     * values, into a scratch buffer (2 per row): layernorm's rows, and groupnorm's (sample, group) slabs.
+     */
+    static FloatArray rowStats(TaskSink s, String name, FloatArray x, int rows, int width, float eps) {
         FloatArray stats = s.scratch(2 * rows);
         KernelContext ctx = new KernelContext();
-        String id = s.task("layernorm_stats", RowKernels::layerNormStats, ctx, x, stats, d, eps);
+        String id = s.task(name, RowKernels::layerNormStats, ctx, x, stats, width, eps);
         s.grid1(id, (long) rows * RowKernels.GROUP, RowKernels.GROUP);
         return stats;
     }

@@ -252,45 +252,6 @@ public final class ImageKernels {
 
     // ---- groupnorm: a (sample, group) is len = C/groups * spatial consecutive elements ----------
 
-    /** stats[2 ng] = mean, stats[2 ng + 1] = 1 / sqrt(biased var + eps) of (sample, group) ng. One work-group of 256 per ng. */
-    public static void groupNormStats(KernelContext ctx, FloatArray x, FloatArray stats, int len, float eps) {
-        float[] buf = ctx.allocateFloatLocalArray(256);
-        int ng = ctx.groupIdx;
-        int lid = ctx.localIdx;
-        int o = ng * len;
-        float s = 0f;
-        for (int i = lid; i < len; i += 256) {
-            s += x.get(o + i);
-        }
-        buf[lid] = s;
-        ctx.localBarrier();
-        for (int st = 128; st > 0; st >>= 1) {
-            if (lid < st) {
-                buf[lid] += buf[lid + st];
-            }
-            ctx.localBarrier();
-        }
-        float mu = buf[0] / len;
-        ctx.localBarrier();
-        float v = 0f;
-        for (int i = lid; i < len; i += 256) {
-            float d = x.get(o + i) - mu;
-            v += d * d;
-        }
-        buf[lid] = v;
-        ctx.localBarrier();
-        for (int st = 128; st > 0; st >>= 1) {
-            if (lid < st) {
-                buf[lid] += buf[lid + st];
-            }
-            ctx.localBarrier();
-        }
-        if (lid == 0) {
-            stats.set(2 * ng, mu);
-            stats.set(2 * ng + 1, 1f / TornadoMath.sqrt(buf[0] / len + eps));
-        }
-    }
-
     /** out = (x - mean) * rstd [* w[ch] + b[ch]]; element-wise over the n*c*sp elements. */
     public static void groupNormApply(FloatArray x, FloatArray stats, FloatArray w, FloatArray b, FloatArray out,
                                       int affine, int c, int sp, int len, int total) {
