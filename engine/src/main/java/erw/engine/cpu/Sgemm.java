@@ -35,7 +35,7 @@ import jdk.incubator.vector.VectorSpecies;
  *   <li>{@code MC} = 96 rows of A are packed at once, so that a transposed A is read 96 contiguous
  *       floats (6 cache lines) at a time rather than 12.</li>
  * </ul>
- * With 8-float vectors (AVX2) the kernel is 6 x 16 and A is packed pre-broadcast, KC = 256 ({@link #BCAST}:
+ * With 8-float vectors (AVX2) the kernel is 6 x 16 and A is packed pre-broadcast, KC = 128 ({@link #BCAST}:
  * measured on a Zen 2/3 EPYC, where the broadcasting kernel ran at half the FMA units' rate).
  * Loop order per thread: {@code jc (NC) -> pc (KC): pack B -> ic (MC): pack A -> micro-panel (MR)
  * -> jr (NR): kernel}. The packing routines absorb the transposes (copies for the contiguous
@@ -59,7 +59,7 @@ public final class Sgemm {
     private static final int MR = VL >= 16 ? 12 : 6;
     /** Rows of the kernel used for short edges (at most 4 rows left). */
     private static final int MR_EDGE = 4;
-    static final int KC = Integer.getInteger("erw.sgemm.kc", Boolean.parseBoolean(System.getProperty("erw.sgemm.broadcastA", Boolean.toString(VL < 16))) ? 256 : 384);
+    static final int KC = Integer.getInteger("erw.sgemm.kc", Boolean.parseBoolean(System.getProperty("erw.sgemm.broadcastA", Boolean.toString(VL < 16))) ? 128 : 384);
     static final int NC = Math.max(NR, 2048 / NR * NR);
     /**
      * Distance between the rows of a packed A panel: KC plus one cache line, so that the rows of a
@@ -75,9 +75,11 @@ public final class Sgemm {
      * one broadcast per row and step ran at 41 GFLOP/s per core, half the 83 of its FMA units (C2's
      * broadcasts compete with the FMAs there); with pre-broadcast A, 67 in the same loop. With 32
      * registers (AVX-512, 12 x 32) broadcasts measured at the core's peak on Zen 4, so only the
-     * 8-float-vector path does it, with {@code KC} = 256 so that the A block (8 micro-panels of 256 x 6
-     * vectors, 384 KiB) stays in a 512 KiB L2: GEMM 2048^3 on one core went from 38 to 58-61 GFLOP/s
-     * (OpenBLAS 0.3.21, Zen kernels, 81-90 there), on two from 69 to 92-121 (noisy VM; OpenBLAS 142-146).
+     * 8-float-vector path does it, with {@code KC} = 128 so that an A micro-panel (128 x 6 vectors, 24 KiB)
+     * stays in L1 (the kernel reads 6 A vectors per step; from L2 that is the L2's whole bandwidth):
+     * GEMM 2048^3 on one core went from 38 to 59-70 GFLOP/s (KC 256: 58-61; OpenBLAS 0.3.21 81-90 there),
+     * on two from 69 to 111-132 (KC 256: 114-117; OpenBLAS at its best 172-180). Medians of 3 runs on a
+     * noisy VM.
      * {@code -Derw.sgemm.broadcastA=true|false} and {@code -Derw.sgemm.kc=N} override (for tuning; the
      * arithmetic of every element is the same whatever they are).
      */
