@@ -16,6 +16,9 @@ the check goes on):
   5 sample    SDE sampling (250 steps, CFG 1.8 on t in [0, 0.7]) of one checkpoint with erw (TornadoVM
               and CPU, tools/gpu/SampleBench.java) and PyTorch (bench/torch_sample.py) from the same noise
               (erw's Philox streams): samples/s and the differences of the samples
+  6 vae       SD-VAE decoding (random weights of the SD shape, 32x32x4 latents -> 256x256 images; the
+              tiny fixture VAE in smoke mode): erw bench vae on TornadoVM and on the CPU, bench/torch_vae.py
+              on CUDA (fp32, TF32 off): seconds per batch
 Outputs in --out (default $OUT, else build/gpu-check-out): gpu-check.md (the report), gpu-check.json
 (all results) and gpu-check-logs.tar.xz (raw logs, JUnit XML). The report is rewritten after every stage.
 
@@ -41,9 +44,10 @@ import time
 import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STAGES = {1: "devices", 2: "parity", 3: "erw training", 4: "PyTorch training", 5: "sampling"}
-BUDGETS = {"gpu": {1: 45, 2: 120, 3: 160, 4: 75, 5: 70}, "smoke": {1: 240, 2: 900, 3: 2400, 4: 900, 5: 2400}}
-DEADLINE = {"gpu": 480, "smoke": 7200}
+STAGES = {1: "devices", 2: "parity", 3: "erw training", 4: "PyTorch training", 5: "sampling", 6: "VAE decoding"}
+BUDGETS = {"gpu": {1: 45, 2: 120, 3: 160, 4: 75, 5: 70, 6: 40}, "smoke": {1: 240, 2: 900, 3: 2400, 4: 900, 5: 2400, 6: 900}}
+DEADLINE = {"gpu": 510, "smoke": 7200}
+VAE = {"gpu": dict(batch=4, side=32, vae=None), "smoke": dict(batch=2, side=8, vae="tests/src/test/resources/fixtures/vae_tiny.safetensors")}
 TRAIN = {  # model -> (batch, tornado (warmup, steps, cap s), cpu (warmup, steps, cap s))
     "gpu": [("tiny", 64, (3, 20, 60), (1, 5, 30)), ("SiT-S/2", 64, (2, 10, 80), (1, 2, 45)), ("SiT-B/2", 64, (2, 5, 90), (1, 2, 60))],
     "smoke": [("tiny", 8, (1, 1, 1500), (1, 2, 400))],
@@ -707,6 +711,42 @@ class Check:
                 det += f"; vs {k}: " + self.diff_text(c)
             self.outcome(name, r, bool(j) and "error" not in data, det, data)
 
+    # ------------------------------------------------------------------ stage 6
+    def vae(self):
+        p = VAE[self.mode]
+        nproc = str(self.env.get("nproc") or 2)
+        base = ["-m", "erw/erw.cli.Main", "bench", "vae", "--batch", str(p["batch"]), "--latent-side", str(p["side"]), "--repeats", "1",
+                "--no-peer", "--json", "--threads", nproc]
+        if p["vae"]:
+            base += ["--vae", os.path.join(ROOT, p["vae"])]
+        for t in self.targets[:1] + [None]:
+            label = t["label"] if t else "cpu"
+            args = base + ["--backend", "tornado" if t else "cpu"]
+            cmd = self.tornado_cmd(t, args) if t else self.cpu_cmd(args)
+            mem = GpuMem(self.smi if t else None, os.path.join(self.logs, "gpumem.tmp"))
+            with mem:
+                r = self.run(f"6-vae-erw-{label}", cmd, (45 if t else 40) if self.mode == "gpu" else 900, env=self.jvm_env() if t else None)
+            j = json_lines(r["text"]) if r else []
+            data = dict(runner=f"erw {label}", **(j[-1] if j else {}))
+            peak, base_mib = mem.peak()
+            if peak is not None:
+                data.update(gpu_mem_peak_mib=peak, gpu_mem_before_mib=base_mib)
+            self.outcome(f"VAE decode erw {label}", r, bool(j), f"{data.get('s_per_batch', 0):.3f} s per batch of {p['batch']} "
+                         f"({p['side']}x{p['side']}x4 latents; kernel compilation in the untimed warmup)", data)
+        why = self.torch_ok(False)
+        if why:
+            return self.item("VAE decode torch", "skip", None, why)
+        cuda = self.mode == "gpu" and not self.torch_ok(True)
+        cmd = [self.python, os.path.join(ROOT, "bench", "torch_vae.py"), "--batch", str(p["batch"]), "--latent-side", str(p["side"]),
+               "--repeats", "1", "--device", "cuda" if cuda else "cpu", "--threads", nproc]
+        if p["vae"]:
+            cmd += ["--vae", os.path.join(ROOT, p["vae"])]
+        r = self.run("6-vae-torch", cmd, 40 if cuda else 900, cwd=ROOT)
+        j = json_lines(r["text"]) if r else []
+        data = dict(runner=f"torch {'cuda' if cuda else 'cpu'} fp32", **(j[-1] if j else {}))
+        self.outcome(f"VAE decode torch {'cuda' if cuda else 'cpu'} fp32", r, bool(j),
+                     f"{data.get('s_per_batch', 0):.3f} s per batch of {p['batch']} ({data.get('format', '?')})", data)
+
     def diff(self, fa, fb):
         sa, a = read_f32(fa, "samples")
         sb, b = read_f32(fb, "samples")
@@ -780,7 +820,7 @@ class Check:
         self.stage_info[1] = dict(status="fail" if "fail" in st else "pass", seconds=now() - self.t0, budget=None, note="")
         self.stage_end = None
         self.write_outputs()
-        for n, fn in ((2, self.parity), (3, self.train), (4, self.torch_train), (5, self.sample)):
+        for n, fn in ((2, self.parity), (3, self.train), (4, self.torch_train), (5, self.sample), (6, self.vae)):
             self.run_stage(n, fn)
         self.write_outputs(final=True)
         self.say(f"done in {now() - self.t0:.0f} s: {os.path.join(self.out, 'gpu-check.md')}")
@@ -976,8 +1016,8 @@ def main():
     ap.add_argument("--out", default=os.environ.get("OUT") or os.path.join(ROOT, "build", "gpu-check-out"))
     ap.add_argument("--work", default=os.environ.get("ERW_GPU_WORK") or os.path.join(os.environ.get("TMPDIR", "/tmp"), "erw-gpu-check"))
     ap.add_argument("--mode", choices=["auto", "gpu", "smoke"], default=os.environ.get("ERW_CHECK_MODE", "auto"))
-    ap.add_argument("--stages", default="1,2,3,4,5", help="comma list of stages 2-5 to run (1 always runs)")
-    ap.add_argument("--deadline", type=float, help="seconds for the whole check (default: 480 gpu, 7200 smoke)")
+    ap.add_argument("--stages", default="1,2,3,4,5,6", help="comma list of stages 2-6 to run (1 always runs)")
+    ap.add_argument("--deadline", type=float, help="seconds for the whole check (default: 510 gpu, 7200 smoke)")
     a = ap.parse_args()
     a.stages = {int(x) for x in a.stages.split(",") if x.strip()}
     for p in (a.bundle, a.work):

@@ -52,6 +52,9 @@ final class VaeBenchCommand implements Callable<Integer> {
     @Option(names = "--profile", description = "Also print erw's time per op type.")
     boolean profile;
 
+    @Option(names = "--json", description = "Also print the figures as one JSON line (last line; for tools/gpu/check).")
+    boolean json;
+
     @Override
     public Integer call() throws Exception {
         if (batch < 1 || side < 1 || repeats < 1) throw new IllegalArgumentException("--batch, --latent-side and --repeats must be >= 1");
@@ -62,7 +65,9 @@ final class VaeBenchCommand implements Callable<Integer> {
         Philox.normal(1, 1, 0, z, 0, z.length);
         double best = Double.MAX_VALUE;
         int outSide = side * model.config().downsampling();
+        String backendName;
         Backend engine = backend.equals("cpu") ? new CpuBackend(new WorkerPool(t), true, profile) : Backends.choose(backend).create(t);
+        backendName = engine.name();
         try (engine; Vae.Runner dec = model.decoder(engine, 1, side, side)) {
             dec.run(java.util.Arrays.copyOf(z, z.length / batch), 1, null); // warmup (compiles the kernels on a device)
             if (engine instanceof CpuBackend cpu) cpu.resetProfile();
@@ -74,8 +79,13 @@ final class VaeBenchCommand implements Callable<Integer> {
             if (profile && engine instanceof CpuBackend cpu) BenchCommand.printProfile(cpu.profile());
         }
         System.out.printf(Locale.ROOT, "erw:     %.2f s per batch of %d (%dx%dx%d -> %dx%dx3), %.3f images/s, backend %s, %d threads%n",
-                best, batch, side, side, model.config().latentChannels(), outSide, outSide, batch / best, engine.name(), t);
-        if (noPeer) return 0;
+                best, batch, side, side, model.config().latentChannels(), outSide, outSide, batch / best, backendName, t);
+        String erwJson = String.format(Locale.ROOT, "\"backend\": \"%s\", \"batch\": %d, \"latent_side\": %d, \"threads\": %d, \"s_per_batch\": %.6f, \"images_per_s\": %.6f",
+                backendName, batch, side, t, best, batch / best);
+        if (noPeer) {
+            if (json) System.out.println("{" + erwJson + "}");
+            return 0;
+        }
         Path script = Path.of(TrainBenchCommand.TORCH_SCRIPT).resolveSibling("torch_vae.py");
         if (!Files.isRegularFile(script) || !Files.isExecutable(Path.of(TrainBenchCommand.PYTHON))) {
             System.out.println("PyTorch: n/a (needs " + TrainBenchCommand.PYTHON + " with torch and " + script + ", run from the repository root)");
@@ -92,6 +102,7 @@ final class VaeBenchCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "PyTorch: %.2f s per batch (%s, torch %s, %s), %.3f images/s%n", peer, j.get("format").asText(), j.get("torch").asText(),
                 j.path("all").toString(), batch / peer);
         System.out.printf(Locale.ROOT, "ratio (PyTorch time / erw time): %.2f%n", peer / best);
+        if (json) System.out.println("{" + erwJson + ", \"peer\": " + j + "}");
         return 0;
     }
 }
