@@ -104,7 +104,8 @@ final class EncodeCommand implements Callable<Integer> {
             }
             w.finish();
             if (bar != null) bar.finish();
-
+        } catch (OutOfMemoryError e) { // the encoder's activations at this size: one line, not a stack trace
+            throw new IllegalArgumentException("encoding " + size + "x" + size + " images needs more heap than this JVM has (ERW_JAVA_OPTS=-Xmx...; or a smaller --size)");
         }
         try {
             Files.write(out.resolve("classes.txt"), folder.classes());
