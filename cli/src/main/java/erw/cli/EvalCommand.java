@@ -52,10 +52,11 @@ public final class EvalCommand implements Callable<Integer> {
         erw.engine.Backends.Choice choice = erw.engine.Backends.choose(backend);
         try (Backend cpu = choice.create()) {
             EvalSetup setup = EvalSetup.prepare(dataRoot, data, evaluatorSteps, cpu, System.err);
-            SampleQuality quality = new SampleQuality(setup.evaluator(), setup.reference());
+            SampleQuality quality = new SampleQuality(setup.judges());
             Sampler.Options opt = Sampler.Options.of(kind, steps, seed).withCfg(cfg, 0, 1);
-            System.out.printf(Locale.ROOT, "evaluator: %s; reference: %s; %d samples, %s %d steps, cfg %.2f, %s weights%n",
-                    setup.evaluator().describe(), setup.referenceName(), samples, kind.name().toLowerCase(Locale.ROOT), steps, cfg, raw ? "raw" : "EMA");
+            System.out.printf(Locale.ROOT, "evaluators: [1] %s, [2] %s; reference: %s; %d samples, %s %d steps, cfg %.2f, %s weights%n",
+                    setup.judges().get(0).name(), setup.judges().get(1).name(), setup.referenceName(), samples, kind.name().toLowerCase(Locale.ROOT), steps, cfg,
+                    raw ? "raw" : "EMA");
             // the CKNNA images and their target tokens, read once for all checkpoints
             int[] fs = setup.data().featureShape();
             Probe probe = setup.data().hasFeatures() ? Probe.read(setup.data(), Math.min(cknnaImages, setup.data().count())) : null;
@@ -65,6 +66,11 @@ public final class EvalCommand implements Callable<Integer> {
                 SampleQuality.Score s = quality.score(model, cpu, cpu.host(), samples, opt);
                 StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%s%s: FD %.3f, accuracy %.2f%%", file, ema || raw ? "" : " (no EMA weights: raw)",
                         s.fd(), 100 * s.accuracy()));
+                for (int e = 0; e < s.judgements().size(); e++) {
+                    SampleQuality.Judgement j = s.judgements().get(e);
+                    line.append(String.format(Locale.ROOT, "; [%d] FD %.3f, accuracy %.2f%%, precision %.3f, recall %.3f", e + 1, j.fd(), 100 * j.accuracy(),
+                            j.precision(), j.recall()));
+                }
                 int b = block != null ? block : model.config().encoderDepth();
                 if (b > 0 && probe != null) {
                     double c = BlockAlignment.cknna(model, cpu, b, probe.images(), probe.labels(), probe.n(), probe.features(), fs[0], fs[1], cknnaT, k, seed);

@@ -70,8 +70,10 @@ class CliEndToEndTest {
             System.setOut(stdout);
         }
         String report = out.toString();
-        assertTrue(report.matches("(?s).*step-0000006\\.safetensors: FD [0-9.]+, accuracy [0-9.]+%, CKNNA\\(block 1.*"), report);
-        assertTrue(Files.exists(dir.resolve("root/data-evaluator.safetensors")));
+        // both evaluators (MLP, convolutional): FD, accuracy, precision and recall each, then CKNNA
+        assertTrue(report.matches("(?s).*step-0000006\\.safetensors: FD [0-9.]+, accuracy [0-9.]+%; \\[1\\] FD [0-9.]+, accuracy [0-9.]+%, precision [0-9.]+, recall [0-9.]+; "
+                + "\\[2\\] FD [0-9.]+, accuracy [0-9.]+%, precision [0-9.]+, recall [0-9.]+, CKNNA\\(block 1.*"), report);
+        assertTrue(Files.exists(dir.resolve("root/data-evaluator.safetensors")) && Files.exists(dir.resolve("root/data-evaluator-conv.safetensors")));
         assertEquals(2, run("eval", dir.resolve("missing").toString()));
         // bad input: one line, exit code 2
         assertEquals(2, run("train", "--method", "dit", "--data", data.toString(), "--out", dir.resolve("x").toString()));

@@ -9,17 +9,23 @@ import erw.training.eval.SampleQuality;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 
 /**
- * What scoring needs: the training data (its target features feed CKNNA), the evaluator (trained
- * once per dataset and kept under the data root) and the real images' feature Gaussian. On the
+ * What scoring needs: the training data (its target features feed CKNNA), two evaluators (an MLP and a
+ * convolutional network, each trained once per dataset and kept under the data root), the real
+ * images' feature Gaussian under each, and real features for precision/recall. On the
  * built-in data the reference is Fashion-MNIST's 10,000-image test split; on a dataset directory
  * it is the first 10,000 images.
  */
-public record EvalSetup(BatchSource data, Evaluator evaluator, FrechetDistance.Gaussian reference, String referenceName) {
+public record EvalSetup(BatchSource data, Evaluator evaluator, FrechetDistance.Gaussian reference, String referenceName, List<SampleQuality.Judge> judges) {
     public static final int EVALUATOR_STEPS = 1500, EVALUATOR_BATCH = 128, REFERENCE_MAX = 10_000;
-    static final double EVALUATOR_LR = 1e-3;
+    /** The convolutional evaluator's schedule (its steps cost about 10x the MLP's). */
+    public static final int CONV_EVALUATOR_STEPS = 1000, CONV_EVALUATOR_BATCH = 64;
+    /** Real images whose features precision/recall compare with (the first of the reference; as many as samples are used). */
+    public static final int PR_REAL_MAX = 5000;
+    static final double EVALUATOR_LR = 1e-3, CONV_EVALUATOR_LR = 2e-3;
 
     public static EvalSetup prepare(Path dataRoot, Path dataDir, Backend backend, PrintStream err) throws Exception {
         return prepare(dataRoot, dataDir, EVALUATOR_STEPS, backend, err);
@@ -58,8 +64,30 @@ public record EvalSetup(BatchSource data, Evaluator evaluator, FrechetDistance.G
             Files.createDirectories(dataRoot);
             ev.save(file);
         }
-        FrechetDistance.Gaussian ref = SampleQuality.reference(ev, backend, refImages, refLabels.length);
-        return new EvalSetup(data, ev, ref, refName);
+        Path convFile = dataRoot.resolve(key + "-evaluator-conv.safetensors");
+        ConvEvaluator conv;
+        if (Files.isRegularFile(convFile)) {
+            conv = ConvEvaluator.load(convFile);
+            if (conv.numClasses() != data.numClasses()) throw new IllegalArgumentException(convFile + ": evaluator has " + conv.numClasses() + " classes, the data " + data.numClasses() + "; delete it to retrain");
+            err.println("evaluator: " + convFile + " (" + conv.describe() + ")");
+        } else {
+            int steps = Math.max(1, evaluatorSteps * CONV_EVALUATOR_STEPS / EVALUATOR_STEPS);
+            err.printf(Locale.ROOT, "training the second evaluator (convolutional, seed %d, %d steps, batch %d) ...%n", ConvEvaluator.DEFAULT_SEED, steps, CONV_EVALUATOR_BATCH);
+            conv = new ConvEvaluator(shape[0], shape[1], data.numClasses());
+            Labelled train = first(data, data.count());
+            conv.train(backend, train.images, train.labels, refImages, refLabels, steps, Math.min(CONV_EVALUATOR_BATCH, train.labels.length), CONV_EVALUATOR_LR,
+                    ConvEvaluator.DEFAULT_SEED, "conv evaluator", err);
+            Files.createDirectories(dataRoot);
+            conv.save(convFile);
+        }
+        float[] mlpReal = ev.features(backend, refImages, refLabels.length, 250, null), convReal = conv.features(backend, refImages, refLabels.length, 250, null);
+        FrechetDistance.Gaussian ref = SampleQuality.reference(mlpReal, refLabels.length, ev.featureSize());
+        int prN = Math.min(PR_REAL_MAX, refLabels.length);
+        List<SampleQuality.Judge> judges = List.of(
+                new SampleQuality.Judge(ev.describe(), ev, ref, java.util.Arrays.copyOf(mlpReal, prN * ev.featureSize()), prN),
+                new SampleQuality.Judge(conv.describe(), conv, SampleQuality.reference(convReal, refLabels.length, conv.featureSize()),
+                        java.util.Arrays.copyOf(convReal, prN * conv.featureSize()), prN));
+        return new EvalSetup(data, ev, ref, refName, judges);
     }
 
     public record Labelled(float[] images, int[] labels) {}

@@ -5,39 +5,62 @@ import erw.engine.host.WorkerPool;
 import erw.model.SiT;
 import erw.sampler.Sampler;
 import erw.sampler.SiTVelocity;
+import erw.training.ImageClassifier;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
- * Scores a generator: draws class-balanced samples, then reports the Frechet distance of the
- * evaluator's features against the real images' Gaussian and the evaluator's accuracy on the
- * samples' class labels (does a sample of class k look like class k).
+ * Scores a generator: draws class-balanced samples once, then asks each judge (an evaluator network
+ * with the feature Gaussian of real images, and optionally real features for precision/recall): the
+ * Frechet distance of its features to the real images' Gaussian, its accuracy on the samples' class
+ * labels (does a sample of class k look like class k), and improved precision and recall
+ * ({@link PrecisionRecall}). The first judge's FD and accuracy are the headline figures.
  */
 public final class SampleQuality {
     /** Samples per sampler call: bounds activation memory, the result does not depend on it. */
     public static final int CHUNK = 100;
 
-    private final Evaluator evaluator;
-    private final FrechetDistance.Gaussian reference;
+    /**
+     * An evaluator with what it compares against: {@code realFeatures} (realCount x featureSize) for
+     * precision/recall, null to skip them.
+     */
+    public record Judge(String name, ImageClassifier net, FrechetDistance.Gaussian reference, float[] realFeatures, int realCount) {}
+
+    /** One judge's verdict; precision and recall are NaN when it has no real features. */
+    public record Judgement(String name, double fd, double accuracy, double precision, double recall) {}
+
+    private final List<Judge> judges;
 
     /** @param reference the evaluator's feature Gaussian of the real images (e.g. the test split) */
     public SampleQuality(Evaluator evaluator, FrechetDistance.Gaussian reference) {
-        this.evaluator = evaluator;
-        this.reference = reference;
+        this(List.of(new Judge(evaluator.describe(), evaluator, reference, null, 0)));
     }
 
-    public record Score(double fd, double accuracy, int samples, double seconds) {}
+    public SampleQuality(List<Judge> judges) {
+        if (judges.isEmpty()) throw new IllegalArgumentException("no evaluator to score with");
+        this.judges = List.copyOf(judges);
+    }
+
+    /** The first judge's FD and accuracy, and every judge's verdict. */
+    public record Score(double fd, double accuracy, int samples, double seconds, List<Judgement> judgements) {}
 
     /** The evaluator's feature Gaussian of real images. */
-    public static FrechetDistance.Gaussian reference(Evaluator evaluator, Backend backend, float[] images, int count) {
-        float[] f = evaluator.features(backend, images, count, 250, null);
-        return FrechetDistance.Gaussian.fit(f, count, evaluator.featureSize());
+    public static FrechetDistance.Gaussian reference(ImageClassifier evaluator, Backend backend, float[] images, int count) {
+        return reference(evaluator.features(backend, images, count, 250, null), count, evaluator.featureSize());
+    }
+
+    public static FrechetDistance.Gaussian reference(float[] features, int count, int featureSize) {
+        return FrechetDistance.Gaussian.fit(features, count, featureSize);
     }
 
     /** Draws {@code n} samples (class i mod classes) with the given sampler options and scores them. */
     public Score score(SiT model, Backend backend, WorkerPool pool, int n, Sampler.Options options) {
         long t0 = System.nanoTime();
         int classes = model.config().numClasses(), size = model.config().inChannels() * model.config().inputSize() * model.config().inputSize();
-        if (classes != evaluator.numClasses()) {
-            throw new IllegalArgumentException("the model has " + classes + " classes, the evaluator " + evaluator.numClasses());
+        for (Judge j : judges) {
+            if (classes != j.net().numClasses()) {
+                throw new IllegalArgumentException("the model has " + classes + " classes, the evaluator (" + j.name() + ") " + j.net().numClasses());
+            }
         }
         float[] samples = new float[n * size];
         int[] labels = new int[n];
@@ -56,11 +79,23 @@ public final class SampleQuality {
                 System.arraycopy(x, 0, samples, s * size, m * size);
             }
         }
-        float[] feats = new float[n * evaluator.featureSize()];
-        int[] pred = evaluator.predict(backend, samples, n, 250, feats);
-        int correct = 0;
-        for (int i = 0; i < n; i++) if (pred[i] == labels[i]) correct++;
-        double fd = FrechetDistance.between(FrechetDistance.Gaussian.fit(feats, n, evaluator.featureSize()), reference);
-        return new Score(fd, correct / (double) n, n, (System.nanoTime() - t0) / 1e9);
+        List<Judgement> out = new ArrayList<>();
+        for (Judge j : judges) {
+            int fsz = j.net().featureSize();
+            float[] feats = new float[n * fsz];
+            int[] pred = j.net().predict(backend, samples, n, 250, feats);
+            int correct = 0;
+            for (int i = 0; i < n; i++) if (pred[i] == labels[i]) correct++;
+            double fd = FrechetDistance.between(FrechetDistance.Gaussian.fit(feats, n, fsz), j.reference());
+            double precision = Double.NaN, recall = Double.NaN;
+            if (j.realFeatures() != null) {
+                // as many real points as samples (the paper's setting): the first ones of the reference
+                PrecisionRecall.Result pr = PrecisionRecall.compute(j.realFeatures(), Math.min(j.realCount(), n), feats, n, fsz, PrecisionRecall.K, pool);
+                precision = pr.precision();
+                recall = pr.recall();
+            }
+            out.add(new Judgement(j.name(), fd, correct / (double) n, precision, recall));
+        }
+        return new Score(out.get(0).fd(), out.get(0).accuracy(), n, (System.nanoTime() - t0) / 1e9, out);
     }
 }
