@@ -582,15 +582,7 @@ public final class DatasetDir implements BatchSource, AutoCloseable {
     @Override
     public void batch(int[] indices, float[] images, float[] labels, float[] features) {
         int per = imageShape[0] * imageShape[1] * imageShape[2];
-        float[] one = new float[1];
-        for (int i = 0; i < indices.length; i++) {
-            int r = row(indices[i]), s = shardOf(r);
-            long row = r - shardStart[s];
-            SafeTensorsFile f = shards.get(s);
-            f.readFloats("images", row * per, per, images, i * per);
-            f.readFloats("labels", row, 1, one, 0);
-            labels[i] = one[0];
-        }
+        readRows(indices, images, null, labels);
         if (posterior != null) { // the mean in the model's space
             float a = posterior.scale(), b = posterior.shift();
             for (int j = 0, n = indices.length * per; j < n; j++) images[j] = images[j] * a + b;
@@ -602,14 +594,19 @@ public final class DatasetDir implements BatchSource, AutoCloseable {
     @Override
     public void moments(int[] indices, float[] mean, float[] std, float[] labels) {
         if (posterior == null) throw new UnsupportedOperationException("dataset " + dir + " holds no posterior moments");
+        readRows(indices, mean, std, labels);
+    }
+
+    /** The stored rows' images (the means of a moments dataset), their std when {@code std} is not null, and labels. */
+    private void readRows(int[] indices, float[] images, float[] std, float[] labels) {
         int per = imageShape[0] * imageShape[1] * imageShape[2];
         float[] one = new float[1];
         for (int i = 0; i < indices.length; i++) {
             int r = row(indices[i]), s = shardOf(r);
             long row = r - shardStart[s];
             SafeTensorsFile f = shards.get(s);
-            f.readFloats("images", row * per, per, mean, i * per);
-            f.readFloats(STD, row * per, per, std, i * per);
+            f.readFloats("images", row * per, per, images, i * per);
+            if (std != null) f.readFloats(STD, row * per, per, std, i * per);
             f.readFloats("labels", row, 1, one, 0);
             labels[i] = one[0];
         }
