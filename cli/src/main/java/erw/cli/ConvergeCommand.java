@@ -70,7 +70,7 @@ final class ConvergeCommand implements Callable<Integer> {
             erw.training.BatchSource data = reed ? erw.training.data.BuiltInData.prepare(dataRoot, 0, List.of(erw.training.BatchSource.FEATURES, erw.training.data.BuiltInData.AUTOENCODER), System.err) : setup.data();
             Recipes.ModelChoice choiceOfModel = new Recipes.ModelChoice("tiny", null, null, null, null, encoderDepth, null, false);
             SiTConfig m = choiceOfModel.forData(data);
-            ConvergenceBenchmark b = new ConvergenceBenchmark(p, cfg -> choiceOfModel.forRun(data, cfg), base, () -> data, new SampleQuality(setup.evaluator(), setup.reference()), cpu, pool, System.err);
+            ConvergenceBenchmark b = new ConvergenceBenchmark(p, cfg -> choiceOfModel.forRun(data, cfg), base, () -> data, new SampleQuality(setup.judges()), cpu, pool, System.err);
             List<ConvergenceBenchmark.Point> points = new ArrayList<>();
             List<String> shown = new ArrayList<>(methods);
             if (merge && java.nio.file.Files.isRegularFile(outDir.resolve("results.csv"))) {
@@ -88,7 +88,8 @@ final class ConvergeCommand implements Callable<Integer> {
                             + "(not the alignment target: another architecture and seed) against the %s.",
                     String.join(" vs ", shown).toUpperCase(Locale.ROOT), p.name(), commandLine(), m.depth(), m.hiddenSize(), m.patchSize(), m.encoderDepth(),
                     p.batch(), p.steps(), b.config("erw", p.seeds().get(0)).warmup(), base.l2rDepth(), base.lr(), base.emaDecay(), base.align().id(), p.seeds(), p.samples(),
-                    p.sampler().name().toLowerCase(Locale.ROOT), p.samplerSteps(), setup.evaluator().describe(), setup.referenceName())
+                    p.sampler().name().toLowerCase(Locale.ROOT), p.samplerSteps(), setup.evaluator().describe() + " [1]; a second evaluator [2], the "
+                            + setup.judges().get(1).name() + ", also scores every point", setup.referenceName())
                     + (shown.size() > methods.size() ? String.format("%n%nThis command trained %s; the rows of %s are merged (--merge) from the earlier results.csv of this preset, "
                     + "made with the same model, data, budget, seeds and scoring.", String.join(", ", methods), String.join(", ", shown.subList(0, shown.size() - methods.size()))) : "");
             final List<String> table = shown;

@@ -39,7 +39,26 @@ public final class ConvergenceBenchmark {
     }
 
     /** One scored point. */
-    public record Point(String method, long seed, long step, double fd, double accuracy, int samples, double trainSeconds) {}
+    /**
+     * One scored point: the first evaluator's FD and accuracy, and {@link Extra} (the second evaluator's FD
+     * and accuracy, precision and recall on both; NaN where not measured, as in results written before them).
+     */
+    public record Point(String method, long seed, long step, double fd, double accuracy, int samples, double trainSeconds, Extra extra) {
+        public Point(String method, long seed, long step, double fd, double accuracy, int samples, double trainSeconds) {
+            this(method, seed, step, fd, accuracy, samples, trainSeconds, Extra.NONE);
+        }
+    }
+
+    /** The second evaluator's FD and accuracy, and precision/recall on the first ([1]) and second ([2]) evaluator. */
+    public record Extra(double fd2, double accuracy2, double precision1, double recall1, double precision2, double recall2) {
+        public static final Extra NONE = new Extra(Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+
+        static Extra of(List<SampleQuality.Judgement> js) {
+            SampleQuality.Judgement a = js.get(0), b = js.size() > 1 ? js.get(1) : null;
+            return new Extra(b == null ? Double.NaN : b.fd(), b == null ? Double.NaN : b.accuracy(), a.precision(), a.recall(),
+                    b == null ? Double.NaN : b.precision(), b == null ? Double.NaN : b.recall());
+        }
+    }
 
     private final Preset preset;
     private final java.util.function.Function<TrainConfig, SiTConfig> model;
@@ -103,11 +122,11 @@ public final class ConvergenceBenchmark {
                         if (!curve && step != cfg.steps()) return;
                         Sampler.Options opt = Sampler.Options.of(preset.sampler(), preset.samplerSteps(), 1000 + seed);
                         SampleQuality.Score sc = quality.score(program.emaModel(), backend, pool, preset.samples(), opt);
-                        Point p = new Point(method, seed, step, sc.fd(), sc.accuracy(), sc.samples(), trainNanos[0] / 1e9);
+                        Point p = new Point(method, seed, step, sc.fd(), sc.accuracy(), sc.samples(), trainNanos[0] / 1e9, Extra.of(sc.judgements()));
                         points.add(p);
                         if (log != null) {
-                            log.printf(Locale.ROOT, "%n%s seed %d step %d: FD %.3f, accuracy %.1f%% (%d samples, %.0f s)%n",
-                                    method, seed, step, sc.fd(), 100 * sc.accuracy(), sc.samples(), sc.seconds());
+                            log.printf(Locale.ROOT, "%n%s seed %d step %d: FD %.3f, accuracy %.1f%%; second evaluator FD %.3f, accuracy %.1f%% (%d samples, %.0f s)%n",
+                                    method, seed, step, sc.fd(), 100 * sc.accuracy(), p.extra().fd2(), 100 * p.extra().accuracy2(), sc.samples(), sc.seconds());
                         }
                         if (onPoint != null) onPoint.accept(p);
                     }

@@ -53,9 +53,12 @@ public final class ConvergenceReport {
             List<ConvergenceBenchmark.Point> out = new ArrayList<>();
             for (String l : lines.subList(1, lines.size())) {
                 if (l.isBlank()) continue;
-                String[] f = l.split(",");
+                String[] f = l.split(",", -1);
+                ConvergenceBenchmark.Extra extra = f.length >= 13
+                        ? new ConvergenceBenchmark.Extra(num(f[7]), num(f[8]), num(f[9]), num(f[10]), num(f[11]), num(f[12]))
+                        : ConvergenceBenchmark.Extra.NONE; // written before the second evaluator
                 out.add(new ConvergenceBenchmark.Point(f[0], Long.parseLong(f[1]), Long.parseLong(f[2]), Double.parseDouble(f[3]), Double.parseDouble(f[4]),
-                        Integer.parseInt(f[5]), Double.parseDouble(f[6])));
+                        Integer.parseInt(f[5]), Double.parseDouble(f[6]), extra));
             }
             return out;
         } catch (IOException e) {
@@ -65,12 +68,30 @@ public final class ConvergenceReport {
         }
     }
 
+    private static double num(String v) {
+        return v.isBlank() ? Double.NaN : Double.parseDouble(v);
+    }
+
+    private static String cell(double v) {
+        return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.5f", v);
+    }
+
     static String csv(List<ConvergenceBenchmark.Point> points) {
-        StringBuilder sb = new StringBuilder("method,seed,step,fd,accuracy,samples,train_seconds\n");
+        StringBuilder sb = new StringBuilder("method,seed,step,fd,accuracy,samples,train_seconds,fd2,accuracy2,precision1,recall1,precision2,recall2\n");
         for (ConvergenceBenchmark.Point p : points) {
-            sb.append(String.format(Locale.ROOT, "%s,%d,%d,%.5f,%.5f,%d,%.1f%n", p.method(), p.seed(), p.step(), p.fd(), p.accuracy(), p.samples(), p.trainSeconds()));
+            ConvergenceBenchmark.Extra e = p.extra();
+            sb.append(String.format(Locale.ROOT, "%s,%d,%d,%.5f,%.5f,%d,%.1f,%s,%s,%s,%s,%s,%s%n", p.method(), p.seed(), p.step(), p.fd(), p.accuracy(), p.samples(),
+                    p.trainSeconds(), cell(e.fd2()), cell(e.accuracy2()), cell(e.precision1()), cell(e.recall1()), cell(e.precision2()), cell(e.recall2())));
         }
         return sb.toString();
+    }
+
+    /** Mean ± std of the values that were measured (NaN: not measured), or "-" when none was. */
+    private static String meanStdText(List<Double> v, double scale, String format) {
+        List<Double> known = v.stream().filter(x -> !Double.isNaN(x)).map(x -> x * scale).toList();
+        if (known.isEmpty()) return "-";
+        double[] a = meanStd(known);
+        return String.format(Locale.ROOT, format + " ± " + format, a[0], a[1]);
     }
 
     /** Mean and sample standard deviation (0 for a single value). */
@@ -110,6 +131,22 @@ public final class ConvergenceReport {
             });
             double[] a = meanStd(fd), b = meanStd(acc);
             sb.append(String.format(Locale.ROOT, "| %s | %d | %.3f ± %.3f | %.1f%% ± %.1f |%n", m.toUpperCase(Locale.ROOT), f.size(), a[0], a[1], b[0], b[1]));
+        }
+        if (points.stream().anyMatch(p -> !Double.isNaN(p.extra().fd2()) || !Double.isNaN(p.extra().precision1()))) {
+            sb.append("\nBoth evaluators at the final step ([1] the MLP, [2] the convolutional one; precision/recall: Kynkaenniemi et al., k = 3), "
+                    + "mean ± std over the seeds measured:\n\n| method | FD [1] | FD [2] | accuracy [2] | precision [1] | recall [1] | precision [2] | recall [2] |\n"
+                    + "|---|---:|---:|---:|---:|---:|---:|---:|\n");
+            for (String m : methods) {
+                List<ConvergenceBenchmark.Point> f = points.stream().filter(p -> p.step() == last && p.method().equals(m)).toList();
+                sb.append("| ").append(m.toUpperCase(Locale.ROOT)).append(" | ")
+                        .append(meanStdText(f.stream().map(ConvergenceBenchmark.Point::fd).toList(), 1, "%.3f")).append(" | ")
+                        .append(meanStdText(f.stream().map(p -> p.extra().fd2()).toList(), 1, "%.3f")).append(" | ")
+                        .append(meanStdText(f.stream().map(p -> p.extra().accuracy2()).toList(), 100, "%.1f")).append(" | ")
+                        .append(meanStdText(f.stream().map(p -> p.extra().precision1()).toList(), 1, "%.3f")).append(" | ")
+                        .append(meanStdText(f.stream().map(p -> p.extra().recall1()).toList(), 1, "%.3f")).append(" | ")
+                        .append(meanStdText(f.stream().map(p -> p.extra().precision2()).toList(), 1, "%.3f")).append(" | ")
+                        .append(meanStdText(f.stream().map(p -> p.extra().recall2()).toList(), 1, "%.3f")).append(" |\n");
+            }
         }
         return sb.toString();
     }

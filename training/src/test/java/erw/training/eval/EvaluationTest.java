@@ -122,5 +122,27 @@ class EvaluationTest {
         assertTrue(md.endsWith("end\n"));
         assertEquals(7, Files.readAllLines(dir.resolve("results.csv")).size());
         assertTrue(Files.size(dir.resolve("fd_vs_steps.png")) > 1000);
+        assertTrue(!md.contains("Both evaluators"), "no second-evaluator table without second-evaluator figures");
+        // the written CSV reads back to the same points
+        assertEquals(pts.toString(), ConvergenceReport.readCsv(dir.resolve("results.csv")).toString());
+    }
+
+    @Test
+    void reportHoldsBothEvaluatorsAndReadsOldResults(@TempDir Path dir) throws Exception {
+        List<ConvergenceBenchmark.Point> pts = List.of(
+                new ConvergenceBenchmark.Point("sit", 0, 200, 10, 0.7, 50, 20, new ConvergenceBenchmark.Extra(40, 0.6, 0.5, 0.3, 0.7, 0.2)),
+                new ConvergenceBenchmark.Point("sit", 1, 200, 14, 0.7, 50, 20, new ConvergenceBenchmark.Extra(44, 0.8, 0.7, 0.5, 0.5, 0.4)),
+                new ConvergenceBenchmark.Point("erw", 0, 200, 8, 0.8, 50, 20)); // a row from before the second evaluator
+        ConvergenceReport.write(dir, pts, List.of("sit", "erw"), "# test", "");
+        String md = Files.readString(dir.resolve("results.md"));
+        assertTrue(md.contains("| SIT | 12.000 ± 2.828 | 42.000 ± 2.828 | 70.0 ± 14.1 | 0.600 ± 0.141 | 0.400 ± 0.141 | 0.600 ± 0.141 | 0.300 ± 0.141 |"), md);
+        assertTrue(md.contains("| ERW | 8.000 ± 0.000 | - | - | - | - | - | - |"), md);
+        assertEquals(pts.toString(), ConvergenceReport.readCsv(dir.resolve("results.csv")).toString());
+        // a results.csv of the earlier format (7 columns) still reads, without the second evaluator's figures
+        Path old = dir.resolve("old.csv");
+        Files.writeString(old, "method,seed,step,fd,accuracy,samples,train_seconds\nsit,0,150,272.06300,0.08200,500,99.0\n");
+        ConvergenceBenchmark.Point p = ConvergenceReport.readCsv(old).get(0);
+        assertEquals(272.063, p.fd(), 1e-9);
+        assertTrue(Double.isNaN(p.extra().fd2()));
     }
 }
