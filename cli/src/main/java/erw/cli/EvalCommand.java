@@ -24,9 +24,9 @@ import picocli.CommandLine.Parameters;
  * target encoder's.
  */
 @Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Score checkpoints: FD and class accuracy of samples under an independent evaluator network, and CKNNA of a block vs the target encoder.")
+        description = "Score checkpoints: FD, class accuracy, precision and recall of samples under two independent evaluator networks (an MLP and a conv net), and CKNNA of a block vs the target encoder.")
 public final class EvalCommand implements Callable<Integer> {
-    @Parameters(arity = "1..*", paramLabel = "CHECKPOINT", description = "Checkpoints (.safetensors) or run directories (their newest checkpoint).")
+    @Parameters(arity = "1..*", paramLabel = "CHECKPOINT", description = "Checkpoints (.safetensors), run directories (their newest checkpoint), or study directories (bench converge's --work: each run's newest).")
     List<Path> checkpoints;
     @Option(names = "--raw", description = "Score the raw weights instead of the EMA weights.") boolean raw;
     @Option(names = "--data", description = "Dataset directory the model was trained on (default: the built-in Fashion-MNIST).") Path data;
@@ -48,7 +48,7 @@ public final class EvalCommand implements Callable<Integer> {
         if (samples < 2) throw new IllegalArgumentException("--samples " + samples + " must be >= 2 (FD needs a covariance)");
         SamplerKind kind = SamplerKind.parse(sampler);
         List<Path> files = new java.util.ArrayList<>();
-        for (Path p : checkpoints) files.add(erw.training.Trainer.latestCheckpoint(p, "checkpoint")); // fail before the slow setup
+        for (Path p : checkpoints) files.addAll(checkpointsOf(p)); // fail before the slow setup
         erw.engine.Backends.Choice choice = erw.engine.Backends.choose(backend);
         try (Backend cpu = choice.create()) {
             EvalSetup setup = EvalSetup.prepare(dataRoot, data, evaluatorSteps, cpu, System.err);
@@ -90,6 +90,31 @@ public final class EvalCommand implements Callable<Integer> {
             for (int i = 0; i < n; i++) idx[i] = i;
             data.batch(idx, img, lab, feat);
             return new Probe(n, img, lab, feat);
+        }
+    }
+
+    /**
+     * A checkpoint file, a run directory (its latest checkpoint), or a study directory such as
+     * {@code bench converge}'s work directory: the latest checkpoint of each run directory in it, by name.
+     */
+    static List<Path> checkpointsOf(Path p) {
+        if (java.nio.file.Files.isDirectory(p) && !hasCheckpoint(p)) {
+            List<Path> runs;
+            try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(p)) {
+                runs = s.filter(java.nio.file.Files::isDirectory).filter(EvalCommand::hasCheckpoint).sorted().toList();
+            } catch (java.io.IOException e) {
+                throw new IllegalArgumentException("checkpoint " + p + ": " + e.getMessage());
+            }
+            if (!runs.isEmpty()) return runs.stream().map(d -> erw.training.Trainer.latestCheckpoint(d, "checkpoint")).toList();
+        }
+        return List.of(erw.training.Trainer.latestCheckpoint(p, "checkpoint"));
+    }
+
+    private static boolean hasCheckpoint(Path dir) {
+        try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(dir)) {
+            return s.anyMatch(f -> f.getFileName().toString().matches("step-\\d{7}\\.safetensors"));
+        } catch (java.io.IOException e) {
+            return false;
         }
     }
 

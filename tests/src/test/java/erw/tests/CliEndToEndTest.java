@@ -66,10 +66,14 @@ class CliEndToEndTest {
         try {
             assertEquals(0, run("eval", runDir.toString(), "--data", data.toString(), "--data-root", dir.resolve("root").toString(), "--samples", "12",
                     "--sampling-steps", "3", "--evaluator-steps", "30", "--cknna-images", "40"));
+            // a study directory (runs in sub-directories, as bench converge's --work): each run's newest checkpoint
+            assertEquals(0, run("eval", dir.toString(), "--data", data.toString(), "--data-root", dir.resolve("root").toString(), "--samples", "12",
+                    "--sampling-steps", "3", "--cknna-block", "0"));
         } finally {
             System.setOut(stdout);
         }
         String report = out.toString();
+        assertEquals(2, report.lines().filter(l -> l.contains(runDir.resolve("step-0000006.safetensors").toString() + ": FD")).count(), report);
         // both evaluators (MLP, convolutional): FD, accuracy, precision and recall each, then CKNNA
         assertTrue(report.matches("(?s).*step-0000006\\.safetensors: FD [0-9.]+, accuracy [0-9.]+%; \\[1\\] FD [0-9.]+, accuracy [0-9.]+%, precision [0-9.]+, recall [0-9.]+; "
                 + "\\[2\\] FD [0-9.]+, accuracy [0-9.]+%, precision [0-9.]+, recall [0-9.]+, CKNNA\\(block 1.*"), report);
