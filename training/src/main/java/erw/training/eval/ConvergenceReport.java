@@ -132,6 +132,7 @@ public final class ConvergenceReport {
             double[] a = meanStd(fd), b = meanStd(acc);
             sb.append(String.format(Locale.ROOT, "| %s | %d | %.3f ± %.3f | %.1f%% ± %.1f |%n", m.toUpperCase(Locale.ROOT), f.size(), a[0], a[1], b[0], b[1]));
         }
+        sb.append(stepsToReach(points, methods, first));
         if (points.stream().anyMatch(p -> !Double.isNaN(p.extra().fd2()) || !Double.isNaN(p.extra().precision1()))) {
             sb.append("\nBoth evaluators at the final step ([1] the MLP, [2] the convolutional one; precision/recall: Kynkaenniemi et al., k = 3), "
                     + "mean ± std over the seeds measured:\n\n| method | FD [1] | FD [2] | accuracy [2] | precision [1] | recall [1] | precision [2] | recall [2] |\n"
@@ -149,6 +150,53 @@ public final class ConvergenceReport {
             }
         }
         return sb.toString();
+    }
+
+    /**
+     * The papers' headline: training steps (ERW's warmup included) until the first seed's FD curve reaches a
+     * fixed FD, on each evaluator, with every method's ratio to ERW's. The target is the highest final FD
+     * among the methods (the level every one of them reaches); the step is interpolated linearly between
+     * scored points. Empty when the curves are too short.
+     */
+    static String stepsToReach(List<ConvergenceBenchmark.Point> points, List<String> methods, long seed) {
+        StringBuilder sb = new StringBuilder();
+        for (int e = 0; e < 2; e++) {
+            final int ev = e;
+            java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fd = p -> ev == 0 ? p.fd() : p.extra().fd2();
+            Map<String, List<ConvergenceBenchmark.Point>> curves = new LinkedHashMap<>();
+            double target = Double.NEGATIVE_INFINITY;
+            for (String m : methods) {
+                List<ConvergenceBenchmark.Point> c = points.stream().filter(p -> p.seed() == seed && p.method().equals(m) && !Double.isNaN(fd.applyAsDouble(p)))
+                        .sorted(java.util.Comparator.comparingLong(ConvergenceBenchmark.Point::step)).toList();
+                if (c.size() < 2) return sb.toString();
+                curves.put(m, c);
+                target = Math.max(target, fd.applyAsDouble(c.get(c.size() - 1)));
+            }
+            Map<String, Double> steps = new LinkedHashMap<>();
+            for (var entry : curves.entrySet()) steps.put(entry.getKey(), firstStepAtOrBelow(entry.getValue(), fd, target));
+            Double erw = steps.get("erw");
+            sb.append(String.format(Locale.ROOT, "%nSteps until seed %d's FD on evaluator [%d] reaches %.3f (the highest final FD of the methods; linear between scored points)%s:%n%n"
+                    + "| method | steps | ratio to ERW |%n|---|---:|---:|%n", seed, e + 1, target, erw == null ? "" : "; ERW's warmup steps count"));
+            for (var entry : steps.entrySet()) {
+                double st = entry.getValue();
+                sb.append(String.format(Locale.ROOT, "| %s | %.0f | %s |%n", entry.getKey().toUpperCase(Locale.ROOT), st,
+                        erw == null ? "-" : String.format(Locale.ROOT, "%.2f", st / erw)));
+            }
+        }
+        return sb.toString();
+    }
+
+    /** The first step at which the curve is at or below {@code target}, interpolated between points. */
+    static double firstStepAtOrBelow(List<ConvergenceBenchmark.Point> c, java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fd, double target) {
+        if (fd.applyAsDouble(c.get(0)) <= target) return c.get(0).step();
+        for (int i = 1; i < c.size(); i++) {
+            double a = fd.applyAsDouble(c.get(i - 1)), b = fd.applyAsDouble(c.get(i));
+            if (b <= target) {
+                double f = a == b ? 1 : (a - target) / (a - b);
+                return c.get(i - 1).step() + f * (c.get(i).step() - c.get(i - 1).step());
+            }
+        }
+        return c.get(c.size() - 1).step(); // the target is the highest final FD, so every curve ends at or below it
     }
 
     private static void atomicWrite(Path file, String text) throws IOException {

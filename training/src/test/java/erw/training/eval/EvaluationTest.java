@@ -123,6 +123,8 @@ class EvaluationTest {
         assertEquals(7, Files.readAllLines(dir.resolve("results.csv")).size());
         assertTrue(Files.size(dir.resolve("fd_vs_steps.png")) > 1000);
         assertTrue(!md.contains("Both evaluators"), "no second-evaluator table without second-evaluator figures");
+        // steps to the highest final FD (SIT's 10 at step 200): ERW crosses it between 100 (20) and 200 (8) at 100 + 100 * 10/12
+        assertTrue(md.contains("reaches 10.000") && md.contains("| SIT | 200 | 1.09 |") && md.contains("| ERW | 183 | 1.00 |"), md);
         // the written CSV reads back to the same points
         assertEquals(pts.toString(), ConvergenceReport.readCsv(dir.resolve("results.csv")).toString());
     }
