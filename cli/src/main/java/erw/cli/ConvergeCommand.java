@@ -29,6 +29,8 @@ final class ConvergeCommand implements Callable<Integer> {
     @Option(names = "--preset", description = "quick (~1 h on 2 cores) | full (several hours) (default ${DEFAULT-VALUE}).") String preset = "quick";
     @Option(names = "--methods", split = ",", description = "Methods to compare: sit, repa, erw, reed (default ${DEFAULT-VALUE}).") List<String> methods = new ArrayList<>(List.of("sit", "repa", "erw", "reed"));
     @Option(names = "--merge", description = "Keep the points of other methods already in --out's results.csv (add a method to an existing table).") boolean merge;
+    @Option(names = "--resume", description = "Continue an interrupted study: the points in --out's results.csv are kept, finished runs are skipped, "
+            + "the others resume from their last checkpoint under --work whose points are all scored (same bits as an uninterrupted study).") boolean resume;
     @Option(names = "--seeds", split = ",", description = "Training seeds; the first gets the full curve (default: the preset's 0,1,2).") List<Long> seeds;
     @Option(names = "--eval-every", description = "Steps between scorings (default: the preset's).") Long evalEvery;
     @Option(names = "--samples", description = "Samples per scoring (default: the preset's).") Integer samples;
@@ -71,13 +73,15 @@ final class ConvergeCommand implements Callable<Integer> {
             Recipes.ModelChoice choiceOfModel = new Recipes.ModelChoice("tiny", null, null, null, null, encoderDepth, null, false);
             SiTConfig m = choiceOfModel.forData(data);
             ConvergenceBenchmark b = new ConvergenceBenchmark(p, cfg -> choiceOfModel.forRun(data, cfg), base, () -> data, new SampleQuality(setup.judges()), cpu, pool, System.err);
-            List<ConvergenceBenchmark.Point> points = new ArrayList<>();
+            List<ConvergenceBenchmark.Point> points = new ArrayList<>(), done = new ArrayList<>();
             List<String> shown = new ArrayList<>(methods);
-            if (merge && java.nio.file.Files.isRegularFile(outDir.resolve("results.csv"))) {
+            if ((merge || resume) && java.nio.file.Files.isRegularFile(outDir.resolve("results.csv"))) {
                 for (ConvergenceBenchmark.Point pt : ConvergenceReport.readCsv(outDir.resolve("results.csv"))) {
                     if (!methods.contains(pt.method())) {
                         points.add(pt);
                         if (!shown.contains(pt.method())) shown.add(shown.size() - methods.size(), pt.method());
+                    } else if (resume) {
+                        done.add(pt);
                     }
                 }
             }
@@ -93,7 +97,7 @@ final class ConvergeCommand implements Callable<Integer> {
                     + (shown.size() > methods.size() ? String.format("%n%nThis command trained %s; the rows of %s are merged (--merge) from the earlier results.csv of this preset, "
                     + "made with the same model, data, budget, seeds and scoring.", String.join(", ", methods), String.join(", ", shown.subList(0, shown.size() - methods.size()))) : "");
             final List<String> table = shown;
-            b.run(methods, workDir, pt -> {
+            b.run(methods, workDir, done, pt -> {
                 points.add(pt);
                 ConvergenceReport.write(outDir, points, table, header, ""); // partial results survive an interrupted run
             });

@@ -38,7 +38,6 @@ public final class ConvergenceBenchmark {
         }
     }
 
-    /** One scored point. */
     /**
      * One scored point: the first evaluator's FD and accuracy, and {@link Extra} (the second evaluator's FD
      * and accuracy, precision and recall on both; NaN where not measured, as in results written before them).
@@ -92,7 +91,7 @@ public final class ConvergenceBenchmark {
             c.seed = seed;
             c.steps = preset.steps();
             c.batch = preset.batch();
-            c.checkpointEvery = 0;
+            c.checkpointEvery = preset.evalEvery(); // a checkpoint at every scoring point: an interrupted study resumes there
             c.sampleEvery = preset.evalEvery();
             if (!method.equalsIgnoreCase("reed")) c.targets = new java.util.ArrayList<>();
         }));
@@ -100,6 +99,17 @@ public final class ConvergenceBenchmark {
 
     /** Runs every method for every seed; {@code onPoint} sees each point as it is scored. */
     public List<Point> run(List<String> methods, Path workDir, java.util.function.Consumer<Point> onPoint) throws java.io.IOException {
+        return run(methods, workDir, List.of(), onPoint);
+    }
+
+    /**
+     * As above, continuing an interrupted study: {@code done} holds the points already scored (from its
+     * results.csv). A run whose final point is there is not trained again; any other resumes from its
+     * latest checkpoint at or before which every point it scores is there (checkpoints are written at
+     * every scoring step), so the study goes on with the same bits as if it had not stopped. The reused
+     * points are passed to {@code onPoint} too.
+     */
+    public List<Point> run(List<String> methods, Path workDir, List<Point> done, java.util.function.Consumer<Point> onPoint) throws java.io.IOException {
         List<Point> points = new ArrayList<>();
         for (long seed : preset.seeds()) {
             boolean curve = seed == preset.seeds().get(0);
@@ -107,7 +117,19 @@ public final class ConvergenceBenchmark {
                 TrainConfig cfg = config(method, seed);
                 Path runDir = workDir.resolve(method + "-seed" + seed);
                 Files.createDirectories(runDir);
-                long[] trainNanos = {0};
+                List<Point> have = done.stream().filter(p -> p.method().equals(method) && p.seed() == seed)
+                        .sorted(java.util.Comparator.comparingLong(Point::step)).toList();
+                long from = resumeStep(cfg, runDir, have, curve);
+                List<Point> reused = have.stream().filter(p -> p.step() <= from).toList();
+                for (Point p : reused) {
+                    points.add(p);
+                    if (onPoint != null) onPoint.accept(p);
+                }
+                if (from == cfg.steps()) {
+                    if (log != null) log.printf(Locale.ROOT, "%s seed %d: done (its points are in the results)%n", method, seed);
+                    continue;
+                }
+                long[] trainNanos = {reused.isEmpty() ? 0 : (long) (reused.get(reused.size() - 1).trainSeconds() * 1e9)};
                 Trainer.Listener listener = new Trainer.Listener() {
                     @Override
                     public void onStep(Trainer.StepLog s) {
@@ -132,10 +154,36 @@ public final class ConvergenceBenchmark {
                     }
                 };
                 try (Trainer t = new Trainer(cfg, model.apply(cfg), data.get(), runDir, backend, listener)) {
-                    t.startFresh().run(cfg.steps());
+                    if (from > 0) {
+                        if (log != null) log.printf(Locale.ROOT, "%s seed %d: resuming at step %d%n", method, seed, from);
+                        t.resume(runDir.resolve(String.format(Locale.ROOT, "step-%07d.safetensors", from))).run(cfg.steps());
+                    } else {
+                        t.startFresh().run(cfg.steps());
+                    }
                 }
             }
         }
         return points;
+    }
+
+    /**
+     * Where a run continues: its number of steps when its final point is done, else the latest checkpoint
+     * step c with every point the run scores at or before c in {@code have} (0: from the start).
+     */
+    long resumeStep(TrainConfig cfg, Path runDir, List<Point> have, boolean curve) {
+        java.util.Set<Long> scored = new java.util.HashSet<>();
+        for (Point p : have) scored.add(p.step());
+        if (scored.contains(cfg.steps())) return cfg.steps(); // scored in order: the final point comes last
+        for (long c = (cfg.steps() - 1) / preset.evalEvery() * preset.evalEvery(); c > 0; c -= preset.evalEvery()) {
+            if (!Files.isRegularFile(runDir.resolve(String.format(Locale.ROOT, "step-%07d.safetensors", c)))) continue;
+            boolean complete = true;
+            if (curve) { // the first seed is scored at every evaluation step after the warmup
+                for (long s = preset.evalEvery(); s <= c && complete; s += preset.evalEvery()) {
+                    if (s > cfg.warmup() && !scored.contains(s)) complete = false;
+                }
+            }
+            if (complete) return c;
+        }
+        return 0;
     }
 }

@@ -130,6 +130,26 @@ class EvaluationTest {
     }
 
     @Test
+    void anInterruptedStudyResumesAtItsLastCompletelyScoredCheckpoint(@TempDir Path dir) throws Exception {
+        ConvergenceBenchmark.Preset preset = new ConvergenceBenchmark.Preset("t", 8, 8, 2, 10, erw.sampler.SamplerKind.HEUN, 2, List.of(0L, 1L));
+        ConvergenceBenchmark b = new ConvergenceBenchmark(preset, null, erw.training.TrainConfig.defaults(), null, null, null, null, null);
+        erw.training.TrainConfig sit = b.config("sit", 0);
+        Path run = dir.resolve("sit-seed0");
+        Files.createDirectories(run);
+        java.util.function.LongFunction<ConvergenceBenchmark.Point> pt = s -> new ConvergenceBenchmark.Point("sit", 0, s, 1, 0.5, 10, s);
+        assertEquals(0, b.resumeStep(sit, run, List.of(), true), "nothing written: from the start");
+        for (long s : new long[]{2, 4, 6}) Files.writeString(run.resolve(String.format("step-%07d.safetensors", s)), "");
+        // points 2 and 4 scored, 6 checkpointed but not scored (stopped while scoring): resume at 4
+        assertEquals(4, b.resumeStep(sit, run, List.of(pt.apply(2), pt.apply(4)), true));
+        // a gap in the curve's points: resume before it
+        assertEquals(2, b.resumeStep(sit, run, List.of(pt.apply(2), pt.apply(6)), true));
+        // a seed scored only at the end needs no points before its last checkpoint
+        assertEquals(6, b.resumeStep(sit, run, List.of(), false));
+        // the final point scored: the run is done
+        assertEquals(8, b.resumeStep(sit, run, List.of(pt.apply(2), pt.apply(4), pt.apply(6), pt.apply(8)), true));
+    }
+
+    @Test
     void reportHoldsBothEvaluatorsAndReadsOldResults(@TempDir Path dir) throws Exception {
         List<ConvergenceBenchmark.Point> pts = List.of(
                 new ConvergenceBenchmark.Point("sit", 0, 200, 10, 0.7, 50, 20, new ConvergenceBenchmark.Extra(40, 0.6, 0.5, 0.3, 0.7, 0.2)),
