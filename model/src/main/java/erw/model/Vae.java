@@ -332,7 +332,7 @@ public final class Vae {
             float[] res = new float[Math.multiplyExact(n, outPer)];
             for (int s = 0; s < n; s += chunk) {
                 int m = Math.min(chunk, n - s);
-                java.util.Arrays.fill(in.data(), 0f);
+                if (m < chunk) java.util.Arrays.fill(in.data(), m * per, chunk * per, 0f); // a short last chunk: zero padding
                 System.arraycopy(src, s * per, in.data(), 0, m * per);
                 plan.run();
                 backend.syncToHost(List.of(out));

@@ -136,12 +136,7 @@ class PosteriorTrainingTest {
     /** Rank r of 2 that exchanges nothing: enough to see which samples and draws a rank trains on. */
     record HalfOf(int rank) implements Collective {
         @Override public int size() { return 2; }
-        @Override public GradientSync gradientSync(List<Tensor> params, Graph backward) {
-            return new GradientSync() {
-                @Override public void afterOp(int opIndex) {}
-                @Override public void finish() {}
-            };
-        }
+        @Override public GradientSync gradientSync(List<Tensor> params, Graph backward) { return Collective.SINGLE.gradientSync(params, backward); }
         @Override public void average(double[] values) {}
         @Override public void broadcast(List<Tensor> tensors) {}
         @Override public void barrier() {}

@@ -70,17 +70,6 @@ public final class GemmBenchmark {
     private static final Pattern GFLOPS = Pattern.compile("\"gflops\"\\s*:\\s*([-+0-9.eE]+)");
     private static final Pattern SHAPE = Pattern.compile("\"shape\"\\s*:\\s*\"([0-9]+x[0-9]+x[0-9]+)\"");
 
-    /**
-     * GFLOP/s of numpy's float32 matmul for {@code (m x k) (k x n)} with {@code threads} BLAS threads,
-     * by running {@code /usr/bin/python3 bench/numpy_gemm.py MxNxK} with {@code OPENBLAS_NUM_THREADS},
-     * {@code OMP_NUM_THREADS} and {@code MKL_NUM_THREADS} set to {@code threads}; null when the
-     * script, Python or numpy is missing, or the script fails or prints no figure for the shape.
-     */
-    public static Double openBlasGflops(int m, int n, int k, int threads) {
-        String out = runNumpy(m + "x" + n + "x" + k, threads, false);
-        return out == null ? null : parseGflops(out, m + "x" + n + "x" + k);
-    }
-
     /** The peer at its best on this machine: GFLOP/s and configuration of the fastest, and the figure as installed. */
     public record Peer(double gflops, String config, double defaultGflops) {}
 
@@ -90,13 +79,12 @@ public final class GemmBenchmark {
      * the CPU supports), next to its figure as installed; null when the peer cannot run.
      */
     public static Peer openBlasBest(int m, int n, int k, int threads) {
-        String shape = m + "x" + n + "x" + k, out = runNumpy(shape, threads, true);
-        if (out == null) return null;
+        String shape = m + "x" + n + "x" + k, out = runNumpy(shape, threads);
+        Double best = out == null ? null : parseGflops(out, shape);
+        if (best == null) return null;
         for (String line : out.split("\\R")) {
-            Matcher s = SHAPE.matcher(line), g = GFLOPS.matcher(line), c = CONFIG.matcher(line), d = DEFAULT.matcher(line);
-            if (s.find() && s.group(1).equals(shape) && g.find() && c.find() && d.find()) {
-                return new Peer(Double.parseDouble(g.group(1)), c.group(1), Double.parseDouble(d.group(1)));
-            }
+            Matcher s = SHAPE.matcher(line), c = CONFIG.matcher(line), d = DEFAULT.matcher(line);
+            if (s.find() && s.group(1).equals(shape) && c.find() && d.find()) return new Peer(best, c.group(1), Double.parseDouble(d.group(1)));
         }
         return null;
     }
@@ -104,11 +92,15 @@ public final class GemmBenchmark {
     private static final Pattern CONFIG = Pattern.compile("\"config\"\\s*:\\s*\"([^\"]*)\"");
     private static final Pattern DEFAULT = Pattern.compile("\"default_gflops\"\\s*:\\s*([-+0-9.eE]+)");
 
-    private static String runNumpy(String shape, int threads, boolean best) {
+    /**
+     * The output of {@code /usr/bin/python3 bench/numpy_gemm.py --best MxNxK} with {@code OPENBLAS_NUM_THREADS},
+     * {@code OMP_NUM_THREADS} and {@code MKL_NUM_THREADS} set to {@code threads}; null when the script,
+     * Python or numpy is missing or the script fails.
+     */
+    private static String runNumpy(String shape, int threads) {
         Path script = Path.of(System.getProperty("erw.bench.numpyScript", NUMPY_SCRIPT));
         if (!Files.isRegularFile(script) || !Files.isExecutable(Path.of(PYTHON))) return null;
-        ProcessBuilder pb = (best ? new ProcessBuilder(PYTHON, script.toString(), "--best", shape) : new ProcessBuilder(PYTHON, script.toString(), shape))
-                .redirectErrorStream(true);
+        ProcessBuilder pb = new ProcessBuilder(PYTHON, script.toString(), "--best", shape).redirectErrorStream(true);
         Map<String, String> env = pb.environment();
         String t = Integer.toString(Math.max(1, threads));
         env.put("OPENBLAS_NUM_THREADS", t);
@@ -125,7 +117,7 @@ public final class GemmBenchmark {
                     // the process died; whatever was read is parsed below
                 }
             });
-            if (!p.waitFor(best ? 1800 : 300, TimeUnit.SECONDS)) {
+            if (!p.waitFor(1800, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 return null;
             }

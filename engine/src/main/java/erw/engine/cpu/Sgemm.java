@@ -59,16 +59,6 @@ public final class Sgemm {
     private static final int MR = VL >= 16 ? 12 : 6;
     /** Rows of the kernel used for short edges (at most 4 rows left). */
     private static final int MR_EDGE = 4;
-    static final int KC = Integer.getInteger("erw.sgemm.kc", Boolean.parseBoolean(System.getProperty("erw.sgemm.broadcastA", Boolean.toString(VL < 16))) ? 128 : 384);
-    static final int NC = Math.max(NR, 2048 / NR * NR);
-    /**
-     * Distance between the rows of a packed A panel: KC plus one cache line, so that the rows of a
-     * panel (and of a packed block) fall in different L1 sets; KC * 4 bytes alone is a multiple of
-     * 512 and would put every eighth row in the same set.
-     */
-    static final int AS = KC + 16;
-    /** Rows of A packed at once (8 micro-panels): transposed A is read MC floats at a time. */
-    static final int MC = 8 * MR;
     /**
      * A values packed pre-broadcast (each as a whole vector of copies), read by the micro-kernels as
      * vector loads instead of broadcasts. On a 2-core AMD EPYC (Zen 2/3, AVX2) the 6 x 16 kernel with
@@ -84,6 +74,16 @@ public final class Sgemm {
      * arithmetic of every element is the same whatever they are).
      */
     static final boolean BCAST = Boolean.parseBoolean(System.getProperty("erw.sgemm.broadcastA", Boolean.toString(VL < 16)));
+    static final int KC = Integer.getInteger("erw.sgemm.kc", BCAST ? 128 : 384);
+    static final int NC = Math.max(NR, 2048 / NR * NR);
+    /**
+     * Distance between the rows of a packed A panel: KC plus one cache line, so that the rows of a
+     * panel (and of a packed block) fall in different L1 sets; KC * 4 bytes alone is a multiple of
+     * 512 and would put every eighth row in the same set.
+     */
+    static final int AS = KC + 16;
+    /** Rows of A packed at once (8 micro-panels): transposed A is read MC floats at a time. */
+    static final int MC = 8 * MR;
     /** Distance between the rows of a packed A micro-panel, and its advance per step of p. */
     private static final int ASTEP = BCAST ? VL : AS, AINC = BCAST ? MR * VL : 1;
     /** Floats per packed A micro-panel: MR rows of AS floats, or KC steps of MR vectors. */
