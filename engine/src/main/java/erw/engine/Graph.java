@@ -52,8 +52,17 @@ public final class Graph {
     private final String name;
     private final boolean differentiable;
     private final List<Op> ops = new ArrayList<>();
+    private final List<Segment> segments = new ArrayList<>();
     private List<Tensor> readBack;
     private int counter;
+    private String openSegment;
+    private int openFrom;
+
+    /**
+     * A run of ops {@code [from, to)} that a backward pass may replay instead of keeping what they
+     * produce (activation recomputation; a transformer block in SiT).
+     */
+    public record Segment(String name, int from, int to) {}
 
     public Graph(String name) {
         this(name, true);
@@ -103,10 +112,37 @@ public final class Graph {
         return op;
     }
 
-    /** Appends every op of another graph (composition of recorded pieces). */
+    /** Appends every op of another graph (composition of recorded pieces), with its segments. */
     public Graph append(Graph other) {
+        int shift = ops.size();
+        for (Segment sg : other.segments) segments.add(new Segment(sg.name(), sg.from() + shift, sg.to() + shift));
         ops.addAll(other.ops);
         return this;
+    }
+
+    /** Whether a backward pass can be generated (false for graphs recorded for inference). */
+    public boolean differentiable() {
+        return differentiable;
+    }
+
+    /**
+     * Starts a recompute segment: the ops recorded until {@link #endSegment()} may be replayed by
+     * {@link #backward(Tensor, boolean)} instead of keeping their activations. Segments do not nest.
+     */
+    public void beginSegment(String segmentName) {
+        if (openSegment != null) throw new EngineException("graph '" + name + "': segment '" + segmentName + "' begins inside segment '" + openSegment + "'");
+        openSegment = segmentName;
+        openFrom = ops.size();
+    }
+
+    public void endSegment() {
+        if (openSegment == null) throw new EngineException("graph '" + name + "': endSegment() without beginSegment()");
+        if (ops.size() > openFrom) segments.add(new Segment(openSegment, openFrom, ops.size()));
+        openSegment = null;
+    }
+
+    public List<Segment> segments() {
+        return Collections.unmodifiableList(segments);
     }
 
     private String label(String opName, String type) {
@@ -410,6 +446,16 @@ public final class Graph {
      * product in reverse order. Gradients of parameters and inputs accumulate.
      */
     public Graph backward(Tensor loss) {
+        return backward(loss, false);
+    }
+
+    /**
+     * As {@link #backward(Tensor)}; with {@code recompute}, each {@link Segment}'s forward ops are
+     * replayed just before the first vector-Jacobian product of the segment, so that what they
+     * produced need not outlive the forward pass (a {@link BufferPlanner} then reuses that memory).
+     * The replay writes the same bits into the same tensors, so gradients are bit-identical.
+     */
+    public Graph backward(Tensor loss, boolean recompute) {
         if (!differentiable) throw new EngineException("backward of graph '" + name + "': it was recorded for inference");
         if (loss.size() != 1) throw new EngineException("backward of graph '" + name + "': loss " + loss + " is not a scalar");
         if (!loss.requiresGrad()) throw new EngineException("backward of graph '" + name + "': loss " + loss + " does not depend on anything that requires a gradient");
@@ -417,30 +463,52 @@ public final class Graph {
         if (!produced.contains(loss)) throw new EngineException("backward of graph '" + name + "': loss " + loss + " is not produced by this graph");
         Graph g = new Graph(name + ".backward");
         List<Tensor> activations = new ArrayList<>();
-        Map<float[], Boolean> seen = new IdentityHashMap<>();
+        Map<Tensor, Boolean> seen = new IdentityHashMap<>();
         for (Tensor t : produced) {
-            if (t.requiresGrad() && t.kind() == Tensor.Kind.ACTIVATION && seen.put(t.grad(), Boolean.TRUE) == null) activations.add(t);
+            if (t.requiresGrad() && t.kind() == Tensor.Kind.ACTIVATION && seen.put(t.root(), Boolean.TRUE) == null) activations.add(t);
         }
         List<Op> sweep = new ArrayList<>();
+        List<Integer> sweepIndex = new ArrayList<>();
         for (int i = ops.size() - 1; i >= 0; i--) {
             Op op = ops.get(i);
             if (!op.differentiable()) continue;
             boolean any = false;
             for (Tensor t : op.inputs()) any |= t.requiresGrad();
-            if (any) sweep.add(op);
+            if (any) {
+                sweep.add(op);
+                sweepIndex.add(i);
+            }
+        }
+        if (openSegment != null) throw new EngineException("backward of graph '" + name + "': segment '" + openSegment + "' was never ended");
+        // replay.get(j): the segment whose forward runs just before sweep step j (its first VJP)
+        List<Segment> replay = new ArrayList<>();
+        for (int j = 0; j < sweep.size(); j++) replay.add(null);
+        if (recompute) {
+            for (Segment sg : segments) {
+                for (int k = sg.from(); k < sg.to(); k++) {
+                    if (ops.get(k) instanceof erw.engine.ops.Randn) throw new EngineException("backward of graph '" + name + "': segment '" + sg.name() + "' draws noise (" + ops.get(k).name() + ") and cannot be replayed");
+                }
+                for (int j = 0; j < sweep.size(); j++) {
+                    int i = sweepIndex.get(j);
+                    if (i >= sg.from() && i < sg.to()) {
+                        replay.set(j, sg);
+                        break;
+                    }
+                }
+            }
         }
         // Each activation gradient is zeroed just before the first VJP that accumulates into it,
         // so the zeroed buffer is still in cache when it is written (one pass over all of them up
         // front went to memory and back). Gradients no VJP touches are zeroed first.
-        Map<float[], Integer> firstWriter = new IdentityHashMap<>();
+        Map<Tensor, Integer> firstWriter = new IdentityHashMap<>();
         for (int j = 0; j < sweep.size(); j++) {
-            for (Tensor t : sweep.get(j).inputs()) if (t.requiresGrad()) firstWriter.putIfAbsent(t.grad(), j);
+            for (Tensor t : sweep.get(j).inputs()) if (t.requiresGrad()) firstWriter.putIfAbsent(t.root(), j);
         }
         List<List<Tensor>> zeroBefore = new ArrayList<>();
         for (int j = 0; j < sweep.size(); j++) zeroBefore.add(new ArrayList<>());
         List<Tensor> untouched = new ArrayList<>();
         for (Tensor t : activations) {
-            Integer j = firstWriter.get(t.grad());
+            Integer j = firstWriter.get(t.root());
             if (j == null) untouched.add(t);
             else zeroBefore.get(j).add(t);
         }
@@ -448,6 +516,10 @@ public final class Graph {
         g.add(new SeedGrad(name + ".seed", loss));
         for (int j = 0; j < sweep.size(); j++) {
             Op op = sweep.get(j);
+            Segment sg = replay.get(j);
+            if (sg != null) {
+                for (int k = sg.from(); k < sg.to(); k++) g.add(ops.get(k));
+            }
             if (!zeroBefore.get(j).isEmpty()) g.add(new ZeroGrad(op.name() + ".zero_input_grads", zeroBefore.get(j)));
             g.add(new BackwardOf(op));
         }

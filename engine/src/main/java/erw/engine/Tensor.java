@@ -9,6 +9,12 @@ import java.util.Arrays;
  * <p>The CPU backend keeps the storage on the heap ({@code float[]}), which is what the Vector API
  * and TornadoVM's array wrappers read fastest; a TornadoVM plan maps each tensor to one device
  * buffer, so every parameter is its own tensor (library GEMMs cannot take offsets).
+ *
+ * <p>Storage is allocated on first use, not when the tensor is recorded: a graph can be recorded
+ * and sized without its memory ({@code erw model} for SiT-XL/2 on a laptop), and {@link BufferPlanner}
+ * can give tensors whose lifetimes do not overlap one shared array when a plan is compiled. Once a
+ * tensor has storage it keeps it for good; {@code data().length == size()} always holds (kernels on
+ * both backends rely on it).
  */
 public final class Tensor {
 
@@ -35,18 +41,18 @@ public final class Tensor {
     private final int[] shape;
     private final int size;
     private final Kind kind;
-    private final float[] data;
-    private float[] grad;
     private final boolean requiresGrad;
     private final Tensor base;
+    /** The root's storage (null on views, and until first use or binding). */
+    private float[] data, grad;
+    /** The shared array group this root's data / gradient was bound to by a planner (null: its own). */
+    private BufferPlanner.Slot dataSlot, gradSlot;
 
-    private Tensor(String name, int[] shape, Kind kind, float[] data, float[] grad, boolean requiresGrad, Tensor base) {
+    private Tensor(String name, int[] shape, int size, Kind kind, boolean requiresGrad, Tensor base) {
         this.name = name;
         this.shape = shape;
-        this.size = data.length;
+        this.size = size;
         this.kind = kind;
-        this.data = data;
-        this.grad = grad;
         this.requiresGrad = requiresGrad;
         this.base = base;
     }
@@ -63,8 +69,7 @@ public final class Tensor {
     }
 
     public static Tensor create(String name, Kind kind, boolean requiresGrad, int... shape) {
-        int n = checkedSize(name, shape);
-        return new Tensor(name, shape.clone(), kind, new float[n], requiresGrad ? new float[n] : null, requiresGrad, null);
+        return new Tensor(name, shape.clone(), checkedSize(name, shape), kind, requiresGrad, null);
     }
 
     /** A trained parameter (with a gradient buffer). */
@@ -85,7 +90,7 @@ public final class Tensor {
     /** A one-element step-varying scalar. */
     public static Tensor scalar(String name, float value) {
         Tensor t = create(name, Kind.SCALAR, false, 1);
-        t.data[0] = value;
+        t.data()[0] = value;
         return t;
     }
 
@@ -106,7 +111,7 @@ public final class Tensor {
             throw new EngineException("view '" + viewName + "' of '" + name + "': shape " + Arrays.toString(newShape)
                     + " has " + n + " elements, the tensor " + Arrays.toString(shape) + " has " + size);
         }
-        return new Tensor(viewName, newShape.clone(), kind, data, grad, requiresGrad, root());
+        return new Tensor(viewName, newShape.clone(), n, kind, requiresGrad, root());
     }
 
     /** The tensor this one is a view of, or itself. */
@@ -152,14 +157,60 @@ public final class Tensor {
         return requiresGrad;
     }
 
-    /** The storage; kernels and the host read and write it directly. */
+    /** The storage (the root's, allocated on first use); kernels and the host read and write it directly. */
     public float[] data() {
+        Tensor r = root();
+        float[] d = r.data;
+        return d != null ? d : r.allocate(false);
+    }
+
+    /** The gradient buffer (allocated on first use), or null when this tensor does not take part in differentiation. */
+    public float[] grad() {
+        if (!requiresGrad) return null;
+        Tensor r = root();
+        float[] g = r.grad;
+        return g != null ? g : r.allocate(true);
+    }
+
+    private synchronized float[] allocate(boolean gradient) {
+        if (gradient) {
+            if (grad == null) grad = new float[size];
+            return grad;
+        }
+        if (data == null) data = new float[size];
         return data;
     }
 
-    /** The gradient buffer, or null when this tensor does not take part in differentiation. */
-    public float[] grad() {
-        return grad;
+    /** Whether the root's data (or gradient) has storage yet: allocated by a use, or bound by a planner. */
+    boolean hasStorage(boolean gradient) {
+        Tensor r = root();
+        synchronized (r) {
+            return (gradient ? r.grad : r.data) != null;
+        }
+    }
+
+    /** The planner's slot of the root's data (or gradient), or null when it has its own array. */
+    BufferPlanner.Slot slot(boolean gradient) {
+        Tensor r = root();
+        synchronized (r) {
+            return gradient ? r.gradSlot : r.dataSlot;
+        }
+    }
+
+    /** Gives the root's data (or gradient) the array of a planner's slot; only before it has storage. */
+    void bind(boolean gradient, BufferPlanner.Slot slot, float[] array) {
+        Tensor r = root();
+        if (array.length != size) throw new IllegalStateException("binding " + name + " of " + size + " floats to an array of " + array.length);
+        synchronized (r) {
+            if ((gradient ? r.grad : r.data) != null) throw new IllegalStateException((gradient ? "gradient of " : "") + name + " already has storage");
+            if (gradient) {
+                r.grad = array;
+                r.gradSlot = slot;
+            } else {
+                r.data = array;
+                r.dataSlot = slot;
+            }
+        }
     }
 
     public String shapeString() {
@@ -171,7 +222,7 @@ public final class Tensor {
         if (src.length != size) {
             throw new EngineException("buffer '" + name + "': expected " + size + " floats for shape " + shapeString() + ", got " + src.length);
         }
-        System.arraycopy(src, 0, data, 0, size);
+        System.arraycopy(src, 0, data(), 0, size);
     }
 
     /** Copies {@code size()} floats in from {@code src[off..]}. */
@@ -179,25 +230,26 @@ public final class Tensor {
         if (off < 0 || off + size > src.length) {
             throw new EngineException("buffer '" + name + "': need " + size + " floats from offset " + off + ", source has " + src.length);
         }
-        System.arraycopy(src, off, data, 0, size);
+        System.arraycopy(src, off, data(), 0, size);
     }
 
     public float[] toArray() {
-        return data.clone();
+        return data().clone();
     }
 
     public float item() {
         if (size != 1) throw new EngineException("tensor '" + name + "' of shape " + shapeString() + " is not a scalar");
-        return data[0];
+        return data()[0];
     }
 
     public void set(float v) {
         if (size != 1) throw new EngineException("tensor '" + name + "' of shape " + shapeString() + " is not a scalar");
-        data[0] = v;
+        data()[0] = v;
     }
 
     public void zeroGrad() {
-        if (grad != null) Arrays.fill(grad, 0f);
+        float[] g = requiresGrad ? root().grad : null;
+        if (g != null) Arrays.fill(g, 0f);
     }
 
     @Override

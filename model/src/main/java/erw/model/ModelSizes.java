@@ -69,10 +69,10 @@ public final class ModelSizes {
 
     /** Floats recorded as activations by a graph (each storage counted once). */
     public static long recordedActivationFloats(Graph g) {
-        Map<float[], Boolean> seen = new IdentityHashMap<>();
+        Map<Tensor, Boolean> seen = new IdentityHashMap<>();
         long n = 0;
         for (Tensor t : g.producedTensors()) {
-            if (seen.put(t.data(), Boolean.TRUE) == null) n += t.size();
+            if (seen.put(t.root(), Boolean.TRUE) == null) n += t.size();
         }
         return n;
     }

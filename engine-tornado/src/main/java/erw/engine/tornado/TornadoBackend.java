@@ -1,6 +1,7 @@
 package erw.engine.tornado;
 
 import erw.engine.Backend;
+import erw.engine.BufferPlanner;
 import erw.engine.Graph;
 import erw.engine.Op;
 import erw.engine.Plan;
@@ -57,11 +58,18 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public Plan compile(Graph graph) {
-        return compileCycle(graph.name(), List.of(graph)).getFirst();
+        BufferPlanner.prepare(graph.name(), List.of(graph), BufferPlanner.sharesAlone(graph));
+        return lower(graph.name(), List.of(graph)).getFirst();
     }
 
+    /** The graphs' activations share host arrays, hence device buffers, by liveness across the cycle ({@link BufferPlanner}). */
     @Override
     public List<Plan> compileCycle(String name, List<Graph> graphs) {
+        BufferPlanner.prepare(name, graphs, true);
+        return lower(name, graphs);
+    }
+
+    private List<Plan> lower(String name, List<Graph> graphs) {
         List<TornadoCycle.Part> parts = new ArrayList<>();
         for (Graph g : graphs) {
             TaskSink sink = new TaskSink(buffers);

@@ -2,10 +2,12 @@ package erw.engine.cpu;
 
 import erw.engine.host.WorkerPool;
 import erw.engine.Backend;
+import erw.engine.BufferPlanner;
 import erw.engine.EngineException;
 import erw.engine.Graph;
 import erw.engine.Op;
 import erw.engine.Plan;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -54,7 +56,17 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Plan compile(Graph graph) {
+        BufferPlanner.prepare(graph.name(), List.of(graph), BufferPlanner.sharesAlone(graph));
         return new CpuPlan(graph.name(), graph.ops().toArray(new Op[0]));
+    }
+
+    /** The graphs' activations share memory by liveness across the whole cycle ({@link BufferPlanner}). */
+    @Override
+    public List<Plan> compileCycle(String name, List<Graph> graphs) {
+        BufferPlanner.prepare(name, graphs, true);
+        List<Plan> plans = new ArrayList<>();
+        for (Graph g : graphs) plans.add(new CpuPlan(g.name(), g.ops().toArray(new Op[0])));
+        return plans;
     }
 
     /** Per op type: {nanoseconds, calls, flops}, when profiling was enabled. */
