@@ -135,6 +135,7 @@ public final class BufferPlanner {
         Analysis a = new Analysis(plan, graphs, share && enabled);
         a.check();
         a.assign();
+        a.dump();
         a.bind();
         return a.summary();
     }
@@ -143,6 +144,7 @@ public final class BufferPlanner {
     public static Summary analyze(String plan, List<Graph> graphs) {
         Analysis a = new Analysis(plan, graphs, true);
         a.assign();
+        a.dump();
         return a.summary();
     }
 
@@ -342,6 +344,20 @@ public final class BufferPlanner {
             for (Store s : intervals.keySet()) {
                 if (s.gradient()) s.root().grad();
                 else s.root().data();
+            }
+        }
+
+        /** -Derw.memory.verbose=true: every shared array and its tenants' lifetimes, on stderr. */
+        void dump() {
+            if (!Boolean.getBoolean("erw.memory.verbose")) return;
+            System.err.println("[erw memory] plan " + plan + ": " + end + " ops");
+            for (Slot sl : slots) {
+                StringBuilder sb = new StringBuilder("[erw memory]   " + sl.size + " floats:");
+                for (Store s : sl.tenants) {
+                    sb.append(' ').append(s.gradient() ? "d:" : "").append(s.root().name());
+                    for (int[] iv : intervals.get(s)) sb.append('[').append(iv[0]).append(',').append(iv[1]).append(']');
+                }
+                System.err.println(sb);
             }
         }
 

@@ -241,7 +241,15 @@ public final class SiT {
         return new Tensor[]{h, condAct};
     }
 
+    /** Block i as a recompute segment of the graph (see {@link Graph#backward(Tensor, boolean)}). */
     private Tensor block(Graph g, int i, Tensor h, Tensor condAct, int n) {
+        g.beginSegment("blocks." + i);
+        Tensor out = blockOps(g, i, h, condAct, n);
+        g.endSegment();
+        return out;
+    }
+
+    private Tensor blockOps(Graph g, int i, Tensor h, Tensor condAct, int n) {
         String b = "blocks." + i + ".";
         List<Tensor> m = g.chunk(b + "adaLN.chunk", g.linear(b + "adaLN_modulation.1", condAct,
                 p(b + "adaLN_modulation.1.weight"), p(b + "adaLN_modulation.1.bias")), 6);

@@ -1,6 +1,7 @@
 package erw.training;
 
 import erw.engine.Backend;
+import erw.engine.BufferPlanner;
 import erw.engine.Graph;
 import erw.engine.Plan;
 import erw.engine.Tensor;
@@ -51,6 +52,7 @@ public final class PhaseProgram implements AutoCloseable {
     /** EMA copies of every model tensor (phase 2 only), in the store's order. */
     public final List<Tensor> ema;
     private final List<Plan> plans = new ArrayList<>();
+    private final List<Graph> graphs;
     private final Backend backend;
 
     /** The backward graph (a data-parallel run reduces gradients as its ops finish). */
@@ -60,12 +62,59 @@ public final class PhaseProgram implements AutoCloseable {
         this(backend, model, phase, cfg, batch, align, 0);
     }
 
+    public PhaseProgram(Backend backend, SiT model, Phase phase, TrainConfig cfg, int batch, boolean align, long noiseOffset) {
+        this(backend, model, phase, cfg, batch, align, noiseOffset, Recompute.NONE);
+    }
+
+    /** What a training step holds, as planned: bytes of each part (fp32). */
+    public record Memory(long parameters, long gradients, long moments, long ema, long inputs, BufferPlanner.Summary activations) {
+        public long total() {
+            return parameters + gradients + moments + ema + inputs + activations.activationBytes();
+        }
+    }
+
+    /**
+     * The memory of a step of {@code phase} for a model of this config at {@code batch}, as the
+     * {@link BufferPlanner} lays it out, without allocating it (SiT-XL/2 can be sized on a laptop).
+     */
+    public static Memory plannedMemory(SiTConfig modelCfg, Phase phase, TrainConfig cfg, int batch, boolean align, Recompute recompute) {
+        SiT model = new SiT(modelCfg); // not initialized: its tensors get no storage
+        PhaseProgram p = new PhaseProgram(null, model, phase, cfg, batch, align, 0, recompute);
+        long params = 0, trained = 0, inputs = 0;
+        for (Tensor t : model.parameters().all().values()) params += 4L * t.size();
+        for (Tensor t : p.trained) trained += 4L * t.size();
+        // batch inputs, scalars and per-step state (noise, x_t, target velocity): every tensor the step touches but
+        // parameters, moments and EMA
+        java.util.Set<Tensor> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        seen.addAll(model.parameters().all().values());
+        seen.addAll(p.ema);
+        seen.addAll(p.adam.firstMoments());
+        seen.addAll(p.adam.secondMoments());
+        for (Graph g : p.graphs) {
+            for (erw.engine.Op op : g.ops()) {
+                for (List<Tensor> ts : List.of(op.inputs(), op.outputs())) {
+                    for (Tensor t : ts) {
+                        Tensor r = t.root();
+                        if (r.kind() != Tensor.Kind.ACTIVATION && r.kind() != Tensor.Kind.SAVED && seen.add(r)) inputs += 4L * r.size();
+                    }
+                }
+            }
+        }
+        long ema = phase == Phase.FULL ? params : 0;
+        return new Memory(params, trained, 2 * trained, ema, inputs, BufferPlanner.analyze("phase" + phase.number() + ".step", p.graphs));
+    }
+
     /**
      * @param batch this process's samples per step (a data-parallel rank's slice of the global batch)
      * @param noiseOffset where this process's noise starts in the step's noise stream: rank r of a
      *     data-parallel run draws the slice one process would draw for the same samples
      */
-    public PhaseProgram(Backend backend, SiT model, Phase phase, TrainConfig cfg, int batch, boolean align, long noiseOffset) {
+    /**
+     * @param recompute {@link Recompute#BLOCKS}: backward replays each transformer block's forward
+     *     instead of keeping its activations (bit-identical results, less memory, about a third more compute)
+     * @param backend null: record only (for {@link #plannedMemory}), nothing compiled or copied
+     */
+    public PhaseProgram(Backend backend, SiT model, Phase phase, TrainConfig cfg, int batch, boolean align, long noiseOffset, Recompute recompute) {
         this.phase = phase;
         this.model = model;
         this.backend = backend;
@@ -120,7 +169,7 @@ public final class PhaseProgram implements AutoCloseable {
         lossV = terms.lossV();
         lossAlign = terms.lossAlign();
         alignTerms = terms.alignTerms();
-        Graph bwd = fwd.backward(total);
+        Graph bwd = fwd.backward(total, recompute == Recompute.BLOCKS);
         backwardGraph = bwd;
 
         // SiT trains without the projector; every other recipe trains all parameters
@@ -144,7 +193,7 @@ public final class PhaseProgram implements AutoCloseable {
             model.parameters().all().forEach((name, p) -> {
                 src.add(p);
                 Tensor e = Tensor.state("ema." + name, p.shape());
-                System.arraycopy(p.data(), 0, e.data(), 0, p.size());
+                if (backend != null) System.arraycopy(p.data(), 0, e.data(), 0, p.size());
                 dst.add(e);
             });
             ema = List.copyOf(dst);
@@ -154,8 +203,9 @@ public final class PhaseProgram implements AutoCloseable {
         } else {
             ema = List.of();
         }
+        graphs = List.copyOf(step);
         // one cycle: a device backend keeps model, gradients, moments and EMA resident across the graphs
-        plans.addAll(backend.compileCycle("phase" + phase.number() + ".step", step));
+        if (backend != null) plans.addAll(backend.compileCycle("phase" + phase.number() + ".step", step));
     }
 
     /** A standalone copy of the model holding the EMA weights (phase 2), for sampling and evaluation. */

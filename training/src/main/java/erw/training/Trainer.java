@@ -79,6 +79,7 @@ public final class Trainer implements AutoCloseable {
     private final List<String> termNames;
     /** The ranks of a data-parallel run ({@link Collective#SINGLE} for one process). */
     private Collective collective = Collective.SINGLE;
+    private Recompute recompute = Recompute.NONE;
     private Collective.GradientSync sync;
 
     public Trainer(TrainConfig cfg, SiTConfig modelCfg, BatchSource data, Path runDir, Backend backend, Listener listener) {
@@ -184,6 +185,13 @@ public final class Trainer implements AutoCloseable {
         return this;
     }
 
+    /** Activation recomputation for the programs built from now on (before {@link #startFresh()} or {@link #resume}). */
+    public Trainer recompute(Recompute r) {
+        if (program != null) throw new IllegalStateException("set recompute before starting");
+        this.recompute = r;
+        return this;
+    }
+
     private int localBatch() {
         return batch / collective.size();
     }
@@ -234,7 +242,7 @@ public final class Trainer implements AutoCloseable {
         }
         int local = localBatch();
         sync = null;
-        return new PhaseProgram(backend, model, phase, cfg, local, align, (long) collective.rank() * local * sampleValues());
+        return new PhaseProgram(backend, model, phase, cfg, local, align, (long) collective.rank() * local * sampleValues(), recompute);
     }
 
     /**

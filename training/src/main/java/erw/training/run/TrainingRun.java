@@ -37,10 +37,15 @@ public final class TrainingRun {
     private TrainingRun() {}
 
     /** How the run executes (not part of its math): backend, worker threads, checkpoints kept, where messages go. */
-    public record Settings(Backends.Choice backend, int threads, int keepLast, PrintStream err, erw.training.Collective collective) {
+    public record Settings(Backends.Choice backend, int threads, int keepLast, PrintStream err, erw.training.Collective collective,
+                           erw.training.Recompute recompute) {
         public Settings {
             if (threads < 1) throw new IllegalArgumentException("--threads " + threads + " must be >= 1");
             if (keepLast < 0) throw new IllegalArgumentException("--keep-last " + keepLast + " must be >= 0 (0 = keep all)");
+        }
+
+        public Settings(Backends.Choice backend, int threads, int keepLast, PrintStream err, erw.training.Collective collective) {
+            this(backend, threads, keepLast, err, collective, erw.training.Recompute.NONE);
         }
 
         /** One process. */
@@ -154,6 +159,13 @@ public final class TrainingRun {
         return runDir;
     }
 
+    /** The planned bytes of this run's larger phase (the full one), per rank; -1 when a size overflows. */
+    static long plannedBytes(SiTConfig mc, TrainConfig cfg, Settings s) {
+        if (ModelSizes.trainingBytes(mc, cfg.batch()) < 0) return -1; // an absurd config: refused before recording anything
+        int local = Math.max(1, cfg.batch() / s.collective().size());
+        return erw.training.PhaseProgram.plannedMemory(mc.full(), erw.training.Phase.FULL, cfg, local, cfg.aligns(), s.recompute()).total();
+    }
+
     /** Rank 0 opens the data first (the built-in pipeline may still have to make files); the other ranks then read what it made. */
     private static BatchSource openInTurn(Data data, TrainConfig cfg, Settings s) throws Exception {
         if (s.collective().size() == 1) return data.open(cfg, s.err());
@@ -166,8 +178,9 @@ public final class TrainingRun {
     private static void train(Settings s, RunDirectory rd, Path runDir, TrainConfig cfg, SiTConfig mc, BatchSource source, RunData runData, Path resumeFrom) throws Exception {
         PrintStream err = s.out();
         Trainer.check(cfg, mc, source); // before config.json: a refused run leaves no half-made run directory behind
-        MemoryBudget.require(ModelSizes.trainingBytes(mc, cfg.batch()), "a training step of " + describe(mc) + " at batch " + cfg.batch(),
-                "lower --batch or the model size, or give the JVM more heap (ERW_JAVA_OPTS=-Xmx...)");
+        MemoryBudget.require(plannedBytes(mc, cfg, s), "a training step of " + describe(mc) + " at batch " + cfg.batch()
+                        + (s.recompute() == erw.training.Recompute.BLOCKS ? " with --recompute blocks" : ""),
+                "lower --batch or the model size, pass --recompute blocks, or give the JVM more heap (ERW_JAVA_OPTS=-Xmx...)");
         ObjectMapper json = new ObjectMapper();
         ObjectNode conf = json.createObjectNode();
         conf.set("model", json.readTree(mc.toJson()));
@@ -188,6 +201,7 @@ public final class TrainingRun {
              Trainer trainer = new Trainer(cfg, mc, source, runDir, engine, artifacts)) {
             trainer.checkpointMetadata(RunData.KEY, runData.toJson());
             trainer.collective(s.collective());
+            trainer.recompute(s.recompute());
             if (resumeFrom != null) {
                 trainer.resume(resumeFrom);
                 if (log != null) log.resumedAt(trainer.step());
