@@ -44,9 +44,11 @@ final class TrainBenchCommand implements Callable<Integer> {
     @Option(names = "--profile", description = "Print erw's time per op type (CPU backend).") boolean profile;
     @Option(names = "--backend", description = "cpu | tornado | auto (default ${DEFAULT-VALUE}).") String backend = "cpu";
     @Option(names = "--no-peer", description = "Skip PyTorch.") boolean noPeer;
+    @Option(names = "--recompute", description = "erw's activation recomputation: none | blocks (default ${DEFAULT-VALUE}).") String recompute = "none";
     @Option(names = "--in-process", hidden = true, description = "Measure erw in this process (used by the runner).") boolean inProcess;
 
-    record Result(double imgPerSec, double secondsPerStep, long peakRssKb, long params) {}
+    /** {@code plannedBytes}: the buffer planner's figure for the step (erw only; 0 for the peer). */
+    record Result(double imgPerSec, double secondsPerStep, long peakRssKb, long params, long plannedBytes) {}
 
     @Override
     public Integer call() throws Exception {
@@ -54,22 +56,26 @@ final class TrainBenchCommand implements Callable<Integer> {
         if (inProcess) {
             if (models.size() != 1) throw new IllegalArgumentException("--in-process measures one --model");
             Result r = measure(models.get(0));
-            System.out.printf(Locale.ROOT, "{\"img_per_s\": %.4f, \"s_per_step\": %.5f, \"peak_rss_kb\": %d, \"params\": %d}%n",
-                    r.imgPerSec(), r.secondsPerStep(), r.peakRssKb(), r.params());
+            System.out.printf(Locale.ROOT, "{\"img_per_s\": %.4f, \"s_per_step\": %.5f, \"peak_rss_kb\": %d, \"params\": %d, \"planned_bytes\": %d}%n",
+                    r.imgPerSec(), r.secondsPerStep(), r.peakRssKb(), r.params(), r.plannedBytes());
             return 0;
         }
         boolean peer = !noPeer && Files.isExecutable(Path.of(PYTHON)) && Files.isRegularFile(Path.of(TORCH_SCRIPT));
         if (!noPeer && !peer) System.out.println("PyTorch peer unavailable (" + PYTHON + " and " + TORCH_SCRIPT + " needed; run from the repository root): erw only");
-        System.out.printf("%-10s %5s %10s %13s %7s %13s %7s %13s %13s%n", "config", "batch", "erw img/s", "torch default", "ratio",
-                "torch passive", "ratio", "erw peak RSS", "torch RSS");
+        erw.training.Recompute.parse(recompute);
+        System.out.printf("%-10s %5s %10s %13s %7s %13s %7s %12s %13s %13s %7s%n", "config", "batch", "erw img/s", "torch default", "ratio",
+                "torch passive", "ratio", "erw planned", "erw peak RSS", "torch RSS", "ratio");
         for (String m : models) {
             int b = batch(m);
             Result e = child(m);
             Result td = peer ? torch(m, b, true) : null, tp = peer ? torch(m, b, false) : null;
-            System.out.printf(Locale.ROOT, "%-10s %5d %10.2f %13s %7s %13s %7s %13s %13s%n", m, b, e.imgPerSec(), rate(td), ratio(e, td), rate(tp), ratio(e, tp),
-                    mib(e.peakRssKb()), tp == null ? "n/a" : mib(tp.peakRssKb()));
+            System.out.printf(Locale.ROOT, "%-10s %5d %10.2f %13s %7s %13s %7s %12s %13s %13s %7s%n", m, b, e.imgPerSec(), rate(td), ratio(e, td), rate(tp), ratio(e, tp),
+                    mib(e.plannedBytes() / 1024), mib(e.peakRssKb()), tp == null ? "n/a" : mib(tp.peakRssKb()),
+                    tp == null || tp.peakRssKb() <= 0 ? "" : String.format(Locale.ROOT, "%.2fx", e.peakRssKb() / (double) tp.peakRssKb()));
         }
-        System.out.println("threads: " + threads + "; img/s from the median step time" + (peer ? "; peer: PyTorch (" + TORCH_SCRIPT
+        System.out.println("threads: " + threads + "; erw --recompute " + recompute + "; erw planned: the buffer planner's fp32 bytes of the step "
+                + "(parameters, gradients, moments, EMA, batch, activations), the JVM's own memory not included; peak RSS: VmHWM of each process");
+        System.out.println("img/s from the median step time" + (peer ? "; peer: PyTorch (" + TORCH_SCRIPT
                 + ", same model, loss, clip, AdamW and EMA), as installed (GNU OpenMP's default spin-waiting) and with OMP_WAIT_POLICY=PASSIVE" : ""));
         return 0;
     }
@@ -106,9 +112,10 @@ final class TrainBenchCommand implements Callable<Integer> {
         cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
         cmd.addAll(List.of("-p", System.getProperty("jdk.module.path"), "-m", "erw/erw.cli.Main", "bench", "train", "--in-process", "--model", m,
                 "--batch", Integer.toString(batch(m)), "--steps", Integer.toString(timedSteps(m)), "--warmup", Integer.toString(warmup),
-                "--threads", Integer.toString(threads), "--backend", backend));
+                "--threads", Integer.toString(threads), "--backend", backend, "--recompute", recompute));
         JsonNode j = runJson(new ProcessBuilder(cmd), "erw (" + m + ")");
-        return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.get("peak_rss_kb").asLong(), j.get("params").asLong());
+        return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.get("peak_rss_kb").asLong(), j.get("params").asLong(),
+                j.path("planned_bytes").asLong(0));
     }
 
     /** PyTorch's step; {@code defaultOmp}: as installed, else with passive OpenMP waiting. */
@@ -128,7 +135,7 @@ final class TrainBenchCommand implements Callable<Integer> {
         env.put("OMP_NUM_THREADS", t);
         env.put("OPENBLAS_NUM_THREADS", t);
         JsonNode j = runJson(pb, "PyTorch (" + m + (defaultOmp ? ", default OpenMP" : ", passive OpenMP") + ")");
-        return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.path("peak_rss_kb").asLong(0), j.path("params").asLong(0));
+        return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.path("peak_rss_kb").asLong(0), j.path("params").asLong(0), 0);
     }
 
     /** Runs a process and parses the last line of its stdout that is a JSON object. */
@@ -172,7 +179,9 @@ final class TrainBenchCommand implements Callable<Integer> {
                      if (l.step() > warmup) times[(int) (l.step() - warmup - 1)] = l.seconds();
                  }
              })) {
-            t.startFresh().run(warmup);
+            erw.training.Recompute rc = erw.training.Recompute.parse(recompute);
+            long planned = erw.training.PhaseProgram.plannedMemory(c, erw.training.Phase.FULL, cfg, b, true, rc).total();
+            t.recompute(rc).startFresh().run(warmup);
             if (cpu instanceof CpuBackend cb) cb.resetProfile();
             t.run(warmup + timed);
             Arrays.sort(times);
@@ -181,7 +190,7 @@ final class TrainBenchCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "%s batch %d, %d threads: %.3f s/step (median of %d), %.1f img/s%n", m, b, threads, med, timed, b / med);
                 BenchCommand.printProfile(cb.profile());
             }
-            return new Result(b / med, med, peakRssKb(), t.parameters().trainableCount());
+            return new Result(b / med, med, peakRssKb(), t.parameters().trainableCount(), planned);
         } finally {
             try (var files = Files.list(tmp)) {
                 for (Path f : files.toList()) Files.deleteIfExists(f);

@@ -427,9 +427,9 @@ public final class Trainer implements AutoCloseable {
         checkStateFinite();
         if (collective.rank() != 0) return null; // rank 0 writes; the others hold the same state
         Map<String, SafeTensors.Tensor> tensors = new LinkedHashMap<>(Checkpoint.tensors(program.model.parameters(), ""));
-        for (Tensor e : program.ema) tensors.put(e.name(), Checkpoint.entry(e));
-        for (Tensor m : program.adam.firstMoments()) tensors.put("optim." + m.name(), Checkpoint.entry(m));
-        for (Tensor v : program.adam.secondMoments()) tensors.put("optim." + v.name(), Checkpoint.entry(v));
+        for (Tensor e : program.ema) tensors.put(e.name(), Checkpoint.live(e));
+        for (Tensor m : program.adam.firstMoments()) tensors.put("optim." + m.name(), Checkpoint.live(m));
+        for (Tensor v : program.adam.secondMoments()) tensors.put("optim." + v.name(), Checkpoint.live(v));
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put(Checkpoint.CONFIG_KEY, program.model.config().toJson());
         meta.put(TRAIN_KEY, cfg.toJson());

@@ -161,9 +161,14 @@ public final class TrainingRun {
 
     /** The planned bytes of this run's larger phase (the full one), per rank; -1 when a size overflows. */
     static long plannedBytes(SiTConfig mc, TrainConfig cfg, Settings s) {
-        if (ModelSizes.trainingBytes(mc, cfg.batch()) < 0) return -1; // an absurd config: refused before recording anything
+        long unshared = ModelSizes.trainingBytes(mc, cfg.batch());
+        if (unshared < 0) return -1; // an absurd config: refused before recording anything
         int local = Math.max(1, cfg.batch() / s.collective().size());
-        return erw.training.PhaseProgram.plannedMemory(mc.full(), erw.training.Phase.FULL, cfg, local, cfg.aligns(), s.recompute()).total();
+        try {
+            return erw.training.PhaseProgram.plannedMemory(mc.full(), erw.training.Phase.FULL, cfg, local, cfg.aligns(), s.recompute()).total();
+        } catch (erw.engine.EngineException tooLarge) { // a tensor beyond 2^31 elements: far beyond any heap, the estimate says by how much
+            return unshared;
+        }
     }
 
     /** Rank 0 opens the data first (the built-in pipeline may still have to make files); the other ranks then read what it made. */
