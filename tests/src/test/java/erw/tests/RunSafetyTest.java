@@ -106,12 +106,17 @@ class RunSafetyTest {
         assertEquals(0, run(train("--data", data.toString(), "--out", straight.toString(), "--steps", "6", "--warmup-steps", "1", "--checkpoint-every", "2")).code());
         assertTrue(Arrays.equals(tensorBytes(straight.resolve("step-0000006.safetensors")), tensorBytes(r.resolve("step-0000006.safetensors"))),
                 "extended run differs from the straight run");
+        // how the step is computed may change on resume, and changes no bits
+        assertEquals(0, run("train", "--resume", straight.toString(), "--steps", "7", "--checkpoint-every", "2").code());
+        assertEquals(0, run("train", "--resume", r.toString(), "--steps", "7", "--recompute", "blocks").code());
+        assertTrue(Arrays.equals(tensorBytes(straight.resolve("step-0000007.safetensors")), tensorBytes(r.resolve("step-0000007.safetensors"))),
+                "a step recomputing the blocks differs from one keeping them");
         // a moved dataset: the recorded path is gone; --data at the new place is accepted by its fingerprint
         Path moved = dir.resolve("d1-moved");
         Files.move(data, moved);
         try {
-            refused(run("train", "--resume", r.toString(), "--steps", "7"), "is gone", "--data");
-            assertEquals(0, run("train", "--resume", r.toString(), "--steps", "7", "--data", moved.toString()).code());
+            refused(run("train", "--resume", r.toString(), "--steps", "8"), "is gone", "--data");
+            assertEquals(0, run("train", "--resume", r.toString(), "--steps", "8", "--data", moved.toString()).code());
         } finally {
             Files.move(moved, data);
         }
@@ -165,6 +170,8 @@ class RunSafetyTest {
         refused(run("train", "--data", d, "--out", o, "--batch", "1000000"), "at batch 1000000 needs an estimated", "GiB");
         assertFalse(Files.exists(never.resolve("metrics.jsonl")), "nothing trained");
         refused(run("model", "--batch", "-1"), "--batch");
+        refused(run("model", "--recompute", "some"), "--recompute", "none or blocks");
+        refused(run(train("--data", d, "--out", o, "--recompute", "layers")), "--recompute", "none or blocks");
         // non-finite data is refused at import; so are absurd class counts
         Path nan = dir.resolve("nan.npy");
         float[] v = new float[4 * 64];
@@ -198,5 +205,26 @@ class RunSafetyTest {
         erw.model.io.SafeTensors.write(bad, t, meta);
         refused(run("sample", "--checkpoint", bad.toString(), "--ema", "--steps", "2", "--n", "1", "--no-progress", "--out", dir.resolve("s").toString()),
                 "ema.final_layer.linear.weight", "non-finite");
+    }
+
+    /** {@code erw model} sizes SiT-XL/2 without allocating it; recomputation fits it on one 139 GiB GPU with room to spare. */
+    @Test
+    void plannedMemoryOfALargeModel() {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream saved = System.out;
+        System.setOut(new java.io.PrintStream(bytes, true));
+        try {
+            assertEquals(0, Main.commandLine().execute("model", "--model", "SiT-XL/2", "--batch", "32", "--recompute", "blocks"));
+            assertEquals(0, Main.commandLine().execute("model", "--model", "SiT-XL/2", "--batch", "32"));
+        } finally {
+            System.setOut(saved);
+        }
+        List<Double> peaks = new ArrayList<>();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("planned peak \\(fp32\\)\\s+([0-9.]+) GiB").matcher(bytes.toString());
+        while (m.find()) peaks.add(Double.parseDouble(m.group(1)));
+        assertEquals(2, peaks.size(), bytes.toString());
+        assertTrue(peaks.get(0) < 0.25 * 139, "SiT-XL/2 at batch 32 with --recompute blocks plans " + peaks.get(0) + " GiB");
+        assertTrue(peaks.get(0) < 0.6 * peaks.get(1), "recomputation plans " + peaks.get(0) + " GiB, keeping activations " + peaks.get(1));
+        assertTrue(bytes.toString().contains("EMA copy") && bytes.toString().contains("AdamW moments"), bytes.toString());
     }
 }
