@@ -30,8 +30,16 @@ final class Execution {
         }
     }
 
+    /**
+     * Frees the device buffers of every task graph of a plan. TornadoVM 5.2's close() frees only the
+     * graphs the last {@code withGraph(i)} selected (TornadoExecutor.freeDeviceMemory walks the selected
+     * list), and {@link #run}/{@link #transferToHost} always select one: the other segments' buffers
+     * would leak, and on PTX their cuMemHostRegister'ed host ranges would outlive the FloatArrays,
+     * so later arrays allocated over them fail their copies with CUDA_ERROR_INVALID_VALUE.
+     */
     static void close(TornadoExecutionPlan plan) {
         try {
+            plan.withAllGraphs();
             plan.close();
         } catch (Exception e) {
             throw new EngineException("TornadoVM backend: releasing an execution plan failed: " + rootMessage(e), e);

@@ -33,9 +33,12 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
  * <li><b>resident</b>: everything else (weights, gradients, optimizer moments, EMA, activations,
  * per-op scratch). The segment that uses one first in the cycle uploads it on its first execution
  * ({@code FIRST_EXECUTION}) and owns its device buffer; it never crosses again. TornadoVM hands a
- * device buffer only from the task graph executed just before ({@code persistOnDevice} there,
- * {@code consumeFromDevice} here), so every segment from a buffer's first use to its last use
- * consumes it from its predecessor and persists it, also the segments that do not touch it.</li>
+ * device buffer only from the task graph executed just before ({@code persistOnDevice} in the
+ * owner, {@code consumeFromDevice} after it), so every later segment up to the buffer's last use
+ * consumes it from its predecessor, also the segments that do not touch it. Only the owner
+ * persists it: a consumed buffer is already kept (consumeFromDevice marks it persisted), and a
+ * second persistOnDevice would list it among that graph's outputs, which close() frees: the
+ * shared device buffer would be freed twice.</li>
  * </ul>
  * The host reads a graph's {@code readBack} tensors after its last segment and any resident buffer
  * on {@link #fetch}, both as on-demand transfers from the buffer's owner.
@@ -150,8 +153,8 @@ final class TornadoCycle implements AutoCloseable {
             List<FloatArray> consume = new ArrayList<>(), persist = new ArrayList<>();
             for (Map.Entry<FloatArray, int[]> e : residentRange.entrySet()) {
                 int[] r = e.getValue();
-                if (r[0] <= s && s <= r[1]) persist.add(e.getKey());
-                if (r[0] < s && s <= r[1]) consume.add(e.getKey());
+                if (r[0] == s) persist.add(e.getKey());
+                else if (r[0] < s && s <= r[1]) consume.add(e.getKey());
             }
             TaskGraph tg = new TaskGraph(seg.id);
             if (!consume.isEmpty()) tg.consumeFromDevice(segments.get(s - 1).id, consume.toArray());
