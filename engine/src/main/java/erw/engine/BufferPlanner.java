@@ -85,16 +85,11 @@ public final class BufferPlanner {
         enabled = on;
     }
 
-    public static boolean enabled() {
-        return enabled;
-    }
-
     /** Shared arrays: one array of {@code size} floats and the storages bound to it. */
     public static final class Slot {
         final int size;
         final String plan;
         final List<Store> tenants = new ArrayList<>();
-        float[] array;
 
         Slot(int size, String plan) {
             this.size = size;
@@ -155,7 +150,6 @@ public final class BufferPlanner {
 
     private static final class Analysis {
         final String plan;
-        final boolean share;
         final Map<Store, List<int[]>> intervals = new LinkedHashMap<>();
         final Map<Store, Boolean> pinned = new LinkedHashMap<>();
         final Map<Tensor, Store> dataStores = new IdentityHashMap<>(), gradStores = new IdentityHashMap<>();
@@ -166,7 +160,6 @@ public final class BufferPlanner {
 
         Analysis(String plan, List<Graph> graphs, boolean share) {
             this.plan = plan;
-            this.share = share;
             int p = 0;
             for (Graph g : graphs) {
                 for (Op op : g.ops()) {
@@ -269,7 +262,7 @@ public final class BufferPlanner {
             for (Store s : intervals.keySet()) {
                 Slot sl = s.root().slot(s.gradient());
                 if (sl == null) continue;
-                if (!firstIsWrite(s)) {
+                if (!firstWrite.get(s)) {
                     throw new EngineException("plan '" + plan + "' reads " + s.describe() + " before writing it, but plan '" + sl.plan
                             + "' keeps it in memory shared with other tensors; declare it with readBack() in the graph that computes it");
                 }
@@ -286,10 +279,6 @@ public final class BufferPlanner {
                     }
                 }
             }
-        }
-
-        boolean firstIsWrite(Store s) {
-            return firstWrite.get(s);
         }
 
         /** A pinned storage (read back) lives to the end of the plan. */
@@ -337,8 +326,8 @@ public final class BufferPlanner {
         void bind() {
             for (Slot sl : slots) {
                 if (sl.tenants.size() == 1) continue; // alone: it just gets its own array
-                sl.array = new float[sl.size];
-                for (Store s : sl.tenants) s.root().bind(s.gradient(), sl, sl.array);
+                float[] array = new float[sl.size];
+                for (Store s : sl.tenants) s.root().bind(s.gradient(), sl, array);
             }
             // everything else the plan touches gets its storage now, so a later plan cannot share it
             for (Store s : intervals.keySet()) {

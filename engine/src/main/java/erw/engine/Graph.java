@@ -19,6 +19,7 @@ import erw.engine.ops.MseLoss;
 import erw.engine.ops.Mul;
 import erw.engine.ops.NtXentLoss;
 import erw.engine.ops.Patchify;
+import erw.engine.ops.Randn;
 import erw.engine.ops.Rope;
 import erw.engine.ops.Scale;
 import erw.engine.ops.SeedGrad;
@@ -139,10 +140,6 @@ public final class Graph {
         if (openSegment == null) throw new EngineException("graph '" + name + "': endSegment() without beginSegment()");
         if (ops.size() > openFrom) segments.add(new Segment(openSegment, openFrom, ops.size()));
         openSegment = null;
-    }
-
-    public List<Segment> segments() {
-        return Collections.unmodifiableList(segments);
     }
 
     private String label(String opName, String type) {
@@ -486,7 +483,7 @@ public final class Graph {
         if (recompute) {
             for (Segment sg : segments) {
                 for (int k = sg.from(); k < sg.to(); k++) {
-                    if (ops.get(k) instanceof erw.engine.ops.Randn) throw new EngineException("backward of graph '" + name + "': segment '" + sg.name() + "' draws noise (" + ops.get(k).name() + ") and cannot be replayed");
+                    if (ops.get(k) instanceof Randn) throw new EngineException("backward of graph '" + name + "': segment '" + sg.name() + "' draws noise (" + ops.get(k).name() + ") and cannot be replayed");
                 }
                 for (int j = 0; j < sweep.size(); j++) {
                     int i = sweepIndex.get(j);

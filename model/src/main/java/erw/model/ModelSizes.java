@@ -77,7 +77,7 @@ public final class ModelSizes {
         return n;
     }
 
-    /** The fp32 bytes of a training step at {@code batch}, as {@link #report} itemizes them (-1 on overflow). */
+    /** The fp32 bytes of a training step at {@code batch} with every tensor its own array (-1 on overflow). */
     public static long trainingBytes(SiTConfig c, long batch) {
         long params = parameters(c) - (long) c.tokens() * c.hiddenSize();
         long act = activationFloats(c, batch);
@@ -89,23 +89,6 @@ public final class ModelSizes {
     public static String describe(SiTConfig c) {
         return String.format("depth %d, hidden %d, %d heads, patch %d, %dx%dx%d, %d classes", c.depth(), c.hiddenSize(), c.numHeads(), c.patchSize(),
                 c.inChannels(), c.inputSize(), c.inputSize(), c.numClasses());
-    }
-
-    /** A printable memory table for a training step at {@code batch} (fp32, bytes). */
-    public static String report(String name, SiTConfig c, long batch) {
-        long params = parameters(c) - (long) c.tokens() * c.hiddenSize();
-        long act = activationFloats(c, batch);
-        long[] rows = {params, params, 2 * params, params, act, act};
-        String[] labels = {"parameters (trainable)", "gradients", "AdamW moments (m, v)", "EMA copy", "activations (forward)", "activation gradients"};
-        StringBuilder sb = new StringBuilder(String.format("%s at batch %d: %,d parameters (%,d without the projector), %d tokens%n",
-                name, batch, parameters(c), parameters(c) - projectorParameters(c), c.tokens()));
-        long total = 0;
-        for (int i = 0; i < rows.length; i++) {
-            sb.append(String.format("  %-26s %14s%n", labels[i], human(4 * rows[i])));
-            total += 4 * rows[i];
-        }
-        sb.append(String.format("  %-26s %14s%n", "total (fp32)", human(total)));
-        return sb.toString();
     }
 
     public static String human(long bytes) {
