@@ -75,7 +75,7 @@ public final class Sgemm {
      */
     static final boolean BCAST = Boolean.parseBoolean(System.getProperty("erw.sgemm.broadcastA", Boolean.toString(VL < 16)));
     static final int KC = Integer.getInteger("erw.sgemm.kc", BCAST ? 128 : 384);
-    static final int NC = Math.max(NR, 2048 / NR * NR);
+    static final int NC = Math.max(NR, Integer.getInteger("erw.sgemm.nc", 2048) / NR * NR);
     /**
      * Distance between the rows of a packed A panel: KC plus one cache line, so that the rows of a
      * panel (and of a packed block) fall in different L1 sets; KC * 4 bytes alone is a multiple of
@@ -83,16 +83,12 @@ public final class Sgemm {
      */
     static final int AS = KC + 16;
     /** Rows of A packed at once (8 micro-panels): transposed A is read MC floats at a time. */
-    static final int MC = 8 * MR;
+    static final int MC = Integer.getInteger("erw.sgemm.mcPanels", 8) * MR;
     /** Distance between the rows of a packed A micro-panel, and its advance per step of p. */
     private static final int ASTEP = BCAST ? VL : AS, AINC = BCAST ? MR * VL : 1;
     /** Floats per packed A micro-panel: MR rows of AS floats, or KC steps of MR vectors. */
     private static final int PANEL = BCAST ? KC * MR * VL : MR * AS;
 
-    /** Row r's value at step p of a packed A micro-panel, as a vector of copies. */
-    private static FloatVector av(float[] ap, int i) {
-        return BCAST ? FloatVector.fromArray(S, ap, i) : FloatVector.broadcast(S, ap[i]);
-    }
     /** The packing routines transpose 16 x 16 blocks in registers (needs 16-float vectors). */
     private static final boolean TRANSPOSE16 = VL == 16;
     /** Values of p per transposing step in the packing of a transposed B. */
@@ -109,6 +105,9 @@ public final class Sgemm {
         final float[] a = new float[MC / MR * PANEL];
         final float[] tile = new float[MR * NR];
     }
+
+    /** A row of +0: the start of the accumulators when C is overwritten (read with row stride 0). */
+    private static final float[] ZERO = new float[NR];
 
     private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
 
@@ -217,27 +216,28 @@ public final class Sgemm {
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 boolean loadC = accumulate || pc > 0, fromBias = !loadC && bias != null; // else from zero
-                boolean load = loadC || fromBias;
                 if (packer != null) packer.pack(pc, kc, jc, nc, bp);
                 else packB(transB, b, bOff, n, k, pc, kc, jc, nc, bp);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     packA(transA, a, aOff, m, k, ic, mc, pc, kc, ap);
-                    for (int q = 0; q * MR < mc; q++) {
-                        int ir = ic + q * MR, mr = Math.min(MR, mc - q * MR);
-                        int mk = mr <= MR_EDGE ? MR_EDGE : MR; // rows of the kernel for this panel
-                        int ao = q * PANEL;
-                        for (int jr = 0; jr < nc; jr += NR) {
-                            int nr = Math.min(NR, nc - jr);
-                            int nvk = nr <= VL ? 1 : NV; // vectors of the kernel for this tile
+                    for (int jr = 0; jr < nc; jr += NR) {
+                        int nr = Math.min(NR, nc - jr);
+                        int nvk = nr <= VL ? 1 : NV; // vectors of the kernel for this tile
+                        for (int q = 0; q * MR < mc; q++) {
+                            int ir = ic + q * MR, mr = Math.min(MR, mc - q * MR);
+                            int mk = mr <= MR_EDGE ? MR_EDGE : MR; // rows of the kernel for this panel
+                            int ao = q * PANEL;
                             int co = cOff + ir * n + jc + jr;
                             if (mr == mk && nr == nvk * VL) {
-                                if (fromBias) kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, true, bias, biasOff + jc + jr, 0);
-                                else kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, load, c, co, n);
+                                if (loadC) kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, c, co, n);
+                                else if (fromBias) kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, bias, biasOff + jc + jr, 0);
+                                else kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, ZERO, 0, 0);
                             } else {
                                 if (loadC) for (int r = 0; r < mr; r++) System.arraycopy(c, co + r * n, tile, r * NR, nr);
                                 if (fromBias) for (int r = 0; r < mr; r++) System.arraycopy(bias, biasOff + jc + jr, tile, r * NR, nr);
-                                kernel(mk, nvk, kc, ap, ao, bp, jr * kc, tile, 0, NR, load, tile, 0, NR);
+                                if (loadC || fromBias) kernel(mk, nvk, kc, ap, ao, bp, jr * kc, tile, 0, NR, tile, 0, NR);
+                                else kernel(mk, nvk, kc, ap, ao, bp, jr * kc, tile, 0, NR, ZERO, 0, 0);
                                 for (int r = 0; r < mr; r++) System.arraycopy(tile, r * NR, c, co + r * n, nr);
                             }
                         }
@@ -424,74 +424,69 @@ public final class Sgemm {
     }
 
     private static void kernel(int mk, int nvk, int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co,
-                               int ldc, boolean load, float[] ini, int io, int ldi) {
+                               int ldc, float[] ini, int io, int ldi) {
         if (mk == MR_EDGE) {
-            if (nvk == NV) k4x2(kc, ap, ao, bp, bo, c, co, ldc, load, ini, io, ldi);
-            else k4x1(kc, ap, ao, bp, bo, c, co, ldc, load, ini, io, ldi);
+            if (nvk == NV) k4x2(kc, ap, ao, bp, bo, c, co, ldc, ini, io, ldi);
+            else k4x1(kc, ap, ao, bp, bo, c, co, ldc, ini, io, ldi);
         } else if (MR == 12) {
-            if (nvk == NV) k12x2(kc, ap, ao, bp, bo, c, co, ldc, load, ini, io, ldi);
-            else k12x1(kc, ap, ao, bp, bo, c, co, ldc, load, ini, io, ldi);
+            if (nvk == NV) k12x2(kc, ap, ao, bp, bo, c, co, ldc, ini, io, ldi);
+            else k12x1(kc, ap, ao, bp, bo, c, co, ldc, ini, io, ldi);
         } else {
-            if (nvk == NV) k6x2(kc, ap, ao, bp, bo, c, co, ldc, load, ini, io, ldi);
-            else k6x1(kc, ap, ao, bp, bo, c, co, ldc, load, ini, io, ldi);
+            if (nvk == NV) k6x2(kc, ap, ao, bp, bo, c, co, ldc, ini, io, ldi);
+            else k6x1(kc, ap, ao, bp, bo, c, co, ldc, ini, io, ldi);
         }
     }
 
     // ---- micro-kernels -------------------------------------------------------------------------
-    // kRxV: C[R rows x V vectors] (row stride ldc) = (load ? INI : 0) + sum_p a_p (x) b_p (INI: C itself,
-    // or a bias row repeated with ldi = 0), one FMA per
+    // kRxV: C[R rows x V vectors] (row stride ldc) = INI + sum_p a_p (x) b_p (INI: C itself, a bias row
+    // repeated with ldi = 0, or ZERO with ldi = 0: always loaded, since a branch between a loaded and a
+    // zero start made C2 spill the accumulators in the k loop on some profiles), one FMA per
     // accumulator per p in increasing p. ap from ao: R rows of kc floats, AS apart; bp from bo: kc rows
     // of NR floats.
     // Unrolled by hand (generated) so that C2 keeps every accumulator in a register.
 
-    private static void k12x2(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load,
+    private static void k12x2(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc,
                               float[] ini, int io, int ldi) {
         FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
         FloatVector c60, c61, c70, c71, c80, c81, c90, c91, c100, c101, c110, c111;
-        if (load) {
-            c00 = FloatVector.fromArray(S, ini, io); c01 = FloatVector.fromArray(S, ini, io + VL);
-            c10 = FloatVector.fromArray(S, ini, io + ldi); c11 = FloatVector.fromArray(S, ini, io + ldi + VL);
-            c20 = FloatVector.fromArray(S, ini, io + 2 * ldi); c21 = FloatVector.fromArray(S, ini, io + 2 * ldi + VL);
-            c30 = FloatVector.fromArray(S, ini, io + 3 * ldi); c31 = FloatVector.fromArray(S, ini, io + 3 * ldi + VL);
-            c40 = FloatVector.fromArray(S, ini, io + 4 * ldi); c41 = FloatVector.fromArray(S, ini, io + 4 * ldi + VL);
-            c50 = FloatVector.fromArray(S, ini, io + 5 * ldi); c51 = FloatVector.fromArray(S, ini, io + 5 * ldi + VL);
-            c60 = FloatVector.fromArray(S, ini, io + 6 * ldi); c61 = FloatVector.fromArray(S, ini, io + 6 * ldi + VL);
-            c70 = FloatVector.fromArray(S, ini, io + 7 * ldi); c71 = FloatVector.fromArray(S, ini, io + 7 * ldi + VL);
-            c80 = FloatVector.fromArray(S, ini, io + 8 * ldi); c81 = FloatVector.fromArray(S, ini, io + 8 * ldi + VL);
-            c90 = FloatVector.fromArray(S, ini, io + 9 * ldi); c91 = FloatVector.fromArray(S, ini, io + 9 * ldi + VL);
-            c100 = FloatVector.fromArray(S, ini, io + 10 * ldi); c101 = FloatVector.fromArray(S, ini, io + 10 * ldi + VL);
-            c110 = FloatVector.fromArray(S, ini, io + 11 * ldi); c111 = FloatVector.fromArray(S, ini, io + 11 * ldi + VL);
-        } else {
-            FloatVector z = FloatVector.zero(S);
-            c00 = z; c01 = z; c10 = z; c11 = z; c20 = z; c21 = z; c30 = z; c31 = z; c40 = z; c41 = z; c50 = z; c51 = z;
-            c60 = z; c61 = z; c70 = z; c71 = z; c80 = z; c81 = z; c90 = z; c91 = z; c100 = z; c101 = z; c110 = z; c111 = z;
-        }
+        c00 = FloatVector.fromArray(S, ini, io); c01 = FloatVector.fromArray(S, ini, io + VL);
+        c10 = FloatVector.fromArray(S, ini, io + ldi); c11 = FloatVector.fromArray(S, ini, io + ldi + VL);
+        c20 = FloatVector.fromArray(S, ini, io + 2 * ldi); c21 = FloatVector.fromArray(S, ini, io + 2 * ldi + VL);
+        c30 = FloatVector.fromArray(S, ini, io + 3 * ldi); c31 = FloatVector.fromArray(S, ini, io + 3 * ldi + VL);
+        c40 = FloatVector.fromArray(S, ini, io + 4 * ldi); c41 = FloatVector.fromArray(S, ini, io + 4 * ldi + VL);
+        c50 = FloatVector.fromArray(S, ini, io + 5 * ldi); c51 = FloatVector.fromArray(S, ini, io + 5 * ldi + VL);
+        c60 = FloatVector.fromArray(S, ini, io + 6 * ldi); c61 = FloatVector.fromArray(S, ini, io + 6 * ldi + VL);
+        c70 = FloatVector.fromArray(S, ini, io + 7 * ldi); c71 = FloatVector.fromArray(S, ini, io + 7 * ldi + VL);
+        c80 = FloatVector.fromArray(S, ini, io + 8 * ldi); c81 = FloatVector.fromArray(S, ini, io + 8 * ldi + VL);
+        c90 = FloatVector.fromArray(S, ini, io + 9 * ldi); c91 = FloatVector.fromArray(S, ini, io + 9 * ldi + VL);
+        c100 = FloatVector.fromArray(S, ini, io + 10 * ldi); c101 = FloatVector.fromArray(S, ini, io + 10 * ldi + VL);
+        c110 = FloatVector.fromArray(S, ini, io + 11 * ldi); c111 = FloatVector.fromArray(S, ini, io + 11 * ldi + VL);
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
             FloatVector b1 = FloatVector.fromArray(S, bp, bi + VL);
-            FloatVector a0 = av(ap, ai);
+            FloatVector a0 = (BCAST ? FloatVector.fromArray(S, ap, ai) : FloatVector.broadcast(S, ap[ai]));
             c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
-            FloatVector a1 = av(ap, ai + ASTEP);
+            FloatVector a1 = (BCAST ? FloatVector.fromArray(S, ap, ai + ASTEP) : FloatVector.broadcast(S, ap[ai + ASTEP]));
             c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11);
-            FloatVector a2 = av(ap, ai + 2 * ASTEP);
+            FloatVector a2 = (BCAST ? FloatVector.fromArray(S, ap, ai + 2 * ASTEP) : FloatVector.broadcast(S, ap[ai + 2 * ASTEP]));
             c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21);
-            FloatVector a3 = av(ap, ai + 3 * ASTEP);
+            FloatVector a3 = (BCAST ? FloatVector.fromArray(S, ap, ai + 3 * ASTEP) : FloatVector.broadcast(S, ap[ai + 3 * ASTEP]));
             c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
-            FloatVector a4 = av(ap, ai + 4 * ASTEP);
+            FloatVector a4 = (BCAST ? FloatVector.fromArray(S, ap, ai + 4 * ASTEP) : FloatVector.broadcast(S, ap[ai + 4 * ASTEP]));
             c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41);
-            FloatVector a5 = av(ap, ai + 5 * ASTEP);
+            FloatVector a5 = (BCAST ? FloatVector.fromArray(S, ap, ai + 5 * ASTEP) : FloatVector.broadcast(S, ap[ai + 5 * ASTEP]));
             c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51);
-            FloatVector a6 = av(ap, ai + 6 * ASTEP);
+            FloatVector a6 = (BCAST ? FloatVector.fromArray(S, ap, ai + 6 * ASTEP) : FloatVector.broadcast(S, ap[ai + 6 * ASTEP]));
             c60 = a6.fma(b0, c60); c61 = a6.fma(b1, c61);
-            FloatVector a7 = av(ap, ai + 7 * ASTEP);
+            FloatVector a7 = (BCAST ? FloatVector.fromArray(S, ap, ai + 7 * ASTEP) : FloatVector.broadcast(S, ap[ai + 7 * ASTEP]));
             c70 = a7.fma(b0, c70); c71 = a7.fma(b1, c71);
-            FloatVector a8 = av(ap, ai + 8 * ASTEP);
+            FloatVector a8 = (BCAST ? FloatVector.fromArray(S, ap, ai + 8 * ASTEP) : FloatVector.broadcast(S, ap[ai + 8 * ASTEP]));
             c80 = a8.fma(b0, c80); c81 = a8.fma(b1, c81);
-            FloatVector a9 = av(ap, ai + 9 * ASTEP);
+            FloatVector a9 = (BCAST ? FloatVector.fromArray(S, ap, ai + 9 * ASTEP) : FloatVector.broadcast(S, ap[ai + 9 * ASTEP]));
             c90 = a9.fma(b0, c90); c91 = a9.fma(b1, c91);
-            FloatVector a10 = av(ap, ai + 10 * ASTEP);
+            FloatVector a10 = (BCAST ? FloatVector.fromArray(S, ap, ai + 10 * ASTEP) : FloatVector.broadcast(S, ap[ai + 10 * ASTEP]));
             c100 = a10.fma(b0, c100); c101 = a10.fma(b1, c101);
-            FloatVector a11 = av(ap, ai + 11 * ASTEP);
+            FloatVector a11 = (BCAST ? FloatVector.fromArray(S, ap, ai + 11 * ASTEP) : FloatVector.broadcast(S, ap[ai + 11 * ASTEP]));
             c110 = a11.fma(b0, c110); c111 = a11.fma(b1, c111);
         }
         c00.intoArray(c, co); c01.intoArray(c, co + VL);
@@ -508,51 +503,46 @@ public final class Sgemm {
         c110.intoArray(c, co + 11 * ldc); c111.intoArray(c, co + 11 * ldc + VL);
     }
 
-    private static void k12x1(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load,
+    private static void k12x1(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc,
                               float[] ini, int io, int ldi) {
         FloatVector c00, c10, c20, c30, c40, c50, c60, c70, c80, c90, c100, c110;
-        if (load) {
-            c00 = FloatVector.fromArray(S, ini, io);
-            c10 = FloatVector.fromArray(S, ini, io + ldi);
-            c20 = FloatVector.fromArray(S, ini, io + 2 * ldi);
-            c30 = FloatVector.fromArray(S, ini, io + 3 * ldi);
-            c40 = FloatVector.fromArray(S, ini, io + 4 * ldi);
-            c50 = FloatVector.fromArray(S, ini, io + 5 * ldi);
-            c60 = FloatVector.fromArray(S, ini, io + 6 * ldi);
-            c70 = FloatVector.fromArray(S, ini, io + 7 * ldi);
-            c80 = FloatVector.fromArray(S, ini, io + 8 * ldi);
-            c90 = FloatVector.fromArray(S, ini, io + 9 * ldi);
-            c100 = FloatVector.fromArray(S, ini, io + 10 * ldi);
-            c110 = FloatVector.fromArray(S, ini, io + 11 * ldi);
-        } else {
-            FloatVector z = FloatVector.zero(S);
-            c00 = z; c10 = z; c20 = z; c30 = z; c40 = z; c50 = z; c60 = z; c70 = z; c80 = z; c90 = z; c100 = z; c110 = z;
-        }
+        c00 = FloatVector.fromArray(S, ini, io);
+        c10 = FloatVector.fromArray(S, ini, io + ldi);
+        c20 = FloatVector.fromArray(S, ini, io + 2 * ldi);
+        c30 = FloatVector.fromArray(S, ini, io + 3 * ldi);
+        c40 = FloatVector.fromArray(S, ini, io + 4 * ldi);
+        c50 = FloatVector.fromArray(S, ini, io + 5 * ldi);
+        c60 = FloatVector.fromArray(S, ini, io + 6 * ldi);
+        c70 = FloatVector.fromArray(S, ini, io + 7 * ldi);
+        c80 = FloatVector.fromArray(S, ini, io + 8 * ldi);
+        c90 = FloatVector.fromArray(S, ini, io + 9 * ldi);
+        c100 = FloatVector.fromArray(S, ini, io + 10 * ldi);
+        c110 = FloatVector.fromArray(S, ini, io + 11 * ldi);
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector a0 = av(ap, ai);
+            FloatVector a0 = (BCAST ? FloatVector.fromArray(S, ap, ai) : FloatVector.broadcast(S, ap[ai]));
             c00 = a0.fma(b0, c00);
-            FloatVector a1 = av(ap, ai + ASTEP);
+            FloatVector a1 = (BCAST ? FloatVector.fromArray(S, ap, ai + ASTEP) : FloatVector.broadcast(S, ap[ai + ASTEP]));
             c10 = a1.fma(b0, c10);
-            FloatVector a2 = av(ap, ai + 2 * ASTEP);
+            FloatVector a2 = (BCAST ? FloatVector.fromArray(S, ap, ai + 2 * ASTEP) : FloatVector.broadcast(S, ap[ai + 2 * ASTEP]));
             c20 = a2.fma(b0, c20);
-            FloatVector a3 = av(ap, ai + 3 * ASTEP);
+            FloatVector a3 = (BCAST ? FloatVector.fromArray(S, ap, ai + 3 * ASTEP) : FloatVector.broadcast(S, ap[ai + 3 * ASTEP]));
             c30 = a3.fma(b0, c30);
-            FloatVector a4 = av(ap, ai + 4 * ASTEP);
+            FloatVector a4 = (BCAST ? FloatVector.fromArray(S, ap, ai + 4 * ASTEP) : FloatVector.broadcast(S, ap[ai + 4 * ASTEP]));
             c40 = a4.fma(b0, c40);
-            FloatVector a5 = av(ap, ai + 5 * ASTEP);
+            FloatVector a5 = (BCAST ? FloatVector.fromArray(S, ap, ai + 5 * ASTEP) : FloatVector.broadcast(S, ap[ai + 5 * ASTEP]));
             c50 = a5.fma(b0, c50);
-            FloatVector a6 = av(ap, ai + 6 * ASTEP);
+            FloatVector a6 = (BCAST ? FloatVector.fromArray(S, ap, ai + 6 * ASTEP) : FloatVector.broadcast(S, ap[ai + 6 * ASTEP]));
             c60 = a6.fma(b0, c60);
-            FloatVector a7 = av(ap, ai + 7 * ASTEP);
+            FloatVector a7 = (BCAST ? FloatVector.fromArray(S, ap, ai + 7 * ASTEP) : FloatVector.broadcast(S, ap[ai + 7 * ASTEP]));
             c70 = a7.fma(b0, c70);
-            FloatVector a8 = av(ap, ai + 8 * ASTEP);
+            FloatVector a8 = (BCAST ? FloatVector.fromArray(S, ap, ai + 8 * ASTEP) : FloatVector.broadcast(S, ap[ai + 8 * ASTEP]));
             c80 = a8.fma(b0, c80);
-            FloatVector a9 = av(ap, ai + 9 * ASTEP);
+            FloatVector a9 = (BCAST ? FloatVector.fromArray(S, ap, ai + 9 * ASTEP) : FloatVector.broadcast(S, ap[ai + 9 * ASTEP]));
             c90 = a9.fma(b0, c90);
-            FloatVector a10 = av(ap, ai + 10 * ASTEP);
+            FloatVector a10 = (BCAST ? FloatVector.fromArray(S, ap, ai + 10 * ASTEP) : FloatVector.broadcast(S, ap[ai + 10 * ASTEP]));
             c100 = a10.fma(b0, c100);
-            FloatVector a11 = av(ap, ai + 11 * ASTEP);
+            FloatVector a11 = (BCAST ? FloatVector.fromArray(S, ap, ai + 11 * ASTEP) : FloatVector.broadcast(S, ap[ai + 11 * ASTEP]));
             c110 = a11.fma(b0, c110);
         }
         c00.intoArray(c, co);
@@ -569,34 +559,29 @@ public final class Sgemm {
         c110.intoArray(c, co + 11 * ldc);
     }
 
-    private static void k6x2(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load,
+    private static void k6x2(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc,
                               float[] ini, int io, int ldi) {
         FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-        if (load) {
-            c00 = FloatVector.fromArray(S, ini, io); c01 = FloatVector.fromArray(S, ini, io + VL);
-            c10 = FloatVector.fromArray(S, ini, io + ldi); c11 = FloatVector.fromArray(S, ini, io + ldi + VL);
-            c20 = FloatVector.fromArray(S, ini, io + 2 * ldi); c21 = FloatVector.fromArray(S, ini, io + 2 * ldi + VL);
-            c30 = FloatVector.fromArray(S, ini, io + 3 * ldi); c31 = FloatVector.fromArray(S, ini, io + 3 * ldi + VL);
-            c40 = FloatVector.fromArray(S, ini, io + 4 * ldi); c41 = FloatVector.fromArray(S, ini, io + 4 * ldi + VL);
-            c50 = FloatVector.fromArray(S, ini, io + 5 * ldi); c51 = FloatVector.fromArray(S, ini, io + 5 * ldi + VL);
-        } else {
-            FloatVector z = FloatVector.zero(S);
-            c00 = z; c01 = z; c10 = z; c11 = z; c20 = z; c21 = z; c30 = z; c31 = z; c40 = z; c41 = z; c50 = z; c51 = z;
-        }
+        c00 = FloatVector.fromArray(S, ini, io); c01 = FloatVector.fromArray(S, ini, io + VL);
+        c10 = FloatVector.fromArray(S, ini, io + ldi); c11 = FloatVector.fromArray(S, ini, io + ldi + VL);
+        c20 = FloatVector.fromArray(S, ini, io + 2 * ldi); c21 = FloatVector.fromArray(S, ini, io + 2 * ldi + VL);
+        c30 = FloatVector.fromArray(S, ini, io + 3 * ldi); c31 = FloatVector.fromArray(S, ini, io + 3 * ldi + VL);
+        c40 = FloatVector.fromArray(S, ini, io + 4 * ldi); c41 = FloatVector.fromArray(S, ini, io + 4 * ldi + VL);
+        c50 = FloatVector.fromArray(S, ini, io + 5 * ldi); c51 = FloatVector.fromArray(S, ini, io + 5 * ldi + VL);
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
             FloatVector b1 = FloatVector.fromArray(S, bp, bi + VL);
-            FloatVector a0 = av(ap, ai);
+            FloatVector a0 = (BCAST ? FloatVector.fromArray(S, ap, ai) : FloatVector.broadcast(S, ap[ai]));
             c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
-            FloatVector a1 = av(ap, ai + ASTEP);
+            FloatVector a1 = (BCAST ? FloatVector.fromArray(S, ap, ai + ASTEP) : FloatVector.broadcast(S, ap[ai + ASTEP]));
             c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11);
-            FloatVector a2 = av(ap, ai + 2 * ASTEP);
+            FloatVector a2 = (BCAST ? FloatVector.fromArray(S, ap, ai + 2 * ASTEP) : FloatVector.broadcast(S, ap[ai + 2 * ASTEP]));
             c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21);
-            FloatVector a3 = av(ap, ai + 3 * ASTEP);
+            FloatVector a3 = (BCAST ? FloatVector.fromArray(S, ap, ai + 3 * ASTEP) : FloatVector.broadcast(S, ap[ai + 3 * ASTEP]));
             c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
-            FloatVector a4 = av(ap, ai + 4 * ASTEP);
+            FloatVector a4 = (BCAST ? FloatVector.fromArray(S, ap, ai + 4 * ASTEP) : FloatVector.broadcast(S, ap[ai + 4 * ASTEP]));
             c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41);
-            FloatVector a5 = av(ap, ai + 5 * ASTEP);
+            FloatVector a5 = (BCAST ? FloatVector.fromArray(S, ap, ai + 5 * ASTEP) : FloatVector.broadcast(S, ap[ai + 5 * ASTEP]));
             c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51);
         }
         c00.intoArray(c, co); c01.intoArray(c, co + VL);
@@ -607,33 +592,28 @@ public final class Sgemm {
         c50.intoArray(c, co + 5 * ldc); c51.intoArray(c, co + 5 * ldc + VL);
     }
 
-    private static void k6x1(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load,
+    private static void k6x1(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc,
                               float[] ini, int io, int ldi) {
         FloatVector c00, c10, c20, c30, c40, c50;
-        if (load) {
-            c00 = FloatVector.fromArray(S, ini, io);
-            c10 = FloatVector.fromArray(S, ini, io + ldi);
-            c20 = FloatVector.fromArray(S, ini, io + 2 * ldi);
-            c30 = FloatVector.fromArray(S, ini, io + 3 * ldi);
-            c40 = FloatVector.fromArray(S, ini, io + 4 * ldi);
-            c50 = FloatVector.fromArray(S, ini, io + 5 * ldi);
-        } else {
-            FloatVector z = FloatVector.zero(S);
-            c00 = z; c10 = z; c20 = z; c30 = z; c40 = z; c50 = z;
-        }
+        c00 = FloatVector.fromArray(S, ini, io);
+        c10 = FloatVector.fromArray(S, ini, io + ldi);
+        c20 = FloatVector.fromArray(S, ini, io + 2 * ldi);
+        c30 = FloatVector.fromArray(S, ini, io + 3 * ldi);
+        c40 = FloatVector.fromArray(S, ini, io + 4 * ldi);
+        c50 = FloatVector.fromArray(S, ini, io + 5 * ldi);
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector a0 = av(ap, ai);
+            FloatVector a0 = (BCAST ? FloatVector.fromArray(S, ap, ai) : FloatVector.broadcast(S, ap[ai]));
             c00 = a0.fma(b0, c00);
-            FloatVector a1 = av(ap, ai + ASTEP);
+            FloatVector a1 = (BCAST ? FloatVector.fromArray(S, ap, ai + ASTEP) : FloatVector.broadcast(S, ap[ai + ASTEP]));
             c10 = a1.fma(b0, c10);
-            FloatVector a2 = av(ap, ai + 2 * ASTEP);
+            FloatVector a2 = (BCAST ? FloatVector.fromArray(S, ap, ai + 2 * ASTEP) : FloatVector.broadcast(S, ap[ai + 2 * ASTEP]));
             c20 = a2.fma(b0, c20);
-            FloatVector a3 = av(ap, ai + 3 * ASTEP);
+            FloatVector a3 = (BCAST ? FloatVector.fromArray(S, ap, ai + 3 * ASTEP) : FloatVector.broadcast(S, ap[ai + 3 * ASTEP]));
             c30 = a3.fma(b0, c30);
-            FloatVector a4 = av(ap, ai + 4 * ASTEP);
+            FloatVector a4 = (BCAST ? FloatVector.fromArray(S, ap, ai + 4 * ASTEP) : FloatVector.broadcast(S, ap[ai + 4 * ASTEP]));
             c40 = a4.fma(b0, c40);
-            FloatVector a5 = av(ap, ai + 5 * ASTEP);
+            FloatVector a5 = (BCAST ? FloatVector.fromArray(S, ap, ai + 5 * ASTEP) : FloatVector.broadcast(S, ap[ai + 5 * ASTEP]));
             c50 = a5.fma(b0, c50);
         }
         c00.intoArray(c, co);
@@ -644,28 +624,23 @@ public final class Sgemm {
         c50.intoArray(c, co + 5 * ldc);
     }
 
-    private static void k4x2(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load,
+    private static void k4x2(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc,
                               float[] ini, int io, int ldi) {
         FloatVector c00, c01, c10, c11, c20, c21, c30, c31;
-        if (load) {
-            c00 = FloatVector.fromArray(S, ini, io); c01 = FloatVector.fromArray(S, ini, io + VL);
-            c10 = FloatVector.fromArray(S, ini, io + ldi); c11 = FloatVector.fromArray(S, ini, io + ldi + VL);
-            c20 = FloatVector.fromArray(S, ini, io + 2 * ldi); c21 = FloatVector.fromArray(S, ini, io + 2 * ldi + VL);
-            c30 = FloatVector.fromArray(S, ini, io + 3 * ldi); c31 = FloatVector.fromArray(S, ini, io + 3 * ldi + VL);
-        } else {
-            FloatVector z = FloatVector.zero(S);
-            c00 = z; c01 = z; c10 = z; c11 = z; c20 = z; c21 = z; c30 = z; c31 = z;
-        }
+        c00 = FloatVector.fromArray(S, ini, io); c01 = FloatVector.fromArray(S, ini, io + VL);
+        c10 = FloatVector.fromArray(S, ini, io + ldi); c11 = FloatVector.fromArray(S, ini, io + ldi + VL);
+        c20 = FloatVector.fromArray(S, ini, io + 2 * ldi); c21 = FloatVector.fromArray(S, ini, io + 2 * ldi + VL);
+        c30 = FloatVector.fromArray(S, ini, io + 3 * ldi); c31 = FloatVector.fromArray(S, ini, io + 3 * ldi + VL);
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
             FloatVector b1 = FloatVector.fromArray(S, bp, bi + VL);
-            FloatVector a0 = av(ap, ai);
+            FloatVector a0 = (BCAST ? FloatVector.fromArray(S, ap, ai) : FloatVector.broadcast(S, ap[ai]));
             c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
-            FloatVector a1 = av(ap, ai + ASTEP);
+            FloatVector a1 = (BCAST ? FloatVector.fromArray(S, ap, ai + ASTEP) : FloatVector.broadcast(S, ap[ai + ASTEP]));
             c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11);
-            FloatVector a2 = av(ap, ai + 2 * ASTEP);
+            FloatVector a2 = (BCAST ? FloatVector.fromArray(S, ap, ai + 2 * ASTEP) : FloatVector.broadcast(S, ap[ai + 2 * ASTEP]));
             c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21);
-            FloatVector a3 = av(ap, ai + 3 * ASTEP);
+            FloatVector a3 = (BCAST ? FloatVector.fromArray(S, ap, ai + 3 * ASTEP) : FloatVector.broadcast(S, ap[ai + 3 * ASTEP]));
             c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
         }
         c00.intoArray(c, co); c01.intoArray(c, co + VL);
@@ -674,27 +649,22 @@ public final class Sgemm {
         c30.intoArray(c, co + 3 * ldc); c31.intoArray(c, co + 3 * ldc + VL);
     }
 
-    private static void k4x1(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc, boolean load,
+    private static void k4x1(int kc, float[] ap, int ao, float[] bp, int bo, float[] c, int co, int ldc,
                               float[] ini, int io, int ldi) {
         FloatVector c00, c10, c20, c30;
-        if (load) {
-            c00 = FloatVector.fromArray(S, ini, io);
-            c10 = FloatVector.fromArray(S, ini, io + ldi);
-            c20 = FloatVector.fromArray(S, ini, io + 2 * ldi);
-            c30 = FloatVector.fromArray(S, ini, io + 3 * ldi);
-        } else {
-            FloatVector z = FloatVector.zero(S);
-            c00 = z; c10 = z; c20 = z; c30 = z;
-        }
+        c00 = FloatVector.fromArray(S, ini, io);
+        c10 = FloatVector.fromArray(S, ini, io + ldi);
+        c20 = FloatVector.fromArray(S, ini, io + 2 * ldi);
+        c30 = FloatVector.fromArray(S, ini, io + 3 * ldi);
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector a0 = av(ap, ai);
+            FloatVector a0 = (BCAST ? FloatVector.fromArray(S, ap, ai) : FloatVector.broadcast(S, ap[ai]));
             c00 = a0.fma(b0, c00);
-            FloatVector a1 = av(ap, ai + ASTEP);
+            FloatVector a1 = (BCAST ? FloatVector.fromArray(S, ap, ai + ASTEP) : FloatVector.broadcast(S, ap[ai + ASTEP]));
             c10 = a1.fma(b0, c10);
-            FloatVector a2 = av(ap, ai + 2 * ASTEP);
+            FloatVector a2 = (BCAST ? FloatVector.fromArray(S, ap, ai + 2 * ASTEP) : FloatVector.broadcast(S, ap[ai + 2 * ASTEP]));
             c20 = a2.fma(b0, c20);
-            FloatVector a3 = av(ap, ai + 3 * ASTEP);
+            FloatVector a3 = (BCAST ? FloatVector.fromArray(S, ap, ai + 3 * ASTEP) : FloatVector.broadcast(S, ap[ai + 3 * ASTEP]));
             c30 = a3.fma(b0, c30);
         }
         c00.intoArray(c, co);
