@@ -63,6 +63,10 @@ final class TrainBenchCommand implements Callable<Integer> {
         boolean peer = !noPeer && Files.isExecutable(Path.of(PYTHON)) && Files.isRegularFile(Path.of(TORCH_SCRIPT));
         if (!noPeer && !peer) System.out.println("PyTorch peer unavailable (" + PYTHON + " and " + TORCH_SCRIPT + " needed; run from the repository root): erw only");
         erw.training.Recompute.parse(recompute);
+        // the peer at its best: the BLAS configuration (OpenBLAS core type, BLAS build) that runs numpy's
+        // GEMM fastest here; PyTorch's GEMMs go through the same libblas.so.3
+        erw.engine.cpu.GemmBenchmark.Peer blas = peer ? erw.engine.cpu.GemmBenchmark.openBlasBest(4096, 768, 192, threads) : null;
+        peerEnv = blas == null ? Map.of() : blas.environment();
         System.out.printf("%-10s %5s %10s %13s %7s %13s %7s %12s %13s %13s %7s%n", "config", "batch", "erw img/s", "torch default", "ratio",
                 "torch passive", "ratio", "erw planned", "erw peak RSS", "torch RSS", "ratio");
         for (String m : models) {
@@ -77,8 +81,15 @@ final class TrainBenchCommand implements Callable<Integer> {
                 + "(parameters, gradients, moments, EMA, batch, activations), the JVM's own memory not included; peak RSS: VmHWM of each process");
         System.out.println("img/s from the median step time" + (peer ? "; peer: PyTorch (" + TORCH_SCRIPT
                 + ", same model, loss, clip, AdamW and EMA), as installed (GNU OpenMP's default spin-waiting) and with OMP_WAIT_POLICY=PASSIVE" : ""));
+        if (blas != null) {
+            System.out.printf(Locale.ROOT, "peer's BLAS: %s (the fastest of bench/numpy_gemm.py --best at 4096x768x192: %.1f GFLOP/s, as installed %.1f)%n",
+                    blas.config(), blas.gflops(), blas.defaultGflops());
+        }
         return 0;
     }
+
+    /** The environment of the peer's BLAS configuration (none when as installed or unavailable). */
+    private Map<String, String> peerEnv = Map.of();
 
     private int batch(String m) {
         return batch != null ? batch : isTiny(m) ? 64 : 8;
@@ -134,6 +145,7 @@ final class TrainBenchCommand implements Callable<Integer> {
         String t = Integer.toString(threads);
         env.put("OMP_NUM_THREADS", t);
         env.put("OPENBLAS_NUM_THREADS", t);
+        peerEnv.forEach((k, v) -> env.merge(k, v, k.equals("LD_LIBRARY_PATH") ? (a, c) -> c + ":" + a : (a, c) -> c));
         JsonNode j = runJson(pb, "PyTorch (" + m + (defaultOmp ? ", default OpenMP" : ", passive OpenMP") + ")");
         return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.path("peak_rss_kb").asLong(0), j.path("params").asLong(0), 0);
     }

@@ -71,7 +71,20 @@ public final class GemmBenchmark {
     private static final Pattern SHAPE = Pattern.compile("\"shape\"\\s*:\\s*\"([0-9]+x[0-9]+x[0-9]+)\"");
 
     /** The peer at its best on this machine: GFLOP/s and configuration of the fastest, and the figure as installed. */
-    public record Peer(double gflops, String config, double defaultGflops) {}
+    public record Peer(double gflops, String config, double defaultGflops) {
+        /**
+         * The environment of {@link #config()} ({@code as installed}, or words {@code NAME=value} such as
+         * {@code OPENBLAS_CORETYPE=SKYLAKEX}), for running another OpenBLAS user (PyTorch) the same way.
+         */
+        public Map<String, String> environment() {
+            Map<String, String> env = new java.util.LinkedHashMap<>();
+            for (String w : config.trim().split("\\s+")) {
+                int eq = w.indexOf('=');
+                if (eq > 0) env.put(w.substring(0, eq), w.substring(eq + 1));
+            }
+            return env;
+        }
+    }
 
     /**
      * numpy's matmul in the fastest configuration of those {@code bench/numpy_gemm.py --best} tries

@@ -200,4 +200,12 @@ class SgemmTest {
         assertNull(GemmBenchmark.parseGflops(out, "1x1x1"));
         assertNull(GemmBenchmark.parseGflops("Traceback: no module named numpy", "1x1x1"));
     }
+
+    @Test
+    void peerConfigurationBecomesAnEnvironment() {
+        assertEquals(java.util.Map.of(), new GemmBenchmark.Peer(1, "as installed", 1).environment());
+        assertEquals(java.util.Map.of("OPENBLAS_CORETYPE", "SKYLAKEX"), new GemmBenchmark.Peer(1, "OPENBLAS_CORETYPE=SKYLAKEX", 1).environment());
+        assertEquals(java.util.Map.of("LD_LIBRARY_PATH", "/usr/lib/x86_64-linux-gnu/openblas-pthread", "OPENBLAS_CORETYPE", "HASWELL"),
+                new GemmBenchmark.Peer(1, "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread OPENBLAS_CORETYPE=HASWELL", 1).environment());
+    }
 }
