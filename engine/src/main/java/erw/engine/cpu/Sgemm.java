@@ -26,7 +26,14 @@ import jdk.incubator.vector.VectorSpecies;
  *       + 1 broadcast = 27 of the 32 zmm registers, no spills (checked in the C2 code: the inner loop
  *       is 2 vector loads, 12 {@code vbroadcastss} from memory, 24 {@code vfmadd231ps}, no bounds
  *       checks). It is FMA-bound: Zen 4 retires one 512-bit FMA per cycle, and it measures at the
- *       core's peak (about 110 GFLOP/s at 3.5 GHz) when its operands are in cache.</li>
+ *       core's peak (about 110 GFLOP/s at 3.5 GHz) when its operands are in cache. On a Xeon with two
+ *       512-bit FMA ports (245 GFLOP/s per core measured with FMAs alone) it runs at 190-220 GFLOP/s
+ *       from L1. C2 keeps the accumulators in registers only while the kernel's source stays this
+ *       plain: reading the A value through a helper method (even a one-line static one) made C2
+ *       spill all 24 accumulators to the stack each step (19 GFLOP/s per core, 2048^3 on two cores
+ *       38 GFLOP/s instead of 215-265), and starting the accumulators from either C or zero through a
+ *       branch spilled some of them on some profiles; so A is read inline, and the accumulators
+ *       always start from a load (C, the bias row, or {@link #ZERO} with row stride 0).</li>
  *   <li>{@code KC} = 384: the A micro-panel (12 x 384 floats, 18 KiB) stays in L1 while the kernel
  *       sweeps the packed B block; C tiles are loaded and stored once per 384 steps of k.</li>
  *   <li>{@code NC} = 2048: the packed B block (384 x 2048 floats, 3 MiB) streams with unit stride from
@@ -221,13 +228,13 @@ public final class Sgemm {
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     packA(transA, a, aOff, m, k, ic, mc, pc, kc, ap);
-                    for (int jr = 0; jr < nc; jr += NR) {
-                        int nr = Math.min(NR, nc - jr);
-                        int nvk = nr <= VL ? 1 : NV; // vectors of the kernel for this tile
-                        for (int q = 0; q * MR < mc; q++) {
-                            int ir = ic + q * MR, mr = Math.min(MR, mc - q * MR);
-                            int mk = mr <= MR_EDGE ? MR_EDGE : MR; // rows of the kernel for this panel
-                            int ao = q * PANEL;
+                    for (int q = 0; q * MR < mc; q++) {
+                        int ir = ic + q * MR, mr = Math.min(MR, mc - q * MR);
+                        int mk = mr <= MR_EDGE ? MR_EDGE : MR; // rows of the kernel for this panel
+                        int ao = q * PANEL;
+                        for (int jr = 0; jr < nc; jr += NR) {
+                            int nr = Math.min(NR, nc - jr);
+                            int nvk = nr <= VL ? 1 : NV; // vectors of the kernel for this tile
                             int co = cOff + ir * n + jc + jr;
                             if (mr == mk && nr == nvk * VL) {
                                 if (loadC) kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, c, co, n);
