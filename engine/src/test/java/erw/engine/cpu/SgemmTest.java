@@ -131,6 +131,45 @@ class SgemmTest {
         }
     }
 
+    /**
+     * The header's guarantee, exactly: every element is one float chain of fused multiply-adds in
+     * increasing p from +0, the old C, or the bias, whatever kernel, tile or k block computes it.
+     */
+    @Test
+    void everyElementIsOneFmaChain() {
+        SplittableRandom rnd = new SplittableRandom(11);
+        int[][] shapes = {{29, 70, 390}, {12, 32, 800}, {4, 16, 5}, {40, 1, 3}, {130, 33, 1}};
+        for (int[] s : shapes) {
+            for (int t = 0; t < 4; t++) {
+                boolean transA = (t & 1) != 0, transB = (t & 2) != 0;
+                for (int mode = 0; mode < 3; mode++) { // overwrite, accumulate, bias
+                    Problem p = problem(rnd, transA, transB, s[0], s[1], s[2], true);
+                    int m = p.m(), n = p.n(), k = p.k();
+                    float[] bias = new float[n + 3];
+                    for (int j = 0; j < bias.length; j++) bias[j] = (float) (2 * rnd.nextDouble() - 1);
+                    float[] c = p.c0().clone();
+                    Sgemm.gemm(pool2, transA, transB, m, n, k, p.a(), p.aOff(), p.b(), p.bOff(), c, p.cOff(), mode == 1,
+                            mode == 2 ? bias : null, 2);
+                    for (int i = 0; i < m; i++) {
+                        for (int j = 0; j < n; j++) {
+                            float e = mode == 1 ? p.c0()[p.cOff() + i * n + j] : mode == 2 ? bias[2 + j] : 0f;
+                            for (int q = 0; q < k; q++) {
+                                float av = transA ? p.a()[p.aOff() + q * m + i] : p.a()[p.aOff() + i * k + q];
+                                float bv = transB ? p.b()[p.bOff() + j * k + q] : p.b()[p.bOff() + q * n + j];
+                                e = Math.fma(av, bv, e);
+                            }
+                            float got = c[p.cOff() + i * n + j];
+                            if (Float.floatToRawIntBits(got) != Float.floatToRawIntBits(e)) {
+                                fail((transA ? "T" : "N") + (transB ? "T" : "N") + " " + m + "x" + n + "x" + k + " mode " + mode
+                                        + ": C[" + i + "][" + j + "] = " + got + ", the fma chain gives " + e);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void bitIdenticalAcrossThreadCounts() {
         SplittableRandom rnd = new SplittableRandom(3);
