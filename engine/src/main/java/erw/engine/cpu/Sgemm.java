@@ -77,7 +77,8 @@ public final class Sgemm {
      * GEMM 2048^3 on one core went from 38 to 59-70 GFLOP/s (KC 256: 58-61; OpenBLAS 0.3.21 81-90 there),
      * on two from 69 to 111-132 (KC 256: 114-117; OpenBLAS at its best 172-180). Medians of 3 runs on a
      * noisy VM.
-     * {@code -Derw.sgemm.broadcastA=true|false} and {@code -Derw.sgemm.kc=N} override (for tuning; the
+     * {@code -Derw.sgemm.broadcastA=true|false}, {@code -Derw.sgemm.kc=N}, {@code -Derw.sgemm.nc=N} and
+     * {@code -Derw.sgemm.mcPanels=N} (MC in micro-panels) override (for tuning; the
      * arithmetic of every element is the same whatever they are).
      */
     static final boolean BCAST = Boolean.parseBoolean(System.getProperty("erw.sgemm.broadcastA", Boolean.toString(VL < 16)));
