@@ -33,7 +33,14 @@ import jdk.incubator.vector.VectorSpecies;
  *       spill all 24 accumulators to the stack each step (19 GFLOP/s per core, 2048^3 on two cores
  *       38 GFLOP/s instead of 215-265), and starting the accumulators from either C or zero through a
  *       branch spilled some of them on some profiles; so A is read inline, and the accumulators
- *       always start from a load (C, the bias row, or {@link #ZERO} with row stride 0).</li>
+ *       always start from a load (C, the bias row, or {@link #ZERO} with row stride 0). Even the
+ *       {@code BCAST ? load : broadcast} choice in the 12-row kernels (folded, BCAST being a
+ *       constant) left C2 scheduling all 12 broadcasts first and spilling two accumulators; the spill
+ *       slots' alignment then depends on the call path (a zmm spill that straddles two cache lines
+ *       defeats store forwarding on the loop's critical path), so the same GEMM ran at 280-300 or at
+ *       110 GFLOP/s on two threads depending on whether the parallel loop's lambda was compiled yet.
+ *       The 12-row kernels broadcast unconditionally (pre-broadcast A is an 8-float-vector option
+ *       only) and have no spills: 4096x768x192 on two cores 360-377 GFLOP/s, OpenBLAS 349-353.</li>
  *   <li>{@code KC} = 384: the A micro-panel (12 x 384 floats, 18 KiB) stays in L1 while the kernel
  *       sweeps the packed B block; C tiles are loaded and stored once per 384 steps of k.</li>
  *   <li>{@code NC} = 2048: the packed B block (384 x 2048 floats, 3 MiB) streams with unit stride from
@@ -77,11 +84,12 @@ public final class Sgemm {
      * GEMM 2048^3 on one core went from 38 to 59-70 GFLOP/s (KC 256: 58-61; OpenBLAS 0.3.21 81-90 there),
      * on two from 69 to 111-132 (KC 256: 114-117; OpenBLAS at its best 172-180). Medians of 3 runs on a
      * noisy VM.
-     * {@code -Derw.sgemm.broadcastA=true|false}, {@code -Derw.sgemm.kc=N}, {@code -Derw.sgemm.nc=N} and
+     * With 16-float vectors the 12-row kernels always broadcast (see the micro-kernel above).
+     * {@code -Derw.sgemm.broadcastA=true|false} (8-float vectors), {@code -Derw.sgemm.kc=N}, {@code -Derw.sgemm.nc=N} and
      * {@code -Derw.sgemm.mcPanels=N} (MC in micro-panels) override (for tuning; the
      * arithmetic of every element is the same whatever they are).
      */
-    static final boolean BCAST = Boolean.parseBoolean(System.getProperty("erw.sgemm.broadcastA", Boolean.toString(VL < 16)));
+    static final boolean BCAST = VL < 16 && Boolean.parseBoolean(System.getProperty("erw.sgemm.broadcastA", "true"));
     static final int KC = Integer.getInteger("erw.sgemm.kc", BCAST ? 128 : 384);
     static final int NC = Math.max(NR, Integer.getInteger("erw.sgemm.nc", 2048) / NR * NR);
     /**
@@ -472,29 +480,29 @@ public final class Sgemm {
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
             FloatVector b1 = FloatVector.fromArray(S, bp, bi + VL);
-            FloatVector a0 = (BCAST ? FloatVector.fromArray(S, ap, ai) : FloatVector.broadcast(S, ap[ai]));
+            FloatVector a0 = FloatVector.broadcast(S, ap[ai]);
             c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
-            FloatVector a1 = (BCAST ? FloatVector.fromArray(S, ap, ai + ASTEP) : FloatVector.broadcast(S, ap[ai + ASTEP]));
+            FloatVector a1 = FloatVector.broadcast(S, ap[ai + ASTEP]);
             c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11);
-            FloatVector a2 = (BCAST ? FloatVector.fromArray(S, ap, ai + 2 * ASTEP) : FloatVector.broadcast(S, ap[ai + 2 * ASTEP]));
+            FloatVector a2 = FloatVector.broadcast(S, ap[ai + 2 * ASTEP]);
             c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21);
-            FloatVector a3 = (BCAST ? FloatVector.fromArray(S, ap, ai + 3 * ASTEP) : FloatVector.broadcast(S, ap[ai + 3 * ASTEP]));
+            FloatVector a3 = FloatVector.broadcast(S, ap[ai + 3 * ASTEP]);
             c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
-            FloatVector a4 = (BCAST ? FloatVector.fromArray(S, ap, ai + 4 * ASTEP) : FloatVector.broadcast(S, ap[ai + 4 * ASTEP]));
+            FloatVector a4 = FloatVector.broadcast(S, ap[ai + 4 * ASTEP]);
             c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41);
-            FloatVector a5 = (BCAST ? FloatVector.fromArray(S, ap, ai + 5 * ASTEP) : FloatVector.broadcast(S, ap[ai + 5 * ASTEP]));
+            FloatVector a5 = FloatVector.broadcast(S, ap[ai + 5 * ASTEP]);
             c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51);
-            FloatVector a6 = (BCAST ? FloatVector.fromArray(S, ap, ai + 6 * ASTEP) : FloatVector.broadcast(S, ap[ai + 6 * ASTEP]));
+            FloatVector a6 = FloatVector.broadcast(S, ap[ai + 6 * ASTEP]);
             c60 = a6.fma(b0, c60); c61 = a6.fma(b1, c61);
-            FloatVector a7 = (BCAST ? FloatVector.fromArray(S, ap, ai + 7 * ASTEP) : FloatVector.broadcast(S, ap[ai + 7 * ASTEP]));
+            FloatVector a7 = FloatVector.broadcast(S, ap[ai + 7 * ASTEP]);
             c70 = a7.fma(b0, c70); c71 = a7.fma(b1, c71);
-            FloatVector a8 = (BCAST ? FloatVector.fromArray(S, ap, ai + 8 * ASTEP) : FloatVector.broadcast(S, ap[ai + 8 * ASTEP]));
+            FloatVector a8 = FloatVector.broadcast(S, ap[ai + 8 * ASTEP]);
             c80 = a8.fma(b0, c80); c81 = a8.fma(b1, c81);
-            FloatVector a9 = (BCAST ? FloatVector.fromArray(S, ap, ai + 9 * ASTEP) : FloatVector.broadcast(S, ap[ai + 9 * ASTEP]));
+            FloatVector a9 = FloatVector.broadcast(S, ap[ai + 9 * ASTEP]);
             c90 = a9.fma(b0, c90); c91 = a9.fma(b1, c91);
-            FloatVector a10 = (BCAST ? FloatVector.fromArray(S, ap, ai + 10 * ASTEP) : FloatVector.broadcast(S, ap[ai + 10 * ASTEP]));
+            FloatVector a10 = FloatVector.broadcast(S, ap[ai + 10 * ASTEP]);
             c100 = a10.fma(b0, c100); c101 = a10.fma(b1, c101);
-            FloatVector a11 = (BCAST ? FloatVector.fromArray(S, ap, ai + 11 * ASTEP) : FloatVector.broadcast(S, ap[ai + 11 * ASTEP]));
+            FloatVector a11 = FloatVector.broadcast(S, ap[ai + 11 * ASTEP]);
             c110 = a11.fma(b0, c110); c111 = a11.fma(b1, c111);
         }
         c00.intoArray(c, co); c01.intoArray(c, co + VL);
@@ -528,29 +536,29 @@ public final class Sgemm {
         c110 = FloatVector.fromArray(S, ini, io + 11 * ldi);
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector a0 = (BCAST ? FloatVector.fromArray(S, ap, ai) : FloatVector.broadcast(S, ap[ai]));
+            FloatVector a0 = FloatVector.broadcast(S, ap[ai]);
             c00 = a0.fma(b0, c00);
-            FloatVector a1 = (BCAST ? FloatVector.fromArray(S, ap, ai + ASTEP) : FloatVector.broadcast(S, ap[ai + ASTEP]));
+            FloatVector a1 = FloatVector.broadcast(S, ap[ai + ASTEP]);
             c10 = a1.fma(b0, c10);
-            FloatVector a2 = (BCAST ? FloatVector.fromArray(S, ap, ai + 2 * ASTEP) : FloatVector.broadcast(S, ap[ai + 2 * ASTEP]));
+            FloatVector a2 = FloatVector.broadcast(S, ap[ai + 2 * ASTEP]);
             c20 = a2.fma(b0, c20);
-            FloatVector a3 = (BCAST ? FloatVector.fromArray(S, ap, ai + 3 * ASTEP) : FloatVector.broadcast(S, ap[ai + 3 * ASTEP]));
+            FloatVector a3 = FloatVector.broadcast(S, ap[ai + 3 * ASTEP]);
             c30 = a3.fma(b0, c30);
-            FloatVector a4 = (BCAST ? FloatVector.fromArray(S, ap, ai + 4 * ASTEP) : FloatVector.broadcast(S, ap[ai + 4 * ASTEP]));
+            FloatVector a4 = FloatVector.broadcast(S, ap[ai + 4 * ASTEP]);
             c40 = a4.fma(b0, c40);
-            FloatVector a5 = (BCAST ? FloatVector.fromArray(S, ap, ai + 5 * ASTEP) : FloatVector.broadcast(S, ap[ai + 5 * ASTEP]));
+            FloatVector a5 = FloatVector.broadcast(S, ap[ai + 5 * ASTEP]);
             c50 = a5.fma(b0, c50);
-            FloatVector a6 = (BCAST ? FloatVector.fromArray(S, ap, ai + 6 * ASTEP) : FloatVector.broadcast(S, ap[ai + 6 * ASTEP]));
+            FloatVector a6 = FloatVector.broadcast(S, ap[ai + 6 * ASTEP]);
             c60 = a6.fma(b0, c60);
-            FloatVector a7 = (BCAST ? FloatVector.fromArray(S, ap, ai + 7 * ASTEP) : FloatVector.broadcast(S, ap[ai + 7 * ASTEP]));
+            FloatVector a7 = FloatVector.broadcast(S, ap[ai + 7 * ASTEP]);
             c70 = a7.fma(b0, c70);
-            FloatVector a8 = (BCAST ? FloatVector.fromArray(S, ap, ai + 8 * ASTEP) : FloatVector.broadcast(S, ap[ai + 8 * ASTEP]));
+            FloatVector a8 = FloatVector.broadcast(S, ap[ai + 8 * ASTEP]);
             c80 = a8.fma(b0, c80);
-            FloatVector a9 = (BCAST ? FloatVector.fromArray(S, ap, ai + 9 * ASTEP) : FloatVector.broadcast(S, ap[ai + 9 * ASTEP]));
+            FloatVector a9 = FloatVector.broadcast(S, ap[ai + 9 * ASTEP]);
             c90 = a9.fma(b0, c90);
-            FloatVector a10 = (BCAST ? FloatVector.fromArray(S, ap, ai + 10 * ASTEP) : FloatVector.broadcast(S, ap[ai + 10 * ASTEP]));
+            FloatVector a10 = FloatVector.broadcast(S, ap[ai + 10 * ASTEP]);
             c100 = a10.fma(b0, c100);
-            FloatVector a11 = (BCAST ? FloatVector.fromArray(S, ap, ai + 11 * ASTEP) : FloatVector.broadcast(S, ap[ai + 11 * ASTEP]));
+            FloatVector a11 = FloatVector.broadcast(S, ap[ai + 11 * ASTEP]);
             c110 = a11.fma(b0, c110);
         }
         c00.intoArray(c, co);
