@@ -57,6 +57,7 @@ public final class BenchCommand implements Runnable {
                 }
                 System.out.println("threads: " + threads + (noPeer ? "" : "; peer: numpy's matmul (bench/numpy_gemm.py --best: the BLAS builds installed and "
                         + "the OpenBLAS core types this CPU runs, fastest kept; OPENBLAS_NUM_THREADS=" + threads + ")"));
+                System.out.println("erw's blocking: " + erw.engine.cpu.Sgemm.describe());
             }
             return 0;
         }

@@ -45,7 +45,9 @@ import jdk.incubator.vector.VectorSpecies;
  *       sweeps the packed B block; C tiles are loaded and stored once per 384 steps of k.</li>
  *   <li>{@code NC} = 2048: the packed B block (384 x 2048 floats, 3 MiB) streams with unit stride from
  *       L2/L3, which the prefetchers sustain (the kernel needs about 5 bytes per cycle). Smaller
- *       blocks that fit L2 measured slower: A panels are then packed once per NC columns, more often.</li>
+ *       blocks that fit L2 measured slower: A panels are then packed once per NC columns, more often.
+ *       On Intel CPUs the block is sized to the L2 instead ({@link #defaultNc}: 768 on a Xeon with
+ *       2 MiB L2, where streaming it from the mesh L3 cost a fifth of the speed).</li>
  *   <li>{@code MC} = 96 rows of A are packed at once, so that a transposed A is read 96 contiguous
  *       floats (6 cache lines) at a time rather than 12.</li>
  * </ul>
@@ -91,7 +93,10 @@ public final class Sgemm {
      */
     static final boolean BCAST = VL < 16 && Boolean.parseBoolean(System.getProperty("erw.sgemm.broadcastA", "true"));
     static final int KC = Integer.getInteger("erw.sgemm.kc", BCAST ? 128 : 384);
-    static final int NC = Math.max(NR, Integer.getInteger("erw.sgemm.nc", 2048) / NR * NR);
+    /** This CPU's vendor ({@code vendor_id} of /proc/cpuinfo) and L2 per core in bytes (sysfs), or "" and 0. */
+    private static final String VENDOR = cpuVendor();
+    private static final long L2 = l2Bytes();
+    static final int NC = Math.max(NR, Integer.getInteger("erw.sgemm.nc", defaultNc(VENDOR, L2)) / NR * NR);
     /**
      * Distance between the rows of a packed A panel: KC plus one cache line, so that the rows of a
      * panel (and of a packed block) fall in different L1 sets; KC * 4 bytes alone is a multiple of
@@ -114,6 +119,52 @@ public final class Sgemm {
      * (measured: 2 threads win from about 96 x 96 x 96 on).
      */
     private static final long PARALLEL_MIN = 1L << 19;
+
+    /**
+     * NC for a CPU ({@code -Derw.sgemm.nc} overrides). On a 2-core Zen 4 EPYC (1 MiB L2, fast L3) a 3 MiB
+     * B block streamed from L3 (NC 2048) measured faster than blocks that fit L2. On an Intel Xeon with
+     * AVX-512 (2 MiB L2 per core, mesh L3) the block must stay in L2: 2048^3 on two cores ran at 264
+     * GFLOP/s with NC 2048, 308 with 1024, 334-345 with 768 (KC x NC = 9/16 of the L2), 340-343 with
+     * 640, 512 and 384; the SiT shapes best at 768 too. So on Intel CPUs NC sizes the block to 9/16 of
+     * the L2 (at least 4 panels); elsewhere, or when the L2 is unknown, 2048.
+     */
+    static int defaultNc(String vendor, long l2) {
+        if (!vendor.equals("GenuineIntel") || l2 <= 0) return 2048;
+        long nc = l2 * 9 / 16 / (4L * KC) / NR * NR;
+        return (int) Math.max(4L * NR, Math.min(2048, nc));
+    }
+
+    /** One line on the blocking in use, for benchmark reports. */
+    public static String describe() {
+        return "micro-tile " + MR + " x " + NR + (BCAST ? " (A pre-broadcast)" : "") + ", KC " + KC + ", NC " + NC + ", MC " + MC
+                + " (" + (VENDOR.isEmpty() ? "CPU vendor unknown" : VENDOR) + ", L2 " + (L2 > 0 ? L2 / 1024 + " KiB" : "unknown") + ")";
+    }
+
+    private static String cpuVendor() {
+        try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+            return lines.filter(l -> l.startsWith("vendor_id")).map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse("");
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return "";
+        }
+    }
+
+    /** The unified level-2 cache of cpu0 from sysfs ({@code index<i>/level} 2, {@code size} like "2048K"), else 0. */
+    private static long l2Bytes() {
+        java.nio.file.Path dir = java.nio.file.Path.of("/sys/devices/system/cpu/cpu0/cache");
+        for (int i = 0; i < 8; i++) {
+            java.nio.file.Path idx = dir.resolve("index" + i);
+            try {
+                if (!java.nio.file.Files.readString(idx.resolve("level")).trim().equals("2")) continue;
+                if (java.nio.file.Files.readString(idx.resolve("type")).trim().equals("Instruction")) continue;
+                String size = java.nio.file.Files.readString(idx.resolve("size")).trim();
+                long unit = size.endsWith("K") ? 1024 : size.endsWith("M") ? 1024 * 1024 : 1;
+                return Long.parseLong(size.replaceAll("[KM]$", "")) * unit;
+            } catch (java.io.IOException | NumberFormatException e) {
+                // no such index, or unreadable: try the next
+            }
+        }
+        return 0;
+    }
 
     /** Thread-local packing buffers, grown on demand and then reused by every call. */
     private static final class Buffers {

@@ -241,6 +241,19 @@ class SgemmTest {
     }
 
     @Test
+    void columnBlockFollowsTheMachine() {
+        int nr = Sgemm.panelWidth();
+        assertEquals(2048, Sgemm.defaultNc("AuthenticAMD", 1L << 20));
+        assertEquals(2048, Sgemm.defaultNc("GenuineIntel", 0));
+        int nc = Sgemm.defaultNc("GenuineIntel", 2L << 20);
+        assertTrue(nc % nr == 0 && (long) nc * Sgemm.KC * 4 <= (2L << 20) * 9 / 16 && (long) (nc + nr) * Sgemm.KC * 4 > (2L << 20) * 9 / 16,
+                "NC " + nc + " sizes the B block to 9/16 of a 2 MiB L2");
+        assertEquals(4 * nr, Sgemm.defaultNc("GenuineIntel", 64 * 1024), "at least four panels");
+        assertEquals(2048, Sgemm.defaultNc("GenuineIntel", 64L << 20), "at most 2048");
+        assertTrue(Sgemm.describe().contains("KC " + Sgemm.KC));
+    }
+
+    @Test
     void peerConfigurationBecomesAnEnvironment() {
         assertEquals(java.util.Map.of(), new GemmBenchmark.Peer(1, "as installed", 1).environment());
         assertEquals(java.util.Map.of("OPENBLAS_CORETYPE", "SKYLAKEX"), new GemmBenchmark.Peer(1, "OPENBLAS_CORETYPE=SKYLAKEX", 1).environment());
