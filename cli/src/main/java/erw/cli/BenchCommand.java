@@ -11,8 +11,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code erw bench gemm | train}: throughput figures, next to the peer's when it is installed. */
-@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks: CPU GEMM GFLOP/s (vs OpenBLAS), training-step img/s, SD-VAE decoding (vs PyTorch).",
-        subcommands = {BenchCommand.Gemm.class, TrainBenchCommand.class, VaeBenchCommand.class, ConvergeCommand.class})
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks: CPU GEMM GFLOP/s (vs OpenBLAS), training-step img/s, SDE sampling, SD-VAE decoding (vs PyTorch).",
+        subcommands = {BenchCommand.Gemm.class, TrainBenchCommand.class, SampleBenchCommand.class, VaeBenchCommand.class, ConvergeCommand.class})
 public final class BenchCommand implements Runnable {
     @Override
     public void run() {

@@ -96,6 +96,14 @@ class CliEndToEndTest {
         return text;
     }
 
+    /** erw bench sample runs the sampler of erw sample on the tiny model; bad sizes and presets get one line. */
+    @Test
+    void benchSampleRunsAndRejectsBadInput() {
+        assertEquals(0, run("bench", "sample", "--no-peer", "--batch", "2", "--steps", "3", "--threads", "1"));
+        assertTrue(failure("bench", "sample", "--no-peer", "--steps", "0").contains("--steps"));
+        assertTrue(failure("bench", "sample", "--no-peer", "--preset", "SiT-Q/9", "--steps", "1").contains("SiT-Q/9"));
+    }
+
     @Test
     void reedWithAFurtherFeatureSet(@TempDir Path dir) throws Exception {
         int n = 64;
