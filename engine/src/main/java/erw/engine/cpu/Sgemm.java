@@ -86,12 +86,13 @@ public final class Sgemm {
      * GEMM 2048^3 on one core went from 38 to 59-70 GFLOP/s (KC 256: 58-61; OpenBLAS 0.3.21 81-90 there),
      * on two from 69 to 111-132 (KC 256: 114-117; OpenBLAS at its best 172-180). Medians of 3 runs on a
      * noisy VM.
-     * With 16-float vectors the 12-row kernels always broadcast (see the micro-kernel above).
-     * {@code -Derw.sgemm.broadcastA=true|false} (8-float vectors), {@code -Derw.sgemm.kc=N}, {@code -Derw.sgemm.nc=N} and
+     * With 16-float vectors the 12-row kernels always broadcast and with 8-float vectors the 6-row kernels
+     * always read pre-broadcast A: no choice inside a kernel (see the micro-kernel above).
+     * {@code -Derw.sgemm.kc=N}, {@code -Derw.sgemm.nc=N} and
      * {@code -Derw.sgemm.mcPanels=N} (MC in micro-panels) override (for tuning; the
      * arithmetic of every element is the same whatever they are).
      */
-    static final boolean BCAST = VL < 16 && Boolean.parseBoolean(System.getProperty("erw.sgemm.broadcastA", "true"));
+    static final boolean BCAST = VL < 16;
     static final int KC = Integer.getInteger("erw.sgemm.kc", BCAST ? 128 : 384);
     /** This CPU's vendor ({@code vendor_id} of /proc/cpuinfo) and L2 per core in bytes (sysfs), or "" and 0. */
     private static final String VENDOR = cpuVendor();
@@ -638,17 +639,17 @@ public final class Sgemm {
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
             FloatVector b1 = FloatVector.fromArray(S, bp, bi + VL);
-            FloatVector a0 = (BCAST ? FloatVector.fromArray(S, ap, ai) : FloatVector.broadcast(S, ap[ai]));
+            FloatVector a0 = FloatVector.fromArray(S, ap, ai);
             c00 = a0.fma(b0, c00); c01 = a0.fma(b1, c01);
-            FloatVector a1 = (BCAST ? FloatVector.fromArray(S, ap, ai + ASTEP) : FloatVector.broadcast(S, ap[ai + ASTEP]));
+            FloatVector a1 = FloatVector.fromArray(S, ap, ai + ASTEP);
             c10 = a1.fma(b0, c10); c11 = a1.fma(b1, c11);
-            FloatVector a2 = (BCAST ? FloatVector.fromArray(S, ap, ai + 2 * ASTEP) : FloatVector.broadcast(S, ap[ai + 2 * ASTEP]));
+            FloatVector a2 = FloatVector.fromArray(S, ap, ai + 2 * ASTEP);
             c20 = a2.fma(b0, c20); c21 = a2.fma(b1, c21);
-            FloatVector a3 = (BCAST ? FloatVector.fromArray(S, ap, ai + 3 * ASTEP) : FloatVector.broadcast(S, ap[ai + 3 * ASTEP]));
+            FloatVector a3 = FloatVector.fromArray(S, ap, ai + 3 * ASTEP);
             c30 = a3.fma(b0, c30); c31 = a3.fma(b1, c31);
-            FloatVector a4 = (BCAST ? FloatVector.fromArray(S, ap, ai + 4 * ASTEP) : FloatVector.broadcast(S, ap[ai + 4 * ASTEP]));
+            FloatVector a4 = FloatVector.fromArray(S, ap, ai + 4 * ASTEP);
             c40 = a4.fma(b0, c40); c41 = a4.fma(b1, c41);
-            FloatVector a5 = (BCAST ? FloatVector.fromArray(S, ap, ai + 5 * ASTEP) : FloatVector.broadcast(S, ap[ai + 5 * ASTEP]));
+            FloatVector a5 = FloatVector.fromArray(S, ap, ai + 5 * ASTEP);
             c50 = a5.fma(b0, c50); c51 = a5.fma(b1, c51);
         }
         c00.intoArray(c, co); c01.intoArray(c, co + VL);
@@ -670,17 +671,17 @@ public final class Sgemm {
         c50 = FloatVector.fromArray(S, ini, io + 5 * ldi);
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += AINC, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector a0 = (BCAST ? FloatVector.fromArray(S, ap, ai) : FloatVector.broadcast(S, ap[ai]));
+            FloatVector a0 = FloatVector.fromArray(S, ap, ai);
             c00 = a0.fma(b0, c00);
-            FloatVector a1 = (BCAST ? FloatVector.fromArray(S, ap, ai + ASTEP) : FloatVector.broadcast(S, ap[ai + ASTEP]));
+            FloatVector a1 = FloatVector.fromArray(S, ap, ai + ASTEP);
             c10 = a1.fma(b0, c10);
-            FloatVector a2 = (BCAST ? FloatVector.fromArray(S, ap, ai + 2 * ASTEP) : FloatVector.broadcast(S, ap[ai + 2 * ASTEP]));
+            FloatVector a2 = FloatVector.fromArray(S, ap, ai + 2 * ASTEP);
             c20 = a2.fma(b0, c20);
-            FloatVector a3 = (BCAST ? FloatVector.fromArray(S, ap, ai + 3 * ASTEP) : FloatVector.broadcast(S, ap[ai + 3 * ASTEP]));
+            FloatVector a3 = FloatVector.fromArray(S, ap, ai + 3 * ASTEP);
             c30 = a3.fma(b0, c30);
-            FloatVector a4 = (BCAST ? FloatVector.fromArray(S, ap, ai + 4 * ASTEP) : FloatVector.broadcast(S, ap[ai + 4 * ASTEP]));
+            FloatVector a4 = FloatVector.fromArray(S, ap, ai + 4 * ASTEP);
             c40 = a4.fma(b0, c40);
-            FloatVector a5 = (BCAST ? FloatVector.fromArray(S, ap, ai + 5 * ASTEP) : FloatVector.broadcast(S, ap[ai + 5 * ASTEP]));
+            FloatVector a5 = FloatVector.fromArray(S, ap, ai + 5 * ASTEP);
             c50 = a5.fma(b0, c50);
         }
         c00.intoArray(c, co);
