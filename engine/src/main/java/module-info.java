@@ -1,7 +1,6 @@
 /** The erw tensor engine: buffers, recorded graphs with reverse mode, the op catalogue, the host (threads, RNG), the CPU backend. */
 module erw.engine {
     requires jdk.incubator.vector;
-    requires static jdk.management; // the JVM's object alignment, for Sgemm's packed panels (read only if present)
     exports erw.engine;
     exports erw.engine.cpu;
     exports erw.engine.host;

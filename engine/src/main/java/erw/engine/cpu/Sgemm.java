@@ -138,7 +138,6 @@ public final class Sgemm {
     /** One line on the blocking in use, for benchmark reports. */
     public static String describe() {
         return "micro-tile " + MR + " x " + NR + (BCAST ? " (A pre-broadcast)" : "") + ", KC " + KC + ", NC " + NC + ", MC " + MC
-                + (BOFF > 0 ? ", B panels 64-byte aligned" : ", B panels not aligned (-XX:ObjectAlignmentInBytes=64 aligns them)")
                 + " (" + (VENDOR.isEmpty() ? "CPU vendor unknown" : VENDOR) + ", L2 " + (L2 > 0 ? L2 / 1024 + " KiB" : "unknown") + ")";
     }
 
@@ -178,44 +177,6 @@ public final class Sgemm {
     /** A row of +0: the start of the accumulators when C is overwritten (read with row stride 0). */
     private static final float[] ZERO = new float[NR];
 
-    /**
-     * Where the packed B panels start in their buffer, in floats: at a 64-byte boundary when the JVM
-     * aligns objects to 64 bytes ({@code -XX:ObjectAlignmentInBytes=64}, which {@code ./erw} passes), so
-     * that the kernel's B vectors never straddle two cache lines; else 0. A float array's elements start
-     * {@link #arrayBase()} bytes into the object. Measured on the Xeon (2 threads): 2048^3 338-345 ->
-     * 368-376 GFLOP/s, 4096x1152x384 353-357 -> 389-394; a B row split across lines costs the kernel
-     * about 8% (200 vs 217 GFLOP/s per core from L1). Only where the panels lie changes, not the arithmetic.
-     */
-    static final int BOFF = bOffset(vmOption("ObjectAlignmentInBytes"), arrayBase());
-
-    static int bOffset(String objectAlignment, int arrayBase) {
-        int align;
-        try {
-            align = objectAlignment == null ? 0 : Integer.parseInt(objectAlignment);
-        } catch (NumberFormatException e) {
-            align = 0;
-        }
-        if (align < 64 || align % 64 != 0 || arrayBase % 4 != 0) return 0;
-        return (64 - arrayBase % 64) % 64 / 4;
-    }
-
-    /** Bytes from a float array's start to its first element: 12 with compact object headers, 16 with compressed class pointers, else 20. */
-    private static int arrayBase() {
-        if ("true".equals(vmOption("UseCompactObjectHeaders"))) return 12;
-        return "false".equals(vmOption("UseCompressedClassPointers")) ? 20 : 16;
-    }
-
-    /** A HotSpot VM option's value, or null (no jdk.management module, not HotSpot, no such option). */
-    private static String vmOption(String name) {
-        if (ModuleLayer.boot().findModule("jdk.management").isEmpty()) return null;
-        try {
-            return java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class)
-                    .getVMOption(name).getValue();
-        } catch (RuntimeException | LinkageError e) {
-            return null;
-        }
-    }
-
     private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
 
     public static void gemm(WorkerPool pool, boolean transA, boolean transB, int m, int n, int k,
@@ -243,10 +204,10 @@ public final class Sgemm {
     interface BPacker {
         /**
          * Writes {@code B[pc, pc+kc) x [jc, jc+nc)} as panels of {@link #NR} columns: panel {@code q}
-         * (columns {@code jc + q*NR ...}) at {@code dst[dstOff + q * NR * kc]}, its row p at {@code + (p - pc) * NR},
+         * (columns {@code jc + q*NR ...}) at {@code dst[q * NR * kc]}, its row p at {@code + (p - pc) * NR},
          * zero past column {@code jc + nc}.
          */
-        void pack(int pc, int kc, int jc, int nc, float[] dst, int dstOff);
+        void pack(int pc, int kc, int jc, int nc, float[] dst);
     }
 
     /** Columns of a packed B panel (the micro-kernel's width). */
@@ -315,7 +276,7 @@ public final class Sgemm {
                                 float[] a, int aOff, float[] b, int bOff, BPacker packer, float[] c, int cOff, boolean accumulate,
                                 float[] bias, int biasOff, int m0, int m1, int n0, int n1) {
         Buffers buf = BUFFERS.get();
-        int need = BOFF + Math.min(KC, k) * ((Math.min(NC, n1 - n0) + NR - 1) / NR * NR);
+        int need = Math.min(KC, k) * ((Math.min(NC, n1 - n0) + NR - 1) / NR * NR);
         if (buf.b.length < need) buf.b = new float[need];
         float[] bp = buf.b, ap = buf.a, tile = buf.tile;
         for (int jc = n0; jc < n1; jc += NC) {
@@ -323,7 +284,7 @@ public final class Sgemm {
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 boolean loadC = accumulate || pc > 0, fromBias = !loadC && bias != null; // else from zero
-                if (packer != null) packer.pack(pc, kc, jc, nc, bp, BOFF);
+                if (packer != null) packer.pack(pc, kc, jc, nc, bp);
                 else packB(transB, b, bOff, n, k, pc, kc, jc, nc, bp);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
@@ -337,14 +298,14 @@ public final class Sgemm {
                             int nvk = nr <= VL ? 1 : NV; // vectors of the kernel for this tile
                             int co = cOff + ir * n + jc + jr;
                             if (mr == mk && nr == nvk * VL) {
-                                if (loadC) kernel(mk, nvk, kc, ap, ao, bp, BOFF + jr * kc, c, co, n, c, co, n);
-                                else if (fromBias) kernel(mk, nvk, kc, ap, ao, bp, BOFF + jr * kc, c, co, n, bias, biasOff + jc + jr, 0);
-                                else kernel(mk, nvk, kc, ap, ao, bp, BOFF + jr * kc, c, co, n, ZERO, 0, 0);
+                                if (loadC) kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, c, co, n);
+                                else if (fromBias) kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, bias, biasOff + jc + jr, 0);
+                                else kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, ZERO, 0, 0);
                             } else {
                                 if (loadC) for (int r = 0; r < mr; r++) System.arraycopy(c, co + r * n, tile, r * NR, nr);
                                 if (fromBias) for (int r = 0; r < mr; r++) System.arraycopy(bias, biasOff + jc + jr, tile, r * NR, nr);
-                                if (loadC || fromBias) kernel(mk, nvk, kc, ap, ao, bp, BOFF + jr * kc, tile, 0, NR, tile, 0, NR);
-                                else kernel(mk, nvk, kc, ap, ao, bp, BOFF + jr * kc, tile, 0, NR, ZERO, 0, 0);
+                                if (loadC || fromBias) kernel(mk, nvk, kc, ap, ao, bp, jr * kc, tile, 0, NR, tile, 0, NR);
+                                else kernel(mk, nvk, kc, ap, ao, bp, jr * kc, tile, 0, NR, ZERO, 0, 0);
                                 for (int r = 0; r < mr; r++) System.arraycopy(tile, r * NR, c, co + r * n, nr);
                             }
                         }
@@ -363,7 +324,7 @@ public final class Sgemm {
                               float[] bp) {
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
-            int base = BOFF + jr * kc;
+            int base = jr * kc;
             if (!transB) {
                 int src = bOff + pc * n + jc + jr;
                 if (nr == NR) {

@@ -255,17 +255,6 @@ class SgemmTest {
     }
 
     @Test
-    void packedPanelsStartAtACacheLineWhenObjectsAre64ByteAligned() {
-        assertEquals(12, Sgemm.bOffset("64", 16));
-        assertEquals(13, Sgemm.bOffset("64", 12), "compact object headers");
-        assertEquals(11, Sgemm.bOffset("128", 20));
-        assertEquals(0, Sgemm.bOffset("8", 16), "default alignment: the address mod 64 is unknown");
-        assertEquals(0, Sgemm.bOffset("32", 16));
-        assertEquals(0, Sgemm.bOffset(null, 16));
-        assertEquals(0, Sgemm.bOffset("64", 64));
-    }
-
-    @Test
     void peerConfigurationBecomesAnEnvironment() {
         assertEquals(java.util.Map.of(), new GemmBenchmark.Peer(1, "as installed", 1).environment());
         assertEquals(java.util.Map.of("OPENBLAS_CORETYPE", "SKYLAKEX"), new GemmBenchmark.Peer(1, "OPENBLAS_CORETYPE=SKYLAKEX", 1).environment());
