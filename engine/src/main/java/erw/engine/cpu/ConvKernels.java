@@ -91,10 +91,10 @@ final class ConvKernels {
         }
 
         @Override
-        public void pack(int pc, int kc, int jc, int nc, float[] dst) {
+        public void pack(int pc, int kc, int jc, int nc, float[] dst, int dstOff) {
             int[] iy0 = new int[nr], ix0 = new int[nr];
             for (int jr = 0; jr < nc; jr += nr) {
-                int cols = Math.min(nr, nc - jr), base = jr * kc;
+                int cols = Math.min(nr, nc - jr), base = dstOff + jr * kc;
                 // the panel's output pixels: their input row and column at tap (0, 0)
                 for (int j = 0; j < cols; j++) {
                     int o = jc + jr + j;

@@ -138,6 +138,7 @@ public final class Sgemm {
     /** One line on the blocking in use, for benchmark reports. */
     public static String describe() {
         return "micro-tile " + MR + " x " + NR + (BCAST ? " (A pre-broadcast)" : "") + ", KC " + KC + ", NC " + NC + ", MC " + MC
+                + (alignsPanels() ? ", B panels at cache lines" : ", B panels unaligned (no native access for erw.engine)")
                 + " (" + (VENDOR.isEmpty() ? "CPU vendor unknown" : VENDOR) + ", L2 " + (L2 > 0 ? L2 / 1024 + " KiB" : "unknown") + ")";
     }
 
@@ -177,6 +178,51 @@ public final class Sgemm {
     /** A row of +0: the start of the accumulators when C is overwritten (read with row stride 0). */
     private static final float[] ZERO = new float[NR];
 
+    /**
+     * {@code memset(p, 0, 0)}, which writes nothing and returns {@code p}, called as a critical downcall on
+     * a heap array: the array's current address, so that the packed B panels can start at a cache line
+     * (a B vector that straddles two lines costs the kernel about 8%: 200 vs 217 GFLOP/s per core from L1
+     * on the Xeon; 2048^3 on two cores 338-345 -> 368-376 GFLOP/s, 4096x1152x384 353-357 -> 389-394).
+     * Java arrays are only 8-byte aligned and the collector may move them, so the address is read at
+     * every call (tens of nanoseconds). Null where native access is not granted to erw.engine
+     * ({@code --enable-native-access}, which {@code ./erw} passes): then panels start at 0.
+     */
+    private static final java.lang.invoke.MethodHandle ADDRESS_OF = addressOf();
+
+    private static java.lang.invoke.MethodHandle addressOf() {
+        if (!Sgemm.class.getModule().isNativeAccessEnabled()) return null; // no warning, no restricted call
+        try {
+            java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
+            return linker.downcallHandle(linker.defaultLookup().find("memset").orElseThrow(),
+                    java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.ADDRESS,
+                            java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_LONG),
+                    java.lang.foreign.Linker.Option.critical(true));
+        } catch (RuntimeException e) { // IllegalCallerException without native access, no memset, no linker
+            return null;
+        }
+    }
+
+    /** Floats from {@code a[0]} to the first element of {@code a} at a 64-byte boundary (0-15); 0 when unknown. */
+    static int lineOffset(float[] a) {
+        if (ADDRESS_OF == null) return 0;
+        try {
+            long address = ((java.lang.foreign.MemorySegment) ADDRESS_OF.invokeExact(java.lang.foreign.MemorySegment.ofArray(a), 0, 0L)).address();
+            return lineOffset(address);
+        } catch (Throwable e) {
+            return 0;
+        }
+    }
+
+    /** Floats from {@code address} (4-byte aligned) to the next 64-byte boundary. */
+    static int lineOffset(long address) {
+        return (int) ((64 - (address & 63)) & 63) >> 2;
+    }
+
+    /** Whether packed panels are placed at cache lines (native access granted), for reports. */
+    static boolean alignsPanels() {
+        return ADDRESS_OF != null;
+    }
+
     private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
 
     public static void gemm(WorkerPool pool, boolean transA, boolean transB, int m, int n, int k,
@@ -204,10 +250,10 @@ public final class Sgemm {
     interface BPacker {
         /**
          * Writes {@code B[pc, pc+kc) x [jc, jc+nc)} as panels of {@link #NR} columns: panel {@code q}
-         * (columns {@code jc + q*NR ...}) at {@code dst[q * NR * kc]}, its row p at {@code + (p - pc) * NR},
+         * (columns {@code jc + q*NR ...}) at {@code dst[dstOff + q * NR * kc]}, its row p at {@code + (p - pc) * NR},
          * zero past column {@code jc + nc}.
          */
-        void pack(int pc, int kc, int jc, int nc, float[] dst);
+        void pack(int pc, int kc, int jc, int nc, float[] dst, int dstOff);
     }
 
     /** Columns of a packed B panel (the micro-kernel's width). */
@@ -276,16 +322,17 @@ public final class Sgemm {
                                 float[] a, int aOff, float[] b, int bOff, BPacker packer, float[] c, int cOff, boolean accumulate,
                                 float[] bias, int biasOff, int m0, int m1, int n0, int n1) {
         Buffers buf = BUFFERS.get();
-        int need = Math.min(KC, k) * ((Math.min(NC, n1 - n0) + NR - 1) / NR * NR);
+        int need = 15 + Math.min(KC, k) * ((Math.min(NC, n1 - n0) + NR - 1) / NR * NR);
         if (buf.b.length < need) buf.b = new float[need];
         float[] bp = buf.b, ap = buf.a, tile = buf.tile;
+        int boff = lineOffset(bp); // the packed panels start at a cache line
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 boolean loadC = accumulate || pc > 0, fromBias = !loadC && bias != null; // else from zero
-                if (packer != null) packer.pack(pc, kc, jc, nc, bp);
-                else packB(transB, b, bOff, n, k, pc, kc, jc, nc, bp);
+                if (packer != null) packer.pack(pc, kc, jc, nc, bp, boff);
+                else packB(transB, b, bOff, n, k, pc, kc, jc, nc, bp, boff);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     packA(transA, a, aOff, m, k, ic, mc, pc, kc, ap);
@@ -298,14 +345,14 @@ public final class Sgemm {
                             int nvk = nr <= VL ? 1 : NV; // vectors of the kernel for this tile
                             int co = cOff + ir * n + jc + jr;
                             if (mr == mk && nr == nvk * VL) {
-                                if (loadC) kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, c, co, n);
-                                else if (fromBias) kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, bias, biasOff + jc + jr, 0);
-                                else kernel(mk, nvk, kc, ap, ao, bp, jr * kc, c, co, n, ZERO, 0, 0);
+                                if (loadC) kernel(mk, nvk, kc, ap, ao, bp, boff + jr * kc, c, co, n, c, co, n);
+                                else if (fromBias) kernel(mk, nvk, kc, ap, ao, bp, boff + jr * kc, c, co, n, bias, biasOff + jc + jr, 0);
+                                else kernel(mk, nvk, kc, ap, ao, bp, boff + jr * kc, c, co, n, ZERO, 0, 0);
                             } else {
                                 if (loadC) for (int r = 0; r < mr; r++) System.arraycopy(c, co + r * n, tile, r * NR, nr);
                                 if (fromBias) for (int r = 0; r < mr; r++) System.arraycopy(bias, biasOff + jc + jr, tile, r * NR, nr);
-                                if (loadC || fromBias) kernel(mk, nvk, kc, ap, ao, bp, jr * kc, tile, 0, NR, tile, 0, NR);
-                                else kernel(mk, nvk, kc, ap, ao, bp, jr * kc, tile, 0, NR, ZERO, 0, 0);
+                                if (loadC || fromBias) kernel(mk, nvk, kc, ap, ao, bp, boff + jr * kc, tile, 0, NR, tile, 0, NR);
+                                else kernel(mk, nvk, kc, ap, ao, bp, boff + jr * kc, tile, 0, NR, ZERO, 0, 0);
                                 for (int r = 0; r < mr; r++) System.arraycopy(tile, r * NR, c, co + r * n, nr);
                             }
                         }
@@ -321,10 +368,10 @@ public final class Sgemm {
      * using one vector per row reads the same layout (it touches the first VL floats of each row).
      */
     private static void packB(boolean transB, float[] b, int bOff, int n, int k, int pc, int kc, int jc, int nc,
-                              float[] bp) {
+                              float[] bp, int bpOff) {
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
-            int base = jr * kc;
+            int base = bpOff + jr * kc;
             if (!transB) {
                 int src = bOff + pc * n + jc + jr;
                 if (nr == NR) {

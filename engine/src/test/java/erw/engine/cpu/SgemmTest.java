@@ -255,6 +255,21 @@ class SgemmTest {
     }
 
     @Test
+    void packedPanelsStartAtACacheLine() {
+        assertEquals(0, Sgemm.lineOffset(0L));
+        assertEquals(12, Sgemm.lineOffset(16L));
+        assertEquals(1, Sgemm.lineOffset(60L));
+        assertEquals(15, Sgemm.lineOffset(4L));
+        assertEquals(0, Sgemm.lineOffset(1L << 40));
+        int off = Sgemm.lineOffset(new float[100]);
+        assertTrue(off >= 0 && off < 16);
+        // the build's main run grants erw.engine native access (panels aligned), its second run does not
+        // (panels from 0); both run every test of this class
+        String expect = System.getProperty("erw.test.alignedPanels");
+        if (expect != null) assertEquals(Boolean.parseBoolean(expect), Sgemm.alignsPanels());
+    }
+
+    @Test
     void peerConfigurationBecomesAnEnvironment() {
         assertEquals(java.util.Map.of(), new GemmBenchmark.Peer(1, "as installed", 1).environment());
         assertEquals(java.util.Map.of("OPENBLAS_CORETYPE", "SKYLAKEX"), new GemmBenchmark.Peer(1, "OPENBLAS_CORETYPE=SKYLAKEX", 1).environment());
