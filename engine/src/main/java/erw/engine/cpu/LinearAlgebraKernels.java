@@ -131,14 +131,23 @@ final class LinearAlgebraKernels {
                 Sgemm.gemm(pool, true, false, t, hd, t, p, 0, go, 0, dv, 0, false);   // dV = P^T dO
                 for (int i = 0; i < t; i++) {                                          // dS = P (dP - rowsum(dO O))
                     float di = Vec.dot(go, i * hd, o, i * hd, hd);
-                    int r = i * t;
-                    for (int j = 0; j < t; j++) dp[r + j] = p[r + j] * (dp[r + j] - di);
+                    int r = i * t, j = 0;
+                    for (int ub = Vec.S.loopBound(t); j < ub; j += Vec.S.length()) {
+                        FloatVector.fromArray(Vec.S, p, r + j).mul(FloatVector.fromArray(Vec.S, dp, r + j).sub(di)).intoArray(dp, r + j);
+                    }
+                    for (; j < t; j++) dp[r + j] = p[r + j] * (dp[r + j] - di);
                 }
                 Sgemm.gemm(pool, false, false, t, hd, t, dp, 0, k, 0, dq, 0, false);  // dQ = scale dS K (scale below)
                 Sgemm.gemm(pool, true, false, t, hd, t, dp, 0, q, 0, dk, 0, false);   // dK = dS^T (scale Q)
                 for (int j = 0; j < t; j++) {
-                    int row = (b * t + j) * 3 * dim + h * hd;
-                    for (int c = 0; c < hd; c++) {
+                    int row = (b * t + j) * 3 * dim + h * hd, c = 0;
+                    for (int ub = Vec.S.loopBound(hd); c < ub; c += Vec.S.length()) {
+                        int x = j * hd + c; // the same two roundings as the scalar tail: a product, then a sum
+                        FloatVector.fromArray(Vec.S, gq, row + c).add(FloatVector.fromArray(Vec.S, dq, x).mul(scale)).intoArray(gq, row + c);
+                        FloatVector.fromArray(Vec.S, gq, row + dim + c).add(FloatVector.fromArray(Vec.S, dk, x)).intoArray(gq, row + dim + c);
+                        FloatVector.fromArray(Vec.S, gq, row + 2 * dim + c).add(FloatVector.fromArray(Vec.S, dv, x)).intoArray(gq, row + 2 * dim + c);
+                    }
+                    for (; c < hd; c++) {
                         gq[row + c] += scale * dq[j * hd + c];
                         gq[row + dim + c] += dk[j * hd + c];
                         gq[row + 2 * dim + c] += dv[j * hd + c];
