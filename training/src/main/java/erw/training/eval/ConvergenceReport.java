@@ -133,6 +133,7 @@ public final class ConvergenceReport {
             sb.append(String.format(Locale.ROOT, "| %s | %d | %.3f ± %.3f | %.1f%% ± %.1f |%n", m.toUpperCase(Locale.ROOT), f.size(), a[0], a[1], b[0], b[1]));
         }
         sb.append(stepsToReach(points, methods, first));
+        sb.append(pairedBySeed(points, methods));
         if (points.stream().anyMatch(p -> !Double.isNaN(p.extra().fd2()) || !Double.isNaN(p.extra().precision1()))) {
             sb.append("\nBoth evaluators at the final step ([1] the MLP, [2] the convolutional one; precision/recall: Kynkaenniemi et al., k = 3), "
                     + "mean ± std over the seeds measured:\n\n| method | FD [1] | FD [2] | accuracy [2] | precision [1] | recall [1] | precision [2] | recall [2] |\n"
@@ -184,6 +185,96 @@ public final class ConvergenceReport {
             }
         }
         return sb.toString();
+    }
+
+    /** Bootstrap resamples of the seeds, and the resampling's own seed (so a report is reproducible). */
+    static final int RESAMPLES = 10_000;
+    private static final long BOOTSTRAP_SEED = 20261201L;
+
+    /**
+     * Every method against ERW, paired by seed (runs of one seed share data order and noise), on each
+     * evaluator: the mean over seeds of the final FD difference (method - ERW; positive: ERW better) and of
+     * the ratio of steps until a fixed FD (method / ERW; above 1: ERW faster), each with a 95% percentile
+     * bootstrap interval over the seeds, and on how many seeds ERW is ahead. The fixed FD is the highest
+     * final FD among the methods' means over seeds, so that every mean curve reaches it; a seed whose
+     * curve never reaches it counts its last step (at least that many); seeds scored only at the end have
+     * no curve and count for the FD difference only. Empty without ERW or without two shared seeds.
+     */
+    public static String pairedBySeed(List<ConvergenceBenchmark.Point> points, List<String> methods) {
+        if (!methods.contains("erw")) return "";
+        long last = points.stream().mapToLong(ConvergenceBenchmark.Point::step).max().orElse(0);
+        StringBuilder sb = new StringBuilder();
+        for (int e = 0; e < 2; e++) {
+            final int ev = e;
+            java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fd = p -> ev == 0 ? p.fd() : p.extra().fd2();
+            // curves.get(method).get(seed): that run's scored points in step order
+            Map<String, Map<Long, List<ConvergenceBenchmark.Point>>> curves = new LinkedHashMap<>();
+            for (String m : methods) {
+                Map<Long, List<ConvergenceBenchmark.Point>> bySeed = new java.util.TreeMap<>();
+                points.stream().filter(p -> p.method().equals(m) && !Double.isNaN(fd.applyAsDouble(p)))
+                        .sorted(java.util.Comparator.comparingLong(ConvergenceBenchmark.Point::step))
+                        .forEach(p -> bySeed.computeIfAbsent(p.seed(), k -> new ArrayList<>()).add(p));
+                bySeed.values().removeIf(c -> c.get(c.size() - 1).step() != last);
+                curves.put(m, bySeed);
+            }
+            double target = Double.NEGATIVE_INFINITY;
+            for (var c : curves.values()) {
+                if (c.isEmpty()) continue;
+                target = Math.max(target, c.values().stream().mapToDouble(l -> fd.applyAsDouble(l.get(l.size() - 1))).average().orElseThrow());
+            }
+            Map<Long, List<ConvergenceBenchmark.Point>> erw = curves.get("erw");
+            StringBuilder rows = new StringBuilder();
+            for (String m : methods) {
+                if (m.equals("erw")) continue;
+                List<Long> seeds = curves.get(m).keySet().stream().filter(erw::containsKey).toList();
+                if (seeds.size() < 2) continue;
+                double[] diff = new double[seeds.size()];
+                List<Double> ratios = new ArrayList<>();
+                int ahead = 0, faster = 0;
+                for (int i = 0; i < seeds.size(); i++) {
+                    List<ConvergenceBenchmark.Point> a = curves.get(m).get(seeds.get(i)), b = erw.get(seeds.get(i));
+                    diff[i] = fd.applyAsDouble(a.get(a.size() - 1)) - fd.applyAsDouble(b.get(b.size() - 1));
+                    if (diff[i] > 0) ahead++;
+                    if (a.size() < 2 || b.size() < 2) continue; // scored at the end only: no curve to cross the target
+                    double ratio = firstStepAtOrBelow(a, fd, target) / firstStepAtOrBelow(b, fd, target);
+                    ratios.add(ratio);
+                    if (ratio > 1) faster++;
+                }
+                double[] d = pairedBootstrap(diff, RESAMPLES, BOOTSTRAP_SEED);
+                String steps = ratios.size() < 2 ? String.format(Locale.ROOT, "- (%d curves) | - |", ratios.size()) : ratioCells(ratios, faster);
+                rows.append(String.format(Locale.ROOT, "| %s | %d | %+.3f [%+.3f, %+.3f] | %d of %d | %s%n",
+                        m.toUpperCase(Locale.ROOT), seeds.size(), d[0], d[1], d[2], ahead, seeds.size(), steps));
+            }
+            if (rows.isEmpty()) continue;
+            sb.append(String.format(Locale.ROOT, "%nPaired by seed against ERW on evaluator [%d], mean over seeds [95%% bootstrap interval, %d resamples of the seeds]: "
+                    + "final FD difference (method - ERW; > 0: ERW lower) and steps until FD %.3f (the highest of the methods' mean final FDs; ERW's warmup steps count) "
+                    + "as a ratio (method / ERW; > 1: ERW there first):%n%n| method | seeds | FD difference | ERW lower | steps ratio | ERW first |%n|---|---:|---:|---:|---:|---:|%n",
+                    e + 1, RESAMPLES, target)).append(rows);
+        }
+        return sb.toString();
+    }
+
+    private static String ratioCells(List<Double> ratios, int faster) {
+        double[] r = pairedBootstrap(ratios.stream().mapToDouble(Double::doubleValue).toArray(), RESAMPLES, BOOTSTRAP_SEED);
+        return String.format(Locale.ROOT, "%.2f [%.2f, %.2f] | %d of %d |", r[0], r[1], r[2], faster, ratios.size());
+    }
+
+    /**
+     * The mean of {@code v} and the 2.5th and 97.5th percentiles of the means of {@code resamples} samples of
+     * {@code v} drawn with replacement (seeded), as {mean, low, high}.
+     */
+    static double[] pairedBootstrap(double[] v, int resamples, long seed) {
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+        int n = v.length;
+        double mean = java.util.Arrays.stream(v).average().orElse(Double.NaN);
+        double[] means = new double[resamples];
+        for (int b = 0; b < resamples; b++) {
+            double sum = 0;
+            for (int i = 0; i < n; i++) sum += v[rnd.nextInt(n)];
+            means[b] = sum / n;
+        }
+        java.util.Arrays.sort(means);
+        return new double[] {mean, means[(int) Math.floor(0.025 * (resamples - 1))], means[(int) Math.ceil(0.975 * (resamples - 1))]};
     }
 
     /** The first step at which the curve is at or below {@code target}, interpolated between points. */

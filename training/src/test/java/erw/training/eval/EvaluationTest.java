@@ -125,8 +125,35 @@ class EvaluationTest {
         assertTrue(!md.contains("Both evaluators"), "no second-evaluator table without second-evaluator figures");
         // steps to the highest final FD (SIT's 10 at step 200): ERW crosses it between 100 (20) and 200 (8) at 100 + 100 * 10/12
         assertTrue(md.contains("reaches 10.000") && md.contains("| SIT | 200 | 1.09 |") && md.contains("| ERW | 183 | 1.00 |"), md);
+        // paired by seed: FD differences 2 (seed 0) and 8 (seed 1); seed 1 is scored at the end only, so one curve
+        // for the steps ratio, too few for an interval
+        assertTrue(md.contains("| SIT | 2 | +5.000 [+2.000, +8.000] | 2 of 2 | - (1 curves) | - |"), md);
+        // with a second full curve: steps until 12 (the higher mean final FD) SIT 190 / ERW 166.7 on seed 0,
+        // SIT 200 (never reaches it: its last step) / ERW 150 on seed 1
+        List<ConvergenceBenchmark.Point> two = new java.util.ArrayList<>(pts);
+        two.add(new ConvergenceBenchmark.Point("sit", 1, 100, 40, 0.5, 50, 10));
+        two.add(new ConvergenceBenchmark.Point("erw", 1, 100, 18, 0.6, 50, 10));
+        String paired = ConvergenceReport.pairedBySeed(two, List.of("sit", "erw"));
+        assertTrue(paired.contains("steps until FD 12.000") && paired.contains("| SIT | 2 | +5.000 [+2.000, +8.000] | 2 of 2 | 1.24 [1.14, 1.33] | 2 of 2 |"), paired);
         // the written CSV reads back to the same points
         assertEquals(pts.toString(), ConvergenceReport.readCsv(dir.resolve("results.csv")).toString());
+    }
+
+    @Test
+    void pairedBootstrapIntervalsAreSeededPercentiles() {
+        double[] flat = ConvergenceReport.pairedBootstrap(new double[] {3, 3, 3}, 1000, 1);
+        assertArrayEquals(new double[] {3, 3, 3}, flat);
+        double[] v = {1, 2, 3, 10};
+        double[] a = ConvergenceReport.pairedBootstrap(v, 10_000, 7), b = ConvergenceReport.pairedBootstrap(v, 10_000, 7);
+        assertArrayEquals(a, b, "the same seed gives the same interval");
+        assertEquals(4, a[0], 1e-12);
+        assertTrue(a[1] >= 1 && a[1] < 4 && a[2] > 4 && a[2] <= 10, java.util.Arrays.toString(a));
+        // a normal sample: the interval is about mean +- 1.96 sd / sqrt(n)
+        java.util.SplittableRandom r = new java.util.SplittableRandom(5);
+        double[] x = new double[400];
+        for (int i = 0; i < x.length; i++) x[i] = r.nextGaussian();
+        double[] c = ConvergenceReport.pairedBootstrap(x, 10_000, 9);
+        assertEquals(2 * 1.96 / Math.sqrt(400), c[2] - c[1], 0.02, java.util.Arrays.toString(c));
     }
 
     @Test
