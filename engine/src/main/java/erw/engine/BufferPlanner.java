@@ -228,7 +228,7 @@ public final class BufferPlanner {
                         for (Tensor t : ts) acc.add(new Access(store(t, false), false));
                     }
                     for (Tensor t : f.outputs()) if (t.requiresGrad()) acc.add(new Access(store(t, true), false));
-                    for (Tensor t : f.inputs()) if (t.requiresGrad()) acc.add(new Access(store(t, true), false)); // accumulates
+                    for (Tensor t : f.inputs()) if (t.requiresGrad()) acc.add(new Access(store(t, true), b.overwrites(t))); // accumulates, or writes whole
                 }
                 // optimizer and bookkeeping ops read and update parameters, their gradients and state in place
                 case AdamW _, ClipGradNorm _, EmaUpdate _, L2Norm _ -> {

@@ -504,9 +504,13 @@ public final class Graph {
         List<List<Tensor>> zeroBefore = new ArrayList<>();
         for (int j = 0; j < sweep.size(); j++) zeroBefore.add(new ArrayList<>());
         List<Tensor> untouched = new ArrayList<>();
+        // overwrite.get(j): gradients that VJP j writes whole instead of accumulating (first writes; no zeroing)
+        List<List<Tensor>> overwrite = new ArrayList<>();
+        for (int j = 0; j < sweep.size(); j++) overwrite.add(new ArrayList<>());
         for (Tensor t : activations) {
             Integer j = firstWriter.get(t.root());
             if (j == null) untouched.add(t);
+            else if (writesWholeGradient(sweep.get(j), t)) overwrite.get(j).add(t);
             else zeroBefore.get(j).add(t);
         }
         g.add(new ZeroGrad(name + ".zero_activation_grads", untouched));
@@ -518,16 +522,39 @@ public final class Graph {
                 for (int k = sg.from(); k < sg.to(); k++) g.add(ops.get(k));
             }
             if (!zeroBefore.get(j).isEmpty()) g.add(new ZeroGrad(op.name() + ".zero_input_grads", zeroBefore.get(j)));
-            g.add(new BackwardOf(op));
+            g.add(new BackwardOf(op, List.copyOf(overwrite.get(j))));
         }
         return g;
     }
 
     /**
-     * A step of a backward graph: the vector-Jacobian product of a forward op. Backends run it with
-     * their backward switch over the forward op; it has no kernel of its own.
+     * Whether the VJP of {@code op} can write the whole gradient of its input {@code t} instead of adding to
+     * it, when it is that gradient's first writer: a matmul's operand gradient is one GEMM product over the
+     * operand's whole array (started from zero rather than from the zeroed array: the same bits), unless
+     * both operands are the same array. Every backend honours it ({@link BackwardOf#overwrites}).
      */
-    public record BackwardOf(Op forward) implements Op {
+    static boolean writesWholeGradient(Op op, Tensor t) {
+        if (t.size() != t.root().size()) return false;
+        return op instanceof Matmul m && (t == m.a() || t == m.b()) && m.a().root() != m.b().root();
+    }
+
+    /**
+     * A step of a backward graph: the vector-Jacobian product of a forward op. Backends run it with
+     * their backward switch over the forward op; it has no kernel of its own. {@code overwrite}: inputs
+     * whose gradient this step writes whole rather than accumulates into (their first write in the sweep,
+     * so nothing zeroes them first; see {@link Graph#writesWholeGradient}).
+     */
+    public record BackwardOf(Op forward, List<Tensor> overwrite) implements Op {
+        public BackwardOf(Op forward) {
+            this(forward, List.of());
+        }
+
+        /** Whether this step writes {@code t}'s gradient whole (identity: the op's own operand). */
+        public boolean overwrites(Tensor t) {
+            for (Tensor o : overwrite) if (o == t) return true;
+            return false;
+        }
+
         @Override public String name() { return forward.name() + ".backward"; }
         @Override public String type() { return forward.type() + "_backward"; }
         @Override public List<Tensor> inputs() { return forward.outputs(); }

@@ -37,20 +37,21 @@ final class LinearAlgebraLowering {
                 op.m(), op.n(), op.k(), false);
     }
 
-    static void matmulBackward(Matmul op, TaskSink s) {
+    /** {@code writeA}/{@code writeB}: the step writes that operand's gradient whole instead of adding to it (its first write). */
+    static void matmulBackward(Matmul op, boolean writeA, boolean writeB, TaskSink s) {
         Tensor a = op.a(), b = op.b(), bias = op.bias(), c = op.c();
         boolean transA = op.transA(), transB = op.transB();
         int m = op.m(), n = op.n(), k = op.k();
         FloatArray dc = s.gradRead(c);
         if (a.requiresGrad()) {
-            FloatArray ga = s.gradUpdate(a), bd = s.read(b);
-            if (!transA) gemm(s, dc, false, bd, !transB, ga, null, m, k, n, true);   // dA += dC op(B)^T
-            else gemm(s, bd, transB, dc, true, ga, null, k, m, n, true);              // dA += op(B) dC^T
+            FloatArray ga = writeA ? s.gradWrite(a) : s.gradUpdate(a), bd = s.read(b);
+            if (!transA) gemm(s, dc, false, bd, !transB, ga, null, m, k, n, !writeA);   // dA += dC op(B)^T
+            else gemm(s, bd, transB, dc, true, ga, null, k, m, n, !writeA);              // dA += op(B) dC^T
         }
         if (b.requiresGrad()) {
-            FloatArray gb = s.gradUpdate(b), ad = s.read(a);
-            if (!transB) gemm(s, ad, !transA, dc, false, gb, null, k, n, m, true);   // dB += op(A)^T dC
-            else gemm(s, dc, true, ad, transA, gb, null, n, k, m, true);              // dB += dC^T op(A)
+            FloatArray gb = writeB ? s.gradWrite(b) : s.gradUpdate(b), ad = s.read(a);
+            if (!transB) gemm(s, ad, !transA, dc, false, gb, null, k, n, m, !writeB);   // dB += op(A)^T dC
+            else gemm(s, dc, true, ad, transA, gb, null, n, k, m, !writeB);              // dB += dC^T op(A)
         }
         if (bias != null && bias.requiresGrad()) columnSums(s, dc, s.gradUpdate(bias), m, n);
     }

@@ -92,14 +92,14 @@ final class Lowerings {
             case SeedGrad o -> OptimizerLowering.seedGrad(o, s);
             case Randn o -> OptimizerLowering.randn(o, s);
             case LinearInterpolant o -> OptimizerLowering.linearInterpolant(o, s);
-            case Graph.BackwardOf b -> backward(b.forward(), s);
+            case Graph.BackwardOf b -> backward(b, s);
         }
     }
 
-    /** The backward of a forward op; accumulates into its inputs' gradients like the CPU's. */
-    private static void backward(Op op, TaskSink s) {
-        switch (op) {
-            case Matmul o -> LinearAlgebraLowering.matmulBackward(o, s);
+    /** The backward of a forward op; accumulates into its inputs' gradients, or writes those the step overwrites, like the CPU's. */
+    private static void backward(Graph.BackwardOf step, TaskSink s) {
+        switch (step.forward()) {
+            case Matmul o -> LinearAlgebraLowering.matmulBackward(o, step.overwrites(o.a()), step.overwrites(o.b()), s);
             case Attention o -> LinearAlgebraLowering.attentionBackward(o, s);
             case Add o -> PointwiseLowering.addBackward(o, s);
             case Mul o -> PointwiseLowering.mulBackward(o, s);
@@ -129,7 +129,7 @@ final class Lowerings {
             case Upsample o -> ImageLowering.upsampleBackward(o, s);
             // not differentiated: data preparation and optimizer steps
             case TimestepEmbedding _, AdamW _, ClipGradNorm _, EmaUpdate _, ZeroGrad _, Randn _, LinearInterpolant _ -> { }
-            case SeedGrad _, Graph.BackwardOf _ -> throw new EngineException("TornadoVM backend: " + op.type() + " '" + op.name() + "' has no backward");
+            case SeedGrad _, Graph.BackwardOf _ -> throw new EngineException("TornadoVM backend: " + step.forward().type() + " '" + step.forward().name() + "' has no backward");
         }
     }
 }

@@ -84,6 +84,11 @@ final class TaskSink {
         return use(t, gradOf(t), READ);
     }
 
+    /** A gradient that the next task writes whole (its first write in a backward sweep). */
+    FloatArray gradWrite(Tensor t) {
+        return use(t, gradOf(t), WRITE);
+    }
+
     /** A gradient that the next task accumulates into. */
     FloatArray gradUpdate(Tensor t) {
         return use(t, gradOf(t), READ | WRITE);

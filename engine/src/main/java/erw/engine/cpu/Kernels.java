@@ -89,14 +89,17 @@ public final class Kernels {
             case SeedGrad o -> OptimizerKernels.seedGrad(o, pool);
             case Randn o -> OptimizerKernels.randn(o, pool);
             case LinearInterpolant o -> OptimizerKernels.linearInterpolant(o, pool);
-            case Graph.BackwardOf b -> backward(b.forward(), pool);
+            case Graph.BackwardOf b -> backward(b, pool);
         }
     }
 
-    /** The vector-Jacobian product of a forward op: accumulates its inputs' gradients from its outputs' gradients. */
-    public static void backward(Op op, WorkerPool pool) {
-        switch (op) {
-            case Matmul o -> LinearAlgebraKernels.matmulBackward(o, pool);
+    /**
+     * The vector-Jacobian product of a forward op: accumulates its inputs' gradients from its outputs'
+     * gradients, or writes those the step {@link Graph.BackwardOf#overwrites overwrites}.
+     */
+    public static void backward(Graph.BackwardOf step, WorkerPool pool) {
+        switch (step.forward()) {
+            case Matmul o -> LinearAlgebraKernels.matmulBackward(o, step.overwrites(o.a()), step.overwrites(o.b()), pool);
             case Attention o -> LinearAlgebraKernels.attentionBackward(o, pool);
             case Add o -> PointwiseKernels.addBackward(o, pool);
             case Mul o -> PointwiseKernels.mulBackward(o, pool);
@@ -126,7 +129,7 @@ public final class Kernels {
             case Upsample o -> ConvKernels.upsampleBackward(o, pool);
             // not differentiated: data preparation and optimizer steps
             case TimestepEmbedding _, AdamW _, ClipGradNorm _, EmaUpdate _, ZeroGrad _, Randn _, LinearInterpolant _ -> { }
-            case SeedGrad _, Graph.BackwardOf _ -> throw new EngineException(op.type() + " '" + op.name() + "' has no backward");
+            case SeedGrad _, Graph.BackwardOf _ -> throw new EngineException(step.forward().type() + " '" + step.forward().name() + "' has no backward");
         }
     }
 }

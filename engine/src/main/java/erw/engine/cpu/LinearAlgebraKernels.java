@@ -17,23 +17,24 @@ final class LinearAlgebraKernels {
         Sgemm.gemm(pool, op.transA(), op.transB(), op.m(), op.n(), op.k(), a.data(), 0, b.data(), 0, c.data(), 0, false, bias == null ? null : bias.data(), 0);
     }
 
-    static void matmulBackward(Matmul op, WorkerPool pool) {
+    /** {@code writeA}/{@code writeB}: the step writes that operand's gradient whole instead of adding to it (its first write). */
+    static void matmulBackward(Matmul op, boolean writeA, boolean writeB, WorkerPool pool) {
         Tensor a = op.a(), b = op.b(), bias = op.bias(), c = op.c();
         boolean transA = op.transA(), transB = op.transB();
         int m = op.m(), n = op.n(), k = op.k();
         float[] dc = c.grad();
         if (a.requiresGrad()) {
             if (!transA) { // dA (m,k) += dC (m,n) . op(B)^T
-                Sgemm.gemm(pool, false, !transB, m, k, n, dc, 0, b.data(), 0, a.grad(), 0, true);
+                Sgemm.gemm(pool, false, !transB, m, k, n, dc, 0, b.data(), 0, a.grad(), 0, !writeA);
             } else {       // dA (k,m) += op(B) (k,n) . dC^T
-                Sgemm.gemm(pool, transB, true, k, m, n, b.data(), 0, dc, 0, a.grad(), 0, true);
+                Sgemm.gemm(pool, transB, true, k, m, n, b.data(), 0, dc, 0, a.grad(), 0, !writeA);
             }
         }
         if (b.requiresGrad()) {
             if (!transB) { // dB (k,n) += op(A)^T (k,m) . dC
-                Sgemm.gemm(pool, !transA, false, k, n, m, a.data(), 0, dc, 0, b.grad(), 0, true);
+                Sgemm.gemm(pool, !transA, false, k, n, m, a.data(), 0, dc, 0, b.grad(), 0, !writeB);
             } else {       // dB (n,k) += dC^T (n,m) . op(A)
-                Sgemm.gemm(pool, true, transA, n, k, m, dc, 0, a.data(), 0, b.grad(), 0, true);
+                Sgemm.gemm(pool, true, transA, n, k, m, dc, 0, a.data(), 0, b.grad(), 0, !writeB);
             }
         }
         if (bias != null && bias.requiresGrad()) Reduce.addColumnSums(pool, dc, 0, m, n, bias.grad(), 0);
