@@ -104,8 +104,8 @@ final class Lowerings {
             case Add o -> PointwiseLowering.addBackward(o, s);
             case Mul o -> PointwiseLowering.mulBackward(o, s);
             case Scale o -> PointwiseLowering.scaleBackward(o, s);
-            case Silu o -> PointwiseLowering.siluBackward(o, s);
-            case Gelu o -> PointwiseLowering.geluBackward(o, s);
+            case Silu o -> PointwiseLowering.siluBackward(o, step.overwrites(o.x()), s);
+            case Gelu o -> PointwiseLowering.geluBackward(o, step.overwrites(o.x()), s);
             case GatedResidual o -> PointwiseLowering.gatedResidualBackward(o, s);
             case Modulate o -> PointwiseLowering.modulateBackward(o, s);
             case LayerNorm o -> RowLowering.layerNormBackward(o, s);

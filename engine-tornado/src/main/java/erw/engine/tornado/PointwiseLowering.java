@@ -68,20 +68,22 @@ final class PointwiseLowering {
         s.task("scale_bwd", PointwiseKernels::scale, go, gx, fd, alpha, n, 1);
     }
 
-    static void siluBackward(Silu op, TaskSink s) {
+    /** {@code write}: the step writes x's gradient whole (its first write) instead of adding to it. */
+    static void siluBackward(Silu op, boolean write, TaskSink s) {
         Tensor x = op.x();
         if (!x.requiresGrad()) return;
-        FloatArray xd = s.read(x), go = s.gradRead(op.out()), gx = s.gradUpdate(x);
+        FloatArray xd = s.read(x), go = s.gradRead(op.out()), gx = write ? s.gradWrite(x) : s.gradUpdate(x);
         int n = x.size();
-        s.task("silu_bwd", PointwiseKernels::siluBackward, xd, go, gx, n);
+        s.task("silu_bwd", PointwiseKernels::siluBackward, xd, go, gx, n, write ? 0 : 1);
     }
 
-    static void geluBackward(Gelu op, TaskSink s) {
+    /** {@code write}: the step writes x's gradient whole (its first write) instead of adding to it. */
+    static void geluBackward(Gelu op, boolean write, TaskSink s) {
         Tensor x = op.x();
         if (!x.requiresGrad()) return;
-        FloatArray xd = s.read(x), go = s.gradRead(op.out()), gx = s.gradUpdate(x);
+        FloatArray xd = s.read(x), go = s.gradRead(op.out()), gx = write ? s.gradWrite(x) : s.gradUpdate(x);
         int n = x.size();
-        s.task("gelu_bwd", PointwiseKernels::geluBackward, xd, go, gx, n);
+        s.task("gelu_bwd", PointwiseKernels::geluBackward, xd, go, gx, n, write ? 0 : 1);
     }
 
     static void addBackward(Add op, TaskSink s) {

@@ -104,8 +104,8 @@ public final class Kernels {
             case Add o -> PointwiseKernels.addBackward(o, pool);
             case Mul o -> PointwiseKernels.mulBackward(o, pool);
             case Scale o -> PointwiseKernels.scaleBackward(o, pool);
-            case Silu o -> PointwiseKernels.siluBackward(o, pool);
-            case Gelu o -> PointwiseKernels.geluBackward(o, pool);
+            case Silu o -> PointwiseKernels.siluBackward(o, step.overwrites(o.x()), pool);
+            case Gelu o -> PointwiseKernels.geluBackward(o, step.overwrites(o.x()), pool);
             case GatedResidual o -> PointwiseKernels.gatedResidualBackward(o, pool);
             case Modulate o -> PointwiseKernels.modulateBackward(o, pool);
             case LayerNorm o -> RowKernels.layerNormBackward(o, pool);

@@ -123,11 +123,12 @@ final class PointwiseKernels {
         pool.parallelFor(op.x().size(), GRAIN, (lo, hi) -> siluForward(xd, od, lo, hi));
     }
 
-    static void siluBackward(Silu op, WorkerPool pool) {
+    /** {@code write}: the step writes x's gradient whole (its first write) instead of adding to it; the same bits as adding to zeros. */
+    static void siluBackward(Silu op, boolean write, WorkerPool pool) {
         Tensor x = op.x();
         if (!x.requiresGrad()) return;
         float[] xd = x.data(), g = op.out().grad(), gx = x.grad();
-        pool.parallelFor(x.size(), GRAIN, (lo, hi) -> siluBackward(xd, g, gx, lo, hi));
+        pool.parallelFor(x.size(), GRAIN, (lo, hi) -> siluBackward(xd, g, gx, write, lo, hi));
     }
 
     static void geluForward(Gelu op, WorkerPool pool) {
@@ -135,11 +136,12 @@ final class PointwiseKernels {
         pool.parallelFor(op.x().size(), GRAIN, (lo, hi) -> geluForward(xd, od, lo, hi));
     }
 
-    static void geluBackward(Gelu op, WorkerPool pool) {
+    /** {@code write}: the step writes x's gradient whole (its first write) instead of adding to it; the same bits as adding to zeros. */
+    static void geluBackward(Gelu op, boolean write, WorkerPool pool) {
         Tensor x = op.x();
         if (!x.requiresGrad()) return;
         float[] xd = x.data(), g = op.out().grad(), gx = x.grad();
-        pool.parallelFor(x.size(), GRAIN, (lo, hi) -> geluBackward(xd, g, gx, lo, hi));
+        pool.parallelFor(x.size(), GRAIN, (lo, hi) -> geluBackward(xd, g, gx, write, lo, hi));
     }
 
     private static void siluForward(float[] xd, float[] od, int lo, int hi) {
@@ -168,22 +170,22 @@ final class PointwiseKernels {
         }
     }
 
-    private static void siluBackward(float[] xd, float[] g, float[] gx, int lo, int hi) {
+    private static void siluBackward(float[] xd, float[] g, float[] gx, boolean write, int lo, int hi) {
         int i = lo, ub = lo + S.loopBound(hi - lo);
         for (; i < ub; i += S.length()) {
             FloatVector v = FloatVector.fromArray(S, xd, i);
             FloatVector sg = FastMath.sigmoid(v);
             FloatVector d = v.mul(sg.neg().add(1f)).add(1f).mul(sg);
-            FloatVector.fromArray(S, g, i).fma(d, FloatVector.fromArray(S, gx, i)).intoArray(gx, i);
+            FloatVector.fromArray(S, g, i).fma(d, write ? FloatVector.zero(S) : FloatVector.fromArray(S, gx, i)).intoArray(gx, i);
         }
         for (; i < hi; i++) {
             float v = xd[i];
             float s = FastMath.sigmoid(v);
-            gx[i] += g[i] * s * (1f + v * (1f - s));
+            gx[i] = (write ? 0f : gx[i]) + g[i] * s * (1f + v * (1f - s));
         }
     }
 
-    private static void geluBackward(float[] xd, float[] g, float[] gx, int lo, int hi) {
+    private static void geluBackward(float[] xd, float[] g, float[] gx, boolean write, int lo, int hi) {
         int i = lo, ub = lo + S.loopBound(hi - lo);
         for (; i < ub; i += S.length()) {
             FloatVector v = FloatVector.fromArray(S, xd, i);
@@ -191,14 +193,14 @@ final class PointwiseKernels {
             FloatVector th = FastMath.tanh(v2.mul(v).mul(GELU_C).add(v).mul(SQRT_2_OVER_PI));
             FloatVector du = v2.mul(3f * GELU_C).add(1f).mul(SQRT_2_OVER_PI);
             FloatVector d = th.add(1f).mul(0.5f).add(v.mul(0.5f).mul(th.mul(th).neg().add(1f)).mul(du));
-            FloatVector.fromArray(S, g, i).fma(d, FloatVector.fromArray(S, gx, i)).intoArray(gx, i);
+            FloatVector.fromArray(S, g, i).fma(d, write ? FloatVector.zero(S) : FloatVector.fromArray(S, gx, i)).intoArray(gx, i);
         }
         for (; i < hi; i++) {
             float v = xd[i];
             float u = SQRT_2_OVER_PI * (v + GELU_C * v * v * v);
             float th = FastMath.tanh(u);
             float du = SQRT_2_OVER_PI * (1f + 3f * GELU_C * v * v);
-            gx[i] += g[i] * (0.5f * (1f + th) + 0.5f * v * (1f - th * th) * du);
+            gx[i] = (write ? 0f : gx[i]) + g[i] * (0.5f * (1f + th) + 0.5f * v * (1f - th * th) * du);
         }
     }
 

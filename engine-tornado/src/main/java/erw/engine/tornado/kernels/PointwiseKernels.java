@@ -63,11 +63,13 @@ public final class PointwiseKernels {
         }
     }
 
-    public static void siluBackward(FloatArray x, FloatArray g, FloatArray gx, int n) {
+    /** gx (+)= g * silu'(x): added to gx when acc is 1, else written (from zero). */
+    public static void siluBackward(FloatArray x, FloatArray g, FloatArray gx, int n, int acc) {
         for (@Parallel int i = 0; i < n; i++) {
             float v = x.get(i);
             float s = 1f / (1f + TornadoMath.exp(-v));
-            gx.set(i, gx.get(i) + g.get(i) * s * (1f + v * (1f - s)));
+            float base = acc != 0 ? gx.get(i) : 0f;
+            gx.set(i, base + g.get(i) * s * (1f + v * (1f - s)));
         }
     }
 
@@ -79,13 +81,15 @@ public final class PointwiseKernels {
         }
     }
 
-    public static void geluBackward(FloatArray x, FloatArray g, FloatArray gx, int n) {
+    /** gx (+)= g * gelu'(x) (tanh form): added to gx when acc is 1, else written (from zero). */
+    public static void geluBackward(FloatArray x, FloatArray g, FloatArray gx, int n, int acc) {
         for (@Parallel int i = 0; i < n; i++) {
             float v = x.get(i);
             float u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
             float th = TornadoMath.tanh(u);
             float du = 0.7978845608028654f * (1f + 3f * 0.044715f * v * v);
-            gx.set(i, gx.get(i) + g.get(i) * (0.5f * (1f + th) + 0.5f * v * (1f - th * th) * du));
+            float base = acc != 0 ? gx.get(i) : 0f;
+            gx.set(i, base + g.get(i) * (0.5f * (1f + th) + 0.5f * v * (1f - th * th) * du));
         }
     }
 
