@@ -531,8 +531,8 @@ public final class Graph {
      * Whether the VJP of {@code op} can write the whole gradient of its input {@code t} instead of adding to
      * it, when it is that gradient's first writer: a matmul's operand gradient is one GEMM product over the
      * operand's whole array (started from zero rather than from the zeroed array: the same bits), unless
-     * both operands are the same array; GELU's and SiLU's input gradients are elementwise products (added
-     * to zero, not to the zeroed array). Every backend honours it ({@link BackwardOf#overwrites}).
+     * both operands are the same array; GELU's and SiLU's input gradients and a gated residual's x and h
+     * gradients are elementwise (added to zero, not to the zeroed array). Every backend honours it ({@link BackwardOf#overwrites}).
      */
     static boolean writesWholeGradient(Op op, Tensor t) {
         if (t.size() != t.root().size()) return false;
@@ -540,6 +540,7 @@ public final class Graph {
             case Matmul m -> (t == m.a() || t == m.b()) && m.a().root() != m.b().root();
             case Gelu g -> t == g.x(); // elementwise: every element of the input's gradient written once
             case Silu s -> t == s.x();
+            case GatedResidual r -> (t == r.x() || t == r.h()) && r.x().root() != r.h().root();
             default -> false; // every other VJP adds into a zeroed gradient (always correct)
         };
     }

@@ -47,7 +47,8 @@ class BufferPlannerTest {
                 fwd.beginSegment("b" + b);
                 Tensor u = fwd.gelu("b" + b + ".act", fwd.linear("b" + b + ".fc1", fwd.layerNorm("b" + b + ".norm", h, null, null, 1e-6f), w1, bias));
                 Tensor v = fwd.linear("b" + b + ".fc2", u, w2, null);
-                h = fwd.add("b" + b + ".residual", h, fwd.silu("b" + b + ".silu", v));
+                Tensor gate = param("b" + b + ".gate", 1, 16);
+                h = fwd.gatedResidual("b" + b + ".residual", h, gate, fwd.silu("b" + b + ".silu", v));
                 fwd.endSegment();
                 hidden.add(h);
             }
@@ -124,8 +125,9 @@ class BufferPlannerTest {
         }
         // per block: fc2's input (the GELU output) and fc1's input (the LayerNorm output; not in block 0, which
         // normalizes the input x, needing no gradient) by the matmuls, the GELU's and SiLU's inputs (fc1's and
-        // fc2's outputs) by those elementwise VJPs: 11 gradients
-        assertEquals(11, written.size(), written.toString());
+        // fc2's outputs) by those elementwise VJPs, the gated residual's h (the SiLU output) and x (the block's
+        // input; not block 0's, the input x): 16 gradients
+        assertEquals(16, written.size(), written.toString());
         for (Tensor t : written) assertTrue(zeroed.stream().noneMatch(z -> z == t), t + " is written whole and zeroed as well");
         Net c = new Net();
         float[] control = c.train(c.stepWithoutFirstWrites(), 3);

@@ -106,7 +106,7 @@ final class Lowerings {
             case Scale o -> PointwiseLowering.scaleBackward(o, s);
             case Silu o -> PointwiseLowering.siluBackward(o, step.overwrites(o.x()), s);
             case Gelu o -> PointwiseLowering.geluBackward(o, step.overwrites(o.x()), s);
-            case GatedResidual o -> PointwiseLowering.gatedResidualBackward(o, s);
+            case GatedResidual o -> PointwiseLowering.gatedResidualBackward(o, step.overwrites(o.x()), step.overwrites(o.h()), s);
             case Modulate o -> PointwiseLowering.modulateBackward(o, s);
             case LayerNorm o -> RowLowering.layerNormBackward(o, s);
             case Softmax o -> RowLowering.softmaxBackward(o, s);

@@ -118,17 +118,18 @@ final class PointwiseLowering {
         }
     }
 
-    static void gatedResidualBackward(GatedResidual op, TaskSink s) {
+    /** {@code writeX}/{@code writeH}: the step writes that input's gradient whole (its first write) instead of adding to it. */
+    static void gatedResidualBackward(GatedResidual op, boolean writeX, boolean writeH, TaskSink s) {
         Tensor x = op.x(), gate = op.gate(), h = op.h(), out = op.out();
         int n = op.n(), t = op.t(), d = op.d(), size = x.size();
         FloatArray go = s.gradRead(out);
         if (x.requiresGrad()) {
-            FloatArray gx = s.gradUpdate(x);
-            s.task("gated_residual_bwd_x", PointwiseKernels::accumulate, go, gx, size);
+            if (writeX) s.task("gated_residual_bwd_x", PointwiseKernels::assign, go, s.gradWrite(x), size);
+            else s.task("gated_residual_bwd_x", PointwiseKernels::accumulate, go, s.gradUpdate(x), size);
         }
         if (h.requiresGrad()) {
-            FloatArray gd = s.read(gate), gh = s.gradUpdate(h);
-            s.task("gated_residual_bwd_h", PointwiseKernels::broadcastProductBackward, go, gd, gh, t, d, size);
+            FloatArray gd = s.read(gate), gh = writeH ? s.gradWrite(h) : s.gradUpdate(h);
+            s.task("gated_residual_bwd_h", PointwiseKernels::broadcastProductBackward, go, gd, gh, t, d, size, writeH ? 0 : 1);
         }
         if (gate.requiresGrad()) {
             FloatArray hd = s.read(h), gg = s.gradUpdate(gate);

@@ -217,22 +217,34 @@ final class PointwiseKernels {
         });
     }
 
-    static void gatedResidualBackward(GatedResidual op, WorkerPool pool) {
+    /**
+     * {@code writeX}/{@code writeH}: the step writes that input's gradient whole (its first write) instead of adding
+     * to it, as a sum with zero (the same bits). The gate's gradient sums over tokens and is always added to.
+     */
+    static void gatedResidualBackward(GatedResidual op, boolean writeX, boolean writeH, WorkerPool pool) {
         Tensor x = op.x(), gate = op.gate(), h = op.h();
         int n = op.n(), t = op.t(), d = op.d();
         float[] gd = gate.data(), hd = h.data(), g = op.out().grad();
         float[] gx = x.requiresGrad() ? x.grad() : null;
         float[] gh = h.requiresGrad() ? h.grad() : null;
         float[] gg = gate.requiresGrad() ? gate.grad() : null;
+        FloatVector zero = FloatVector.zero(S);
         pool.parallelFor(n, (lo, hi) -> {
             for (int b = lo; b < hi; b++) {
                 int s = b * d;
                 for (int r = b * t; r < (b + 1) * t; r++) {
-                    int o = r * d;
-                    for (int i = 0; i < d; i++) {
+                    int o = r * d, i = 0;
+                    // the scalar loop's roundings: a product, then a sum (no fused multiply-add)
+                    for (int ub = S.loopBound(d); i < ub; i += S.length()) {
+                        FloatVector gi = FloatVector.fromArray(S, g, o + i);
+                        if (gx != null) (writeX ? zero : FloatVector.fromArray(S, gx, o + i)).add(gi).intoArray(gx, o + i);
+                        if (gh != null) (writeH ? zero : FloatVector.fromArray(S, gh, o + i)).add(gi.mul(FloatVector.fromArray(S, gd, s + i))).intoArray(gh, o + i);
+                        if (gg != null) FloatVector.fromArray(S, gg, s + i).add(gi.mul(FloatVector.fromArray(S, hd, o + i))).intoArray(gg, s + i);
+                    }
+                    for (; i < d; i++) {
                         float gi = g[o + i];
-                        if (gx != null) gx[o + i] += gi;
-                        if (gh != null) gh[o + i] += gi * gd[s + i];
+                        if (gx != null) gx[o + i] = (writeX ? 0f : gx[o + i]) + gi;
+                        if (gh != null) gh[o + i] = (writeH ? 0f : gh[o + i]) + gi * gd[s + i];
                         if (gg != null) gg[s + i] += gi * hd[o + i];
                     }
                 }

@@ -32,6 +32,13 @@ public final class PointwiseKernels {
         }
     }
 
+    /** dst = src (as a sum with zero: the value adding src to a zeroed dst gives); a gradient's first write. */
+    public static void assign(FloatArray src, FloatArray dst, int n) {
+        for (@Parallel int i = 0; i < n; i++) {
+            dst.set(i, 0f + src.get(i));
+        }
+    }
+
     /** dst += src * other. */
     public static void accumulateProduct(FloatArray src, FloatArray other, FloatArray dst, int n) {
         for (@Parallel int i = 0; i < n; i++) {
@@ -101,11 +108,12 @@ public final class PointwiseKernels {
         }
     }
 
-    /** gh += g * gate[row / t]. */
-    public static void broadcastProductBackward(FloatArray g, FloatArray gate, FloatArray gh, int t, int d, int n) {
+    /** gh (+)= g * gate[row / t]: added to gh when acc is 1, else written (from zero). */
+    public static void broadcastProductBackward(FloatArray g, FloatArray gate, FloatArray gh, int t, int d, int n, int acc) {
         for (@Parallel int i = 0; i < n; i++) {
             int s = (i / d) / t * d + i % d;
-            gh.set(i, gh.get(i) + g.get(i) * gate.get(s));
+            float base = acc != 0 ? gh.get(i) : 0f;
+            gh.set(i, base + g.get(i) * gate.get(s));
         }
     }
 
