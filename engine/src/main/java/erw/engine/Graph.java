@@ -541,6 +541,7 @@ public final class Graph {
             case Gelu g -> t == g.x(); // elementwise: every element of the input's gradient written once
             case Silu s -> t == s.x();
             case GatedResidual r -> (t == r.x() || t == r.h()) && r.x().root() != r.h().root();
+            case Attention a -> t == a.qkv(); // each (sample, head) writes its own q, k and v columns once
             default -> false; // every other VJP adds into a zeroed gradient (always correct)
         };
     }

@@ -45,7 +45,11 @@ class BufferPlannerTest {
             for (int b = 0; b < 3; b++) {
                 Tensor w1 = param("b" + b + ".w1", 32, 16), w2 = param("b" + b + ".w2", 16, 32), bias = param("b" + b + ".bias", 32);
                 fwd.beginSegment("b" + b);
-                Tensor u = fwd.gelu("b" + b + ".act", fwd.linear("b" + b + ".fc1", fwd.layerNorm("b" + b + ".norm", h, null, null, 1e-6f), w1, bias));
+                Tensor wqkv = param("b" + b + ".qkv", 48, 16);
+                Tensor normed = fwd.layerNorm("b" + b + ".norm", h, null, null, 1e-6f);
+                // attention over 2 samples of 4 tokens, 2 heads: its input gradient is written whole too
+                Tensor att = fwd.attention("b" + b + ".attn", fwd.linear("b" + b + ".qkv", normed, wqkv, null), 2, 2);
+                Tensor u = fwd.gelu("b" + b + ".act", fwd.linear("b" + b + ".fc1", fwd.add("b" + b + ".mix", normed, att), w1, bias));
                 Tensor v = fwd.linear("b" + b + ".fc2", u, w2, null);
                 Tensor gate = param("b" + b + ".gate", 1, 16);
                 h = fwd.gatedResidual("b" + b + ".residual", h, gate, fwd.silu("b" + b + ".silu", v));
@@ -123,11 +127,11 @@ class BufferPlannerTest {
             if (op instanceof Graph.BackwardOf b) written.addAll(b.overwrite());
             if (op instanceof ZeroGrad z) zeroed.addAll(z.tensors());
         }
-        // per block: fc2's input (the GELU output) and fc1's input (the LayerNorm output; not in block 0, which
-        // normalizes the input x, needing no gradient) by the matmuls, the GELU's and SiLU's inputs (fc1's and
-        // fc2's outputs) by those elementwise VJPs, the gated residual's h (the SiLU output) and x (the block's
-        // input; not block 0's, the input x): 16 gradients
-        assertEquals(16, written.size(), written.toString());
+        // per block: the inputs of fc2 (the GELU output), fc1 (the mix) and the attention (the qkv projection),
+        // the GELU's and SiLU's inputs (fc1's and fc2's outputs), the gated residual's h (the SiLU output), and its
+        // x (the block's input) in blocks 1 and 2 (block 0's is the input x, needing no gradient): 20 gradients.
+        // The LayerNorm output feeds the mix (an add, which accumulates) and the qkv projection, so it is zeroed.
+        assertEquals(20, written.size(), written.toString());
         for (Tensor t : written) assertTrue(zeroed.stream().noneMatch(z -> z == t), t + " is written whole and zeroed as well");
         Net c = new Net();
         float[] control = c.train(c.stepWithoutFirstWrites(), 3);
@@ -172,7 +176,7 @@ class BufferPlannerTest {
         // block 2's forward is replayed first (the last block's gradients come first), block 0's last
         int replay2 = names.indexOf("b2.norm"), replay0 = names.indexOf("b0.norm"), grad2 = names.indexOf("b2.norm.backward");
         assertTrue(replay2 >= 0 && replay2 < grad2 && grad2 < replay0, names.toString());
-        assertEquals(n.fwd.backward(n.loss, false).ops().size() + 3 * 6, names.size(), "every segment's 6 ops replayed once: " + names);
+        assertEquals(n.fwd.backward(n.loss, false).ops().size() + 3 * 9, names.size(), "every segment's 9 ops replayed once: " + names);
     }
 
     @Test

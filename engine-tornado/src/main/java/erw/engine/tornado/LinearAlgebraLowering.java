@@ -73,18 +73,21 @@ final class LinearAlgebraLowering {
         s.grid1(id, (long) n * heads * t * AttentionKernels.GROUP, AttentionKernels.GROUP);
     }
 
-    static void attentionBackward(Attention op, TaskSink s) {
+    /** {@code write}: the step writes qkv's gradient whole (its first write; the two passes write disjoint parts). */
+    static void attentionBackward(Attention op, boolean write, TaskSink s) {
         Tensor qkv = op.qkv(), out = op.out();
         if (!qkv.requiresGrad()) return;
         int n = op.n(), t = checkTokens(op), heads = op.heads(), dim = op.dim(), hd = op.hd();
         float scale = op.scale();
+        int acc = write ? 0 : 1;
         KernelContext ctx = new KernelContext();
-        FloatArray q = s.read(qkv), o = s.read(out), go = s.gradRead(out), gq = s.gradUpdate(qkv);
+        FloatArray q = s.read(qkv), o = s.read(out), go = s.gradRead(out), gq = write ? s.gradWrite(qkv) : s.gradUpdate(qkv);
         FloatArray stats = s.scratch(2 * n * heads * t);
         long global = (long) n * heads * t * AttentionKernels.GROUP;
-        String id1 = s.task("attention_dq", AttentionKernels::backwardQuery, ctx, q, o, go, gq, stats, t, heads, dim, hd, scale);
+        String id1 = s.task("attention_dq", AttentionKernels::backwardQuery, ctx, q, o, go, gq, stats, t, heads, dim, hd, scale, acc);
         s.grid1(id1, global, AttentionKernels.GROUP);
-        String id2 = s.task("attention_dkv", AttentionKernels::backwardKeyValue, ctx, q, go, gq, stats, t, heads, dim, hd, scale);
+        // the second pass adds to nothing the first wrote (k and v columns), so it writes too
+        String id2 = s.task("attention_dkv", AttentionKernels::backwardKeyValue, ctx, q, go, write ? s.gradWrite(qkv) : s.gradUpdate(qkv), stats, t, heads, dim, hd, scale, acc);
         s.grid1(id2, global, AttentionKernels.GROUP);
     }
 }

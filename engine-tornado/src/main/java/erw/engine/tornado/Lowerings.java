@@ -100,7 +100,7 @@ final class Lowerings {
     private static void backward(Graph.BackwardOf step, TaskSink s) {
         switch (step.forward()) {
             case Matmul o -> LinearAlgebraLowering.matmulBackward(o, step.overwrites(o.a()), step.overwrites(o.b()), s);
-            case Attention o -> LinearAlgebraLowering.attentionBackward(o, s);
+            case Attention o -> LinearAlgebraLowering.attentionBackward(o, step.overwrites(o.qkv()), s);
             case Add o -> PointwiseLowering.addBackward(o, s);
             case Mul o -> PointwiseLowering.mulBackward(o, s);
             case Scale o -> PointwiseLowering.scaleBackward(o, s);

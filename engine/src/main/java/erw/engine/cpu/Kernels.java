@@ -100,7 +100,7 @@ public final class Kernels {
     public static void backward(Graph.BackwardOf step, WorkerPool pool) {
         switch (step.forward()) {
             case Matmul o -> LinearAlgebraKernels.matmulBackward(o, step.overwrites(o.a()), step.overwrites(o.b()), pool);
-            case Attention o -> LinearAlgebraKernels.attentionBackward(o, pool);
+            case Attention o -> LinearAlgebraKernels.attentionBackward(o, step.overwrites(o.qkv()), pool);
             case Add o -> PointwiseKernels.addBackward(o, pool);
             case Mul o -> PointwiseKernels.mulBackward(o, pool);
             case Scale o -> PointwiseKernels.scaleBackward(o, pool);

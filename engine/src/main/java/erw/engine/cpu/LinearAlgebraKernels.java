@@ -107,7 +107,8 @@ final class LinearAlgebraKernels {
         });
     }
 
-    static void attentionBackward(Attention op, WorkerPool pool) {
+    /** {@code write}: the step writes qkv's gradient whole (its first write; every element once, from zero) instead of adding to it. */
+    static void attentionBackward(Attention op, boolean write, WorkerPool pool) {
         Tensor qkv = op.qkv(), out = op.out();
         if (!qkv.requiresGrad()) return;
         int n = op.n(), t = op.t(), heads = op.heads(), dim = op.dim(), hd = op.hd();
@@ -140,18 +141,20 @@ final class LinearAlgebraKernels {
                 }
                 Sgemm.gemm(pool, false, false, t, hd, t, dp, 0, k, 0, dq, 0, false);  // dQ = scale dS K (scale below)
                 Sgemm.gemm(pool, true, false, t, hd, t, dp, 0, q, 0, dk, 0, false);   // dK = dS^T (scale Q)
+                FloatVector zero = FloatVector.zero(Vec.S);
                 for (int j = 0; j < t; j++) {
                     int row = (b * t + j) * 3 * dim + h * hd, c = 0;
                     for (int ub = Vec.S.loopBound(hd); c < ub; c += Vec.S.length()) {
                         int x = j * hd + c; // the same two roundings as the scalar tail: a product, then a sum
-                        FloatVector.fromArray(Vec.S, gq, row + c).add(FloatVector.fromArray(Vec.S, dq, x).mul(scale)).intoArray(gq, row + c);
-                        FloatVector.fromArray(Vec.S, gq, row + dim + c).add(FloatVector.fromArray(Vec.S, dk, x)).intoArray(gq, row + dim + c);
-                        FloatVector.fromArray(Vec.S, gq, row + 2 * dim + c).add(FloatVector.fromArray(Vec.S, dv, x)).intoArray(gq, row + 2 * dim + c);
+                        int qi = row + c, ki = row + dim + c, vi = row + 2 * dim + c;
+                        (write ? zero : FloatVector.fromArray(Vec.S, gq, qi)).add(FloatVector.fromArray(Vec.S, dq, x).mul(scale)).intoArray(gq, qi);
+                        (write ? zero : FloatVector.fromArray(Vec.S, gq, ki)).add(FloatVector.fromArray(Vec.S, dk, x)).intoArray(gq, ki);
+                        (write ? zero : FloatVector.fromArray(Vec.S, gq, vi)).add(FloatVector.fromArray(Vec.S, dv, x)).intoArray(gq, vi);
                     }
                     for (; c < hd; c++) {
-                        gq[row + c] += scale * dq[j * hd + c];
-                        gq[row + dim + c] += dk[j * hd + c];
-                        gq[row + 2 * dim + c] += dv[j * hd + c];
+                        gq[row + c] = (write ? 0f : gq[row + c]) + scale * dq[j * hd + c];
+                        gq[row + dim + c] = (write ? 0f : gq[row + dim + c]) + dk[j * hd + c];
+                        gq[row + 2 * dim + c] = (write ? 0f : gq[row + 2 * dim + c]) + dv[j * hd + c];
                     }
                 }
             }

@@ -77,9 +77,12 @@ public final class AttentionKernels {
         }
     }
 
-    /** Pass 1 of the backward, per query row: dQ += dS K; stats[2g] = lse, stats[2g+1] = dO.O. */
+    /**
+     * Pass 1 of the backward, per query row: dQ += dS K (written from zero when accumulate is 0: the gradient's
+     * first write); stats[2g] = lse, stats[2g+1] = dO.O.
+     */
     public static void backwardQuery(KernelContext ctx, FloatArray qkv, FloatArray out, FloatArray gout, FloatArray gqkv, FloatArray stats,
-                                     int t, int heads, int dim, int hd, float scale) {
+                                     int t, int heads, int dim, int hd, float scale, int accumulate) {
         float[] p = ctx.allocateFloatLocalArray(1024);
         float[] red = ctx.allocateFloatLocalArray(64);
         int g = ctx.groupIdx;
@@ -156,7 +159,8 @@ public final class AttentionKernels {
             for (int j = 0; j < t; j++) {
                 acc += p[j] * qkv.get(kb + j * stride + c);
             }
-            gqkv.set(qo + c, gqkv.get(qo + c) + acc);
+            float base = accumulate != 0 ? gqkv.get(qo + c) : 0f;
+            gqkv.set(qo + c, base + acc);
         }
         if (lid == 0) {
             stats.set(2 * g, m + TornadoMath.log(total));
@@ -164,9 +168,9 @@ public final class AttentionKernels {
         }
     }
 
-    /** Pass 2 of the backward, per key row j: dK += dS^T Q, dV += P^T dO. */
+    /** Pass 2 of the backward, per key row j: dK += dS^T Q, dV += P^T dO (written from zero when accumulate is 0). */
     public static void backwardKeyValue(KernelContext ctx, FloatArray qkv, FloatArray gout, FloatArray gqkv, FloatArray stats,
-                                        int t, int heads, int dim, int hd, float scale) {
+                                        int t, int heads, int dim, int hd, float scale, int accumulate) {
         float[] p = ctx.allocateFloatLocalArray(1024);
         float[] ds = ctx.allocateFloatLocalArray(1024);
         int g = ctx.groupIdx;
@@ -200,8 +204,10 @@ public final class AttentionKernels {
                 dk += ds[i] * qkv.get((b * t + i) * stride + h * hd + c);
                 dv += p[i] * gout.get((b * t + i) * dim + h * hd + c);
             }
-            gqkv.set(ko + c, gqkv.get(ko + c) + dk);
-            gqkv.set(vo + c, gqkv.get(vo + c) + dv);
+            float baseK = accumulate != 0 ? gqkv.get(ko + c) : 0f;
+            float baseV = accumulate != 0 ? gqkv.get(vo + c) : 0f;
+            gqkv.set(ko + c, baseK + dk);
+            gqkv.set(vo + c, baseV + dv);
         }
     }
 }
