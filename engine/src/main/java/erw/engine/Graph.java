@@ -542,6 +542,7 @@ public final class Graph {
             case Silu s -> t == s.x();
             case GatedResidual r -> (t == r.x() || t == r.h()) && r.x().root() != r.h().root();
             case Attention a -> t == a.qkv(); // each (sample, head) writes its own q, k and v columns once
+            case Modulate m -> t == m.x() && m.x().root() != m.shift().root() && m.x().root() != m.scale().root();
             default -> false; // every other VJP adds into a zeroed gradient (always correct)
         };
     }

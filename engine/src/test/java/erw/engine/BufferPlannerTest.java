@@ -46,7 +46,8 @@ class BufferPlannerTest {
                 Tensor w1 = param("b" + b + ".w1", 32, 16), w2 = param("b" + b + ".w2", 16, 32), bias = param("b" + b + ".bias", 32);
                 fwd.beginSegment("b" + b);
                 Tensor wqkv = param("b" + b + ".qkv", 48, 16);
-                Tensor normed = fwd.layerNorm("b" + b + ".norm", h, null, null, 1e-6f);
+                Tensor shift = param("b" + b + ".shift", 2, 16), scale = param("b" + b + ".scale", 2, 16);
+                Tensor normed = fwd.modulate("b" + b + ".modulate", fwd.layerNorm("b" + b + ".norm", h, null, null, 1e-6f), shift, scale);
                 // attention over 2 samples of 4 tokens, 2 heads: its input gradient is written whole too
                 Tensor att = fwd.attention("b" + b + ".attn", fwd.linear("b" + b + ".qkv", normed, wqkv, null), 2, 2);
                 Tensor u = fwd.gelu("b" + b + ".act", fwd.linear("b" + b + ".fc1", fwd.add("b" + b + ".mix", normed, att), w1, bias));
@@ -128,10 +129,11 @@ class BufferPlannerTest {
             if (op instanceof ZeroGrad z) zeroed.addAll(z.tensors());
         }
         // per block: the inputs of fc2 (the GELU output), fc1 (the mix) and the attention (the qkv projection),
-        // the GELU's and SiLU's inputs (fc1's and fc2's outputs), the gated residual's h (the SiLU output), and its
-        // x (the block's input) in blocks 1 and 2 (block 0's is the input x, needing no gradient): 20 gradients.
-        // The LayerNorm output feeds the mix (an add, which accumulates) and the qkv projection, so it is zeroed.
-        assertEquals(20, written.size(), written.toString());
+        // the GELU's and SiLU's inputs (fc1's and fc2's outputs), the gated residual's h (the SiLU output); in
+        // blocks 1 and 2 (block 0 starts from the input x, needing no gradient) also the gated residual's x (the
+        // block's input) and the modulation's x (the LayerNorm output): 22 gradients. The modulation's output
+        // feeds the mix (an add, which accumulates) and the qkv projection, so it is zeroed.
+        assertEquals(22, written.size(), written.toString());
         for (Tensor t : written) assertTrue(zeroed.stream().noneMatch(z -> z == t), t + " is written whole and zeroed as well");
         Net c = new Net();
         float[] control = c.train(c.stepWithoutFirstWrites(), 3);
@@ -176,7 +178,7 @@ class BufferPlannerTest {
         // block 2's forward is replayed first (the last block's gradients come first), block 0's last
         int replay2 = names.indexOf("b2.norm"), replay0 = names.indexOf("b0.norm"), grad2 = names.indexOf("b2.norm.backward");
         assertTrue(replay2 >= 0 && replay2 < grad2 && grad2 < replay0, names.toString());
-        assertEquals(n.fwd.backward(n.loss, false).ops().size() + 3 * 9, names.size(), "every segment's 9 ops replayed once: " + names);
+        assertEquals(n.fwd.backward(n.loss, false).ops().size() + 3 * 10, names.size(), "every segment's 10 ops replayed once: " + names);
     }
 
     @Test

@@ -107,7 +107,7 @@ final class Lowerings {
             case Silu o -> PointwiseLowering.siluBackward(o, step.overwrites(o.x()), s);
             case Gelu o -> PointwiseLowering.geluBackward(o, step.overwrites(o.x()), s);
             case GatedResidual o -> PointwiseLowering.gatedResidualBackward(o, step.overwrites(o.x()), step.overwrites(o.h()), s);
-            case Modulate o -> PointwiseLowering.modulateBackward(o, s);
+            case Modulate o -> PointwiseLowering.modulateBackward(o, step.overwrites(o.x()), s);
             case LayerNorm o -> RowLowering.layerNormBackward(o, s);
             case Softmax o -> RowLowering.softmaxBackward(o, s);
             case SoftmaxCrossEntropy o -> RowLowering.crossEntropyBackward(o, s);

@@ -137,13 +137,14 @@ final class PointwiseLowering {
         }
     }
 
-    static void modulateBackward(Modulate op, TaskSink s) {
+    /** {@code writeX}: the step writes x's gradient whole (its first write) instead of adding to it. */
+    static void modulateBackward(Modulate op, boolean writeX, TaskSink s) {
         Tensor x = op.x(), shift = op.shift(), scale = op.scale(), out = op.out();
         int n = op.n(), t = op.t(), d = op.d(), size = x.size();
         FloatArray go = s.gradRead(out);
         if (x.requiresGrad()) {
-            FloatArray sc = s.read(scale), gx = s.gradUpdate(x);
-            s.task("modulate_bwd_x", PointwiseKernels::modulateBackwardX, go, sc, gx, t, d, size);
+            FloatArray sc = s.read(scale), gx = writeX ? s.gradWrite(x) : s.gradUpdate(x);
+            s.task("modulate_bwd_x", PointwiseKernels::modulateBackwardX, go, sc, gx, t, d, size, writeX ? 0 : 1);
         }
         if (shift.requiresGrad()) {
             FloatArray gsh = s.gradUpdate(shift), none = s.dummy();

@@ -107,7 +107,7 @@ public final class Kernels {
             case Silu o -> PointwiseKernels.siluBackward(o, step.overwrites(o.x()), pool);
             case Gelu o -> PointwiseKernels.geluBackward(o, step.overwrites(o.x()), pool);
             case GatedResidual o -> PointwiseKernels.gatedResidualBackward(o, step.overwrites(o.x()), step.overwrites(o.h()), pool);
-            case Modulate o -> PointwiseKernels.modulateBackward(o, pool);
+            case Modulate o -> PointwiseKernels.modulateBackward(o, step.overwrites(o.x()), pool);
             case LayerNorm o -> RowKernels.layerNormBackward(o, pool);
             case Softmax o -> RowKernels.softmaxBackward(o, pool);
             case SoftmaxCrossEntropy o -> RowKernels.crossEntropyBackward(o, pool);

@@ -263,21 +263,36 @@ final class PointwiseKernels {
         });
     }
 
-    static void modulateBackward(Modulate op, WorkerPool pool) {
+    /**
+     * {@code writeX}: the step writes x's gradient whole (its first write) instead of adding to it, as a sum with
+     * zero (the same bits). The shift and scale gradients sum over tokens and are always added to.
+     */
+    static void modulateBackward(Modulate op, boolean writeX, WorkerPool pool) {
         Tensor x = op.x(), shift = op.shift(), scale = op.scale();
         int n = op.n(), t = op.t(), d = op.d();
         float[] xd = x.data(), sc = scale.data(), g = op.out().grad();
         float[] gx = x.requiresGrad() ? x.grad() : null;
         float[] gsh = shift.requiresGrad() ? shift.grad() : null;
         float[] gsc = scale.requiresGrad() ? scale.grad() : null;
+        FloatVector zero = FloatVector.zero(S);
         pool.parallelFor(n, (lo, hi) -> {
             for (int b = lo; b < hi; b++) {
                 int s = b * d;
                 for (int r = b * t; r < (b + 1) * t; r++) {
-                    int o = r * d;
-                    for (int i = 0; i < d; i++) {
+                    int o = r * d, i = 0;
+                    // the scalar loop's roundings: 1 + scale, a product, then a sum (no fused multiply-add)
+                    for (int ub = S.loopBound(d); i < ub; i += S.length()) {
+                        FloatVector gi = FloatVector.fromArray(S, g, o + i);
+                        if (gx != null) {
+                            FloatVector prod = gi.mul(FloatVector.fromArray(S, sc, s + i).add(1f));
+                            (writeX ? zero : FloatVector.fromArray(S, gx, o + i)).add(prod).intoArray(gx, o + i);
+                        }
+                        if (gsh != null) FloatVector.fromArray(S, gsh, s + i).add(gi).intoArray(gsh, s + i);
+                        if (gsc != null) FloatVector.fromArray(S, gsc, s + i).add(gi.mul(FloatVector.fromArray(S, xd, o + i))).intoArray(gsc, s + i);
+                    }
+                    for (; i < d; i++) {
                         float gi = g[o + i];
-                        if (gx != null) gx[o + i] += gi * (1f + sc[s + i]);
+                        if (gx != null) gx[o + i] = (writeX ? 0f : gx[o + i]) + gi * (1f + sc[s + i]);
                         if (gsh != null) gsh[s + i] += gi;
                         if (gsc != null) gsc[s + i] += gi * xd[o + i];
                     }

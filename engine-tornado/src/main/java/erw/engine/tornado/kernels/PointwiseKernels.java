@@ -146,10 +146,12 @@ public final class PointwiseKernels {
     }
 
     /** gx += g * (1 + scale[row / t]). */
-    public static void modulateBackwardX(FloatArray g, FloatArray scale, FloatArray gx, int t, int d, int n) {
+    /** gx (+)= g * (1 + scale[row / t]): added to gx when acc is 1, else written (from zero). */
+    public static void modulateBackwardX(FloatArray g, FloatArray scale, FloatArray gx, int t, int d, int n, int acc) {
         for (@Parallel int i = 0; i < n; i++) {
             int s = (i / d) / t * d + i % d;
-            gx.set(i, gx.get(i) + g.get(i) * (1f + scale.get(s)));
+            float base = acc != 0 ? gx.get(i) : 0f;
+            gx.set(i, base + g.get(i) * (1f + scale.get(s)));
         }
     }
 
