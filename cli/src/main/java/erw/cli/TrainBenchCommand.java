@@ -48,7 +48,7 @@ final class TrainBenchCommand implements Callable<Integer> {
     @Option(names = "--in-process", hidden = true, description = "Measure erw in this process (used by the runner).") boolean inProcess;
 
     /** {@code plannedBytes}: the buffer planner's figure for the step (erw only; 0 for the peer). */
-    record Result(double imgPerSec, double secondsPerStep, long peakRssKb, long params, long plannedBytes) {}
+    record Result(double imgPerSec, double secondsPerStep, long peakRssKb, long params, long plannedBytes, long baselineRssKb) {}
 
     @Override
     public Integer call() throws Exception {
@@ -56,8 +56,8 @@ final class TrainBenchCommand implements Callable<Integer> {
         if (inProcess) {
             if (models.size() != 1) throw new IllegalArgumentException("--in-process measures one --model");
             Result r = measure(models.get(0));
-            System.out.printf(Locale.ROOT, "{\"img_per_s\": %.4f, \"s_per_step\": %.5f, \"peak_rss_kb\": %d, \"params\": %d, \"planned_bytes\": %d}%n",
-                    r.imgPerSec(), r.secondsPerStep(), r.peakRssKb(), r.params(), r.plannedBytes());
+            System.out.printf(Locale.ROOT, "{\"img_per_s\": %.4f, \"s_per_step\": %.5f, \"peak_rss_kb\": %d, \"params\": %d, \"planned_bytes\": %d, \"baseline_rss_kb\": %d}%n",
+                    r.imgPerSec(), r.secondsPerStep(), r.peakRssKb(), r.params(), r.plannedBytes(), r.baselineRssKb());
             return 0;
         }
         boolean peer = !noPeer && Files.isExecutable(Path.of(PYTHON)) && Files.isRegularFile(Path.of(TORCH_SCRIPT));
@@ -67,18 +67,21 @@ final class TrainBenchCommand implements Callable<Integer> {
         // GEMM fastest here; PyTorch's GEMMs go through the same libblas.so.3
         erw.engine.cpu.GemmBenchmark.Peer blas = peer ? erw.engine.cpu.GemmBenchmark.openBlasBest(4096, 768, 192, threads) : null;
         peerEnv = blas == null ? Map.of() : blas.environment();
-        System.out.printf("%-10s %5s %10s %13s %7s %13s %7s %12s %13s %13s %7s%n", "config", "batch", "erw img/s", "torch default", "ratio",
-                "torch passive", "ratio", "erw planned", "erw peak RSS", "torch RSS", "ratio");
+        System.out.printf("%-10s %5s %10s %13s %7s %13s %7s %12s %13s %13s %7s %12s%n", "config", "batch", "erw img/s", "torch default", "ratio",
+                "torch passive", "ratio", "erw planned", "erw peak RSS", "torch RSS", "ratio", "erw growth");
         for (String m : models) {
             int b = batch(m);
             Result e = child(m);
             Result td = peer ? torch(m, b, true) : null, tp = peer ? torch(m, b, false) : null;
-            System.out.printf(Locale.ROOT, "%-10s %5d %10.2f %13s %7s %13s %7s %12s %13s %13s %7s%n", m, b, e.imgPerSec(), rate(td), ratio(e, td), rate(tp), ratio(e, tp),
+            long growth = e.baselineRssKb() > 0 ? e.peakRssKb() - e.baselineRssKb() : 0;
+            System.out.printf(Locale.ROOT, "%-10s %5d %10.2f %13s %7s %13s %7s %12s %13s %13s %7s %12s%n", m, b, e.imgPerSec(), rate(td), ratio(e, td), rate(tp), ratio(e, tp),
                     mib(e.plannedBytes() / 1024), mib(e.peakRssKb()), tp == null ? "n/a" : mib(tp.peakRssKb()),
-                    tp == null || tp.peakRssKb() <= 0 ? "" : String.format(Locale.ROOT, "%.2fx", e.peakRssKb() / (double) tp.peakRssKb()));
+                    tp == null || tp.peakRssKb() <= 0 ? "" : String.format(Locale.ROOT, "%.2fx", e.peakRssKb() / (double) tp.peakRssKb()),
+                    growth <= 0 ? "n/a" : mib(growth) + (e.plannedBytes() > 0 ? String.format(Locale.ROOT, " (%+.0f%%)", 100.0 * (growth * 1024.0 / e.plannedBytes() - 1)) : ""));
         }
         System.out.println("threads: " + threads + "; erw --recompute " + recompute + "; erw planned: the buffer planner's fp32 bytes of the step "
-                + "(parameters, gradients, moments, EMA, batch, activations), the JVM's own memory not included; peak RSS: VmHWM of each process");
+                + "(parameters, gradients, moments, EMA, batch, activations), the JVM's own memory not included; peak RSS: VmHWM of each process; "
+                + "erw growth: its peak RSS less the JVM's resident set before the model was built, and how far that is from the planned figure");
         System.out.println("img/s from the median step time" + (peer ? "; peer: PyTorch (" + TORCH_SCRIPT
                 + ", same model, loss, clip, AdamW and EMA), as installed (GNU OpenMP's default spin-waiting) and with OMP_WAIT_POLICY=PASSIVE" : ""));
         if (blas != null) {
@@ -126,7 +129,7 @@ final class TrainBenchCommand implements Callable<Integer> {
                 "--threads", Integer.toString(threads), "--backend", backend, "--recompute", recompute));
         JsonNode j = runJson(new ProcessBuilder(cmd), "erw (" + m + ")");
         return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.get("peak_rss_kb").asLong(), j.get("params").asLong(),
-                j.path("planned_bytes").asLong(0));
+                j.path("planned_bytes").asLong(0), j.path("baseline_rss_kb").asLong(0));
     }
 
     /** PyTorch's step; {@code defaultOmp}: as installed, else with passive OpenMP waiting. */
@@ -147,7 +150,7 @@ final class TrainBenchCommand implements Callable<Integer> {
         env.put("OPENBLAS_NUM_THREADS", t);
         peerEnv.forEach((k, v) -> env.merge(k, v, k.equals("LD_LIBRARY_PATH") ? (a, c) -> c + ":" + a : (a, c) -> c));
         JsonNode j = runJson(pb, "PyTorch (" + m + (defaultOmp ? ", default OpenMP" : ", passive OpenMP") + ")");
-        return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.path("peak_rss_kb").asLong(0), j.path("params").asLong(0), 0);
+        return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.path("peak_rss_kb").asLong(0), j.path("params").asLong(0), 0, 0);
     }
 
     /** Runs a process and parses the last line of its stdout that is a JSON object. */
@@ -168,6 +171,7 @@ final class TrainBenchCommand implements Callable<Integer> {
 
     /** One config measured in this process: median step time after warmup, peak RSS from /proc. */
     Result measure(String m) throws IOException {
+        long baseline = rssKb("VmRSS:"); // the JVM's own memory before any model, data or engine
         SiTConfig c = isTiny(m) ? erw.training.Recipes.fashionModel(64) : SiTConfig.named(m);
         int b = batch(m), timed = timedSteps(m);
         int per = c.inChannels() * c.inputSize() * c.inputSize(), n = Math.max(b, 16);
@@ -202,7 +206,7 @@ final class TrainBenchCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "%s batch %d, %d threads: %.3f s/step (median of %d), %.1f img/s%n", m, b, threads, med, timed, b / med);
                 BenchCommand.printProfile(cb.profile());
             }
-            return new Result(b / med, med, peakRssKb(), t.parameters().trainableCount(), planned);
+            return new Result(b / med, med, peakRssKb(), t.parameters().trainableCount(), planned, baseline);
         } finally {
             try (var files = Files.list(tmp)) {
                 for (Path f : files.toList()) Files.deleteIfExists(f);
@@ -213,9 +217,14 @@ final class TrainBenchCommand implements Callable<Integer> {
 
     /** VmHWM of this process (Linux), 0 where /proc is not there. */
     static long peakRssKb() {
+        return rssKb("VmHWM:");
+    }
+
+    /** A line of /proc/self/status in kB (VmHWM:, VmRSS:), 0 where /proc is not there. */
+    static long rssKb(String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", ""));
+                if (line.startsWith(field)) return Long.parseLong(line.replaceAll("[^0-9]", ""));
             }
         } catch (IOException | NumberFormatException e) {
             return 0;
