@@ -531,8 +531,10 @@ public final class Graph {
      * Whether the VJP of {@code op} can write the whole gradient of its input {@code t} instead of adding to
      * it, when it is that gradient's first writer: a matmul's operand gradient is one GEMM product over the
      * operand's whole array (started from zero rather than from the zeroed array: the same bits), unless
-     * both operands are the same array; GELU's and SiLU's input gradients and a gated residual's x and h
-     * gradients are elementwise (added to zero, not to the zeroed array). Every backend honours it ({@link BackwardOf#overwrites}).
+     * both operands are the same array; GELU's and SiLU's input gradients, a gated residual's x and h and the
+     * adaLN modulation's x gradients are elementwise, and attention writes each (sample, head)'s q, k and v
+     * columns once (all added to zero, not to a zeroed array). Token sums (gates, shifts, scales) and every
+     * other VJP accumulate. Every backend honours it ({@link BackwardOf#overwrites}).
      */
     static boolean writesWholeGradient(Op op, Tensor t) {
         if (t.size() != t.root().size()) return false;
