@@ -225,6 +225,27 @@ public final class Sgemm {
 
     private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
 
+    static {
+        if (Boolean.parseBoolean(System.getProperty("erw.sgemm.warmup", "true"))) warmUp(Long.getLong("erw.sgemm.warmupMillis", 500L));
+    }
+
+    /**
+     * Runs the main micro-kernel on private operands (full KC steps, C from the zero row) for {@code millis}
+     * when the class loads, so that C2 compiles it from one clean profile. Compiled from whatever mix of
+     * calls a program makes first, the 12 x 32 kernel spilled two accumulators in about one JVM in ten
+     * (3 of 40 runs of the tiny model's training step), whose GEMMs then ran at half speed for the whole run
+     * (checked in the compiled code: the spilling runs and only they were slow); after this warm-up none of
+     * 48 runs was slow and none of the 16 whose code was checked spilled. Costs {@code millis} once per JVM;
+     * {@code -Derw.sgemm.warmup=false} turns it off. Writes nothing outside its own arrays.
+     */
+    private static void warmUp(long millis) {
+        float[] ap = new float[PANEL], bp = new float[KC * NR], c = new float[MR * NR];
+        long end = System.nanoTime() + millis * 1_000_000L;
+        while (System.nanoTime() < end) {
+            for (int i = 0; i < 50; i++) kernel(MR, NV, KC, ap, 0, bp, 0, c, 0, NR, ZERO, 0, 0);
+        }
+    }
+
     public static void gemm(WorkerPool pool, boolean transA, boolean transB, int m, int n, int k,
                             float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, boolean accumulate) {
         gemm(pool, transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, null, 0);
