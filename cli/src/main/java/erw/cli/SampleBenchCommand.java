@@ -74,14 +74,14 @@ final class SampleBenchCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "erw:     %.2f s per batch of %d, %d SDE steps, %.3f samples/s (%s, backend %s, %d threads)%n",
                     erwSec, batch, steps, batch / erwSec, preset, backend, t);
             if (!peer) return 0;
-            erw.engine.cpu.GemmBenchmark.Peer blas = erw.engine.cpu.GemmBenchmark.openBlasBest(4096, 768, 192, t);
+            erw.engine.cpu.GemmBenchmark.Peer blas = TrainBenchCommand.peerBlas(t);
             List<String> cmd = new ArrayList<>(List.of(TrainBenchCommand.PYTHON, script.toString(), "--checkpoint", ck.toString(), "--batch", Integer.toString(batch),
                     "--steps", Integer.toString(steps), "--timed-steps", "0", "--threads", Integer.toString(t), "--seed", "0"));
             ProcessBuilder pb = new ProcessBuilder(cmd);
             Map<String, String> env = pb.environment();
             env.put("OMP_NUM_THREADS", Integer.toString(t));
             env.put("OPENBLAS_NUM_THREADS", Integer.toString(t));
-            if (blas != null) blas.environment().forEach((k, v) -> env.merge(k, v, k.equals("LD_LIBRARY_PATH") ? (a, c) -> c + ":" + a : (a, c) -> c));
+            if (blas != null) blas.applyTo(env);
             JsonNode j = TrainBenchCommand.runJson(pb, "PyTorch (SDE sampling)");
             double torchSec = j.get("s_per_batch").asDouble();
             System.out.printf(Locale.ROOT, "PyTorch: %.2f s per batch, %.3f samples/s (bench/torch_sample.py, passive OpenMP%s)%n", torchSec, batch / torchSec,

@@ -65,8 +65,7 @@ final class TrainBenchCommand implements Callable<Integer> {
         erw.training.Recompute.parse(recompute);
         // the peer at its best: the BLAS configuration (OpenBLAS core type, BLAS build) that runs numpy's
         // GEMM fastest here; PyTorch's GEMMs go through the same libblas.so.3
-        erw.engine.cpu.GemmBenchmark.Peer blas = peer ? erw.engine.cpu.GemmBenchmark.openBlasBest(4096, 768, 192, threads) : null;
-        peerEnv = blas == null ? Map.of() : blas.environment();
+        blas = peer ? peerBlas(threads) : null;
         System.out.printf("%-10s %5s %10s %13s %7s %13s %7s %12s %13s %13s %7s %12s%n", "config", "batch", "erw img/s", "torch default", "ratio",
                 "torch passive", "ratio", "erw planned", "erw peak RSS", "torch RSS", "ratio", "erw growth");
         for (String m : models) {
@@ -91,8 +90,16 @@ final class TrainBenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The environment of the peer's BLAS configuration (none when as installed or unavailable). */
-    private Map<String, String> peerEnv = Map.of();
+    /** The peer's BLAS configuration (null when unavailable). */
+    private erw.engine.cpu.GemmBenchmark.Peer blas;
+
+    /**
+     * The BLAS configuration that runs numpy's GEMM fastest here, at a SiT layer's shape (tiny's MLP); PyTorch's
+     * GEMMs go through the same libblas.so.3. Null when the peer cannot run.
+     */
+    static erw.engine.cpu.GemmBenchmark.Peer peerBlas(int threads) {
+        return erw.engine.cpu.GemmBenchmark.openBlasBest(4096, 768, 192, threads);
+    }
 
     private int batch(String m) {
         return batch != null ? batch : isTiny(m) ? 64 : 8;
@@ -148,7 +155,7 @@ final class TrainBenchCommand implements Callable<Integer> {
         String t = Integer.toString(threads);
         env.put("OMP_NUM_THREADS", t);
         env.put("OPENBLAS_NUM_THREADS", t);
-        peerEnv.forEach((k, v) -> env.merge(k, v, k.equals("LD_LIBRARY_PATH") ? (a, c) -> c + ":" + a : (a, c) -> c));
+        if (blas != null) blas.applyTo(env);
         JsonNode j = runJson(pb, "PyTorch (" + m + (defaultOmp ? ", default OpenMP" : ", passive OpenMP") + ")");
         return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.path("peak_rss_kb").asLong(0), j.path("params").asLong(0), 0, 0);
     }

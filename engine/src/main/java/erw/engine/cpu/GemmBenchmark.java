@@ -84,6 +84,11 @@ public final class GemmBenchmark {
             }
             return env;
         }
+
+        /** Sets {@link #environment()} in a child process's environment ({@code LD_LIBRARY_PATH} goes in front of what is there). */
+        public void applyTo(Map<String, String> processEnv) {
+            environment().forEach((k, v) -> processEnv.merge(k, v, k.equals("LD_LIBRARY_PATH") ? (old, dir) -> dir + ":" + old : (old, val) -> val));
+        }
     }
 
     /**

@@ -1,6 +1,16 @@
 package erw.engine.cpu;
 
 import erw.engine.host.WorkerPool;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -143,25 +153,25 @@ public final class Sgemm {
     }
 
     private static String cpuVendor() {
-        try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+        try (Stream<String> lines = Files.lines(Path.of("/proc/cpuinfo"))) {
             return lines.filter(l -> l.startsWith("vendor_id")).map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst().orElse("");
-        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+        } catch (IOException | UncheckedIOException e) {
             return "";
         }
     }
 
     /** The unified level-2 cache of cpu0 from sysfs ({@code index<i>/level} 2, {@code size} like "2048K"), else 0. */
     private static long l2Bytes() {
-        java.nio.file.Path dir = java.nio.file.Path.of("/sys/devices/system/cpu/cpu0/cache");
+        Path dir = Path.of("/sys/devices/system/cpu/cpu0/cache");
         for (int i = 0; i < 8; i++) {
-            java.nio.file.Path idx = dir.resolve("index" + i);
+            Path idx = dir.resolve("index" + i);
             try {
-                if (!java.nio.file.Files.readString(idx.resolve("level")).trim().equals("2")) continue;
-                if (java.nio.file.Files.readString(idx.resolve("type")).trim().equals("Instruction")) continue;
-                String size = java.nio.file.Files.readString(idx.resolve("size")).trim();
+                if (!Files.readString(idx.resolve("level")).trim().equals("2")) continue;
+                if (Files.readString(idx.resolve("type")).trim().equals("Instruction")) continue;
+                String size = Files.readString(idx.resolve("size")).trim();
                 long unit = size.endsWith("K") ? 1024 : size.endsWith("M") ? 1024 * 1024 : 1;
                 return Long.parseLong(size.replaceAll("[KM]$", "")) * unit;
-            } catch (java.io.IOException | NumberFormatException e) {
+            } catch (IOException | NumberFormatException e) {
                 // no such index, or unreadable: try the next
             }
         }
@@ -187,16 +197,16 @@ public final class Sgemm {
      * every call (tens of nanoseconds). Null where native access is not granted to erw.engine
      * ({@code --enable-native-access}, which {@code ./erw} passes): then panels start at 0.
      */
-    private static final java.lang.invoke.MethodHandle ADDRESS_OF = addressOf();
+    private static final MethodHandle ADDRESS_OF = addressOf();
 
-    private static java.lang.invoke.MethodHandle addressOf() {
+    private static MethodHandle addressOf() {
         if (!Sgemm.class.getModule().isNativeAccessEnabled()) return null; // no warning, no restricted call
         try {
-            java.lang.foreign.Linker linker = java.lang.foreign.Linker.nativeLinker();
+            Linker linker = Linker.nativeLinker();
             return linker.downcallHandle(linker.defaultLookup().find("memset").orElseThrow(),
-                    java.lang.foreign.FunctionDescriptor.of(java.lang.foreign.ValueLayout.ADDRESS, java.lang.foreign.ValueLayout.ADDRESS,
-                            java.lang.foreign.ValueLayout.JAVA_INT, java.lang.foreign.ValueLayout.JAVA_LONG),
-                    java.lang.foreign.Linker.Option.critical(true));
+                    FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS,
+                            ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG),
+                    Linker.Option.critical(true));
         } catch (RuntimeException e) { // IllegalCallerException without native access, no memset, no linker
             return null;
         }
@@ -206,7 +216,7 @@ public final class Sgemm {
     static int lineOffset(float[] a) {
         if (ADDRESS_OF == null) return 0;
         try {
-            long address = ((java.lang.foreign.MemorySegment) ADDRESS_OF.invokeExact(java.lang.foreign.MemorySegment.ofArray(a), 0, 0L)).address();
+            long address = ((MemorySegment) ADDRESS_OF.invokeExact(MemorySegment.ofArray(a), 0, 0L)).address();
             return lineOffset(address);
         } catch (Throwable e) {
             return 0;
