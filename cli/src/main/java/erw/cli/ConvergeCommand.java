@@ -31,7 +31,9 @@ final class ConvergeCommand implements Callable<Integer> {
     @Option(names = "--merge", description = "Keep the points of other methods already in --out's results.csv (add a method to an existing table).") boolean merge;
     @Option(names = "--resume", description = "Continue an interrupted study: the points in --out's results.csv are kept, finished runs are skipped, "
             + "the others resume from their last checkpoint under --work whose points are all scored (same bits as an uninterrupted study).") boolean resume;
-    @Option(names = "--seeds", split = ",", description = "Training seeds; the first gets the full curve (default: the preset's 0,1,2).") List<Long> seeds;
+    @Option(names = "--seeds", split = ",", description = "Training seeds (default: the preset's; quick 0,1,2, full 0-4).") List<Long> seeds;
+    @Option(names = "--curves", description = "How many of the seeds, first first, are scored at every evaluation step, the others at the end only "
+            + "(default: the preset's; quick 1, full all).") Integer curves;
     @Option(names = "--eval-every", description = "Steps between scorings (default: the preset's).") Long evalEvery;
     @Option(names = "--samples", description = "Samples per scoring (default: the preset's).") Integer samples;
     @Option(names = "--encoder-depth", description = "Block the projector reads (default 2).") Integer encoderDepth;
@@ -47,7 +49,8 @@ final class ConvergeCommand implements Callable<Integer> {
         ConvergenceBenchmark.Preset p = ConvergenceBenchmark.Preset.named(preset);
         p = new ConvergenceBenchmark.Preset(p.name(), recipe.batch != null ? recipe.batch : p.batch(), recipe.steps != null ? recipe.steps : p.steps(),
                 evalEvery != null ? evalEvery : p.evalEvery(), samples != null ? samples : p.samples(), p.sampler(), p.samplerSteps(),
-                seeds != null ? List.copyOf(seeds) : p.seeds());
+                seeds != null ? List.copyOf(seeds) : p.seeds(),
+                curves != null ? curves : Math.min(p.curves(), seeds != null ? seeds.size() : p.seeds().size()));
         for (String m : methods) erw.training.Method.parse(m);
         Path outDir = out != null ? out : Path.of("docs", "convergence", p.name());
         if (replot) {
@@ -89,11 +92,13 @@ final class ConvergeCommand implements Callable<Integer> {
                     "# Convergence: %s (preset %s)%n%nCommand: `./erw %s`%n%nModel: tiny SiT (depth %d, hidden %d, patch %d, projector at block %d) on Fashion-MNIST 32x32; "
                             + "batch %d, %d steps per run (ERW warmup %d inside the budget, %d blocks), lr %.0e, EMA %.3f, %s alignment; seeds %s.%n"
                             + "Scores: EMA weights, %d class-balanced samples (%s, %d steps, no guidance); FD on the features of the %s "
-                            + "(not the alignment target: another architecture and seed) against the %s.",
+                            + "(not the alignment target: another architecture and seed) against the %s. %s",
                     String.join(" vs ", shown).toUpperCase(Locale.ROOT), p.name(), commandLine(), m.depth(), m.hiddenSize(), m.patchSize(), m.encoderDepth(),
                     p.batch(), p.steps(), b.config("erw", p.seeds().get(0)).warmup(), base.l2rDepth(), base.lr(), base.emaDecay(), base.align().id(), p.seeds(), p.samples(),
                     p.sampler().name().toLowerCase(Locale.ROOT), p.samplerSteps(), setup.evaluator().describe() + " [1]; a second evaluator [2], the "
-                            + setup.judges().get(1).name() + ", also scores every point", setup.referenceName())
+                            + setup.judges().get(1).name() + ", also scores every point", setup.referenceName(),
+                    p.curves() == p.seeds().size() ? "Every seed is scored at every evaluation step."
+                            : String.format(Locale.ROOT, "Seeds %s are scored at every evaluation step, the others at the end.", p.seeds().subList(0, p.curves())))
                     + (shown.size() > methods.size() ? String.format("%n%nThis command trained %s; the rows of %s are merged (--merge) from the earlier results.csv of this preset, "
                     + "made with the same model, data, budget, seeds and scoring.", String.join(", ", methods), String.join(", ", shown.subList(0, shown.size() - methods.size()))) : "");
             final List<String> table = shown;

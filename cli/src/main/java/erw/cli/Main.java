@@ -14,7 +14,20 @@ import picocli.CommandLine.Command;
                 BenchCommand.class, EvalCommand.class, DataCommand.class, EncoderCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        int rc;
+        try {
+            rc = commandLine().execute(args);
+        } catch (OutOfMemoryError e) {
+            System.err.println(outOfMemory(Runtime.getRuntime().maxMemory()));
+            rc = 3;
+        }
+        System.exit(rc);
+    }
+
+    /** The one line an out-of-memory ends with: the heap limit and what to change. */
+    static String outOfMemory(long maxHeap) {
+        return String.format(java.util.Locale.ROOT, "erw: out of memory: the JVM's heap limit is %.1f GiB; `erw model` prints what a training step plans to use "
+                + "(--model, --batch, --recompute); raise the limit with ERW_JAVA_OPTS=-Xmx<size> or lower --batch, or train with --recompute blocks", maxHeap / (double) (1L << 30));
     }
 
     public static CommandLine commandLine() {

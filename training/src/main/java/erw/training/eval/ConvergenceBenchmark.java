@@ -21,20 +21,35 @@ import java.util.function.Supplier;
  * Trains {@code sit}, {@code repa}, {@code erw} and {@code reed} with the same model (REED's adds its
  * second projector), data, batch, step budget
  * (ERW's warmup counts inside it) and seeds, and scores the EMA model's samples at regular step
- * counts with {@link SampleQuality}. The first seed is scored at every evaluation step, the others
- * at the final step only (the final point's spread over seeds).
+ * counts with {@link SampleQuality}. The preset's first {@code curves} seeds are scored at every
+ * evaluation step (their curves give the steps to reach a fixed FD per seed), the others at the final
+ * step only (the final point's spread over seeds).
  */
 public final class ConvergenceBenchmark {
-    /** A benchmark size: training budget, evaluation grid and sampler. */
-    public record Preset(String name, int batch, long steps, long evalEvery, int samples, SamplerKind sampler, int samplerSteps, List<Long> seeds) {
+    /**
+     * A benchmark size: training budget, evaluation grid, sampler, seeds, and how many of the seeds (the
+     * first {@code curves}) are scored at every evaluation step rather than at the end only.
+     */
+    public record Preset(String name, int batch, long steps, long evalEvery, int samples, SamplerKind sampler, int samplerSteps, List<Long> seeds, int curves) {
+        public Preset {
+            seeds = List.copyOf(seeds);
+            if (curves < 1 || curves > seeds.size()) throw new IllegalArgumentException("--curves " + curves + ": use 1 to the number of seeds (" + seeds.size() + ")");
+        }
+
         public static Preset named(String name) {
             return switch (name.toLowerCase(Locale.ROOT)) {
-                // ~1 hour on 2 cores: 9 runs of 600 steps, 18 scorings of 500 samples
-                case "quick" -> new Preset("quick", 32, 600, 150, 500, SamplerKind.HEUN, 12, List.of(0L, 1L, 2L));
-                // several hours on 2 cores: 4x the images seen, 4x the samples
-                case "full" -> new Preset("full", 64, 2400, 400, 2000, SamplerKind.HEUN, 20, List.of(0L, 1L, 2L));
+                // ~25 min on 2 cores (4 methods, the 2-core Xeon of session 8's GEMM): 12 runs of 600 steps, 24 scorings of 500 samples
+                case "quick" -> new Preset("quick", 32, 600, 150, 500, SamplerKind.HEUN, 12, List.of(0L, 1L, 2L), 1);
+                // the study of issue 22: the main job's batch, beyond its 1,400 steps (where ERW reaches FD ~24), every seed a
+                // full curve scored like `erw eval` scores the main job (500 samples, Heun 20); ~20 min a run on 2 cores
+                case "full" -> new Preset("full", 64, 2000, 250, 500, SamplerKind.HEUN, 20, List.of(0L, 1L, 2L, 3L, 4L), 5);
                 default -> throw new IllegalArgumentException("--preset " + name + ": use quick or full");
             };
+        }
+
+        /** Whether this seed is scored at every evaluation step. */
+        public boolean curve(long seed) {
+            return seeds.indexOf(seed) < curves;
         }
     }
 
@@ -111,9 +126,13 @@ public final class ConvergenceBenchmark {
      */
     public List<Point> run(List<String> methods, Path workDir, List<Point> done, java.util.function.Consumer<Point> onPoint) throws java.io.IOException {
         List<Point> points = new ArrayList<>();
+        int runs = preset.seeds().size() * methods.size(), run = 0;
+        long studyStart = System.nanoTime();
+        double[] trainedFraction = {0}; // runs' worth of work done in this process (resumed runs count from where they resume)
         for (long seed : preset.seeds()) {
-            boolean curve = seed == preset.seeds().get(0);
+            boolean curve = preset.curve(seed);
             for (String method : methods) {
+                run++;
                 TrainConfig cfg = config(method, seed);
                 Path runDir = workDir.resolve(method + "-seed" + seed);
                 Files.createDirectories(runDir);
@@ -130,12 +149,19 @@ public final class ConvergenceBenchmark {
                     continue;
                 }
                 long[] trainNanos = {reused.isEmpty() ? 0 : (long) (reused.get(reused.size() - 1).trainSeconds() * 1e9)};
+                final int thisRun = run;
+                final double before = trainedFraction[0];
                 Trainer.Listener listener = new Trainer.Listener() {
                     @Override
                     public void onStep(Trainer.StepLog s) {
                         trainNanos[0] += (long) (s.seconds() * 1e9);
+                        trainedFraction[0] = before + (double) (s.step() - from) / cfg.steps();
                         if (log != null && s.step() % 50 == 0) {
-                            log.printf(Locale.ROOT, "\r%s seed %d: step %d/%d loss %.4f   ", method, seed, s.step(), cfg.steps(), s.loss());
+                            // the time per run so far (scorings included) times the runs' worth of work still ahead
+                            double elapsed = (System.nanoTime() - studyStart) / 1e9;
+                            double ahead = runs - thisRun + (double) (cfg.steps() - s.step()) / cfg.steps();
+                            log.printf(Locale.ROOT, "\rrun %d/%d %s seed %d: step %d/%d loss %.4f; %.0f min so far, ~%.0f min left   ",
+                                    thisRun, runs, method, seed, s.step(), cfg.steps(), s.loss(), elapsed / 60, elapsed / trainedFraction[0] * ahead / 60);
                         }
                     }
 

@@ -15,7 +15,7 @@ import java.util.TreeSet;
 
 /**
  * The convergence benchmark's outputs: {@code results.csv} (every scored point),
- * {@code results.md} (FD and accuracy per step for the first seed, then the final step's mean and
+ * {@code results.md} (FD per step: the first seed's, or the mean over the seeds scored at every step; then the final step's mean and
  * standard deviation over seeds) and {@code fd_vs_steps.png}.
  */
 public final class ConvergenceReport {
@@ -32,17 +32,47 @@ public final class ConvergenceReport {
         plot(dir, points, methods);
     }
 
-    /** fd_vs_steps.png: one line per method, the first seed's points (linear axes, so every tick is labelled). */
+    /**
+     * fd_vs_steps.png (the first evaluator) and, where scored, fd2_vs_steps.png (the second): one line per
+     * method through the mean over the seeds with a curve (or the first seed's points when only it has
+     * one); linear axes, so every tick is labelled.
+     */
     public static void plot(Path dir, List<ConvergenceBenchmark.Point> points, List<String> methods) {
-        Map<String, double[][]> series = new LinkedHashMap<>();
-        long first = points.isEmpty() ? 0 : points.get(0).seed();
-        for (String m : methods) {
-            List<ConvergenceBenchmark.Point> c = points.stream().filter(p -> p.method().equals(m) && p.seed() == first).toList();
-            double[] xs = c.stream().mapToDouble(ConvergenceBenchmark.Point::step).toArray();
-            double[] ys = c.stream().mapToDouble(ConvergenceBenchmark.Point::fd).toArray();
-            series.put(m.toUpperCase(Locale.ROOT), new double[][]{xs, ys});
+        List<Long> seeds = curveSeeds(points);
+        String which = seeds.size() == 1 ? "seed " + seeds.get(0) : "mean over seeds " + seeds;
+        for (int e = 0; e < 2; e++) {
+            final int ev = e;
+            java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fd = p -> ev == 0 ? p.fd() : p.extra().fd2();
+            if (e == 1 && points.stream().allMatch(p -> Double.isNaN(p.extra().fd2()))) break;
+            Map<String, double[][]> series = new LinkedHashMap<>();
+            for (String m : methods) {
+                java.util.TreeMap<Long, List<Double>> bySteps = meanCurve(points, m, seeds, fd);
+                double[] xs = bySteps.keySet().stream().mapToDouble(Long::doubleValue).toArray();
+                double[] ys = bySteps.values().stream().mapToDouble(v -> meanStd(v)[0]).toArray();
+                series.put(m.toUpperCase(Locale.ROOT), new double[][]{xs, ys});
+            }
+            LossPlot.writePng(dir.resolve(e == 0 ? "fd_vs_steps.png" : "fd2_vs_steps.png"), "FD vs training steps, evaluator [" + (e + 1) + "] (" + which + ")", "step",
+                    "FD (evaluator features, lower is better)", series, false);
         }
-        LossPlot.writePng(dir.resolve("fd_vs_steps.png"), "FD vs training steps (seed " + first + ")", "step", "FD (evaluator features, lower is better)", series, false);
+    }
+
+    /** The seeds scored at more than one step (the first seed too when none is), in order of appearance. */
+    static List<Long> curveSeeds(List<ConvergenceBenchmark.Point> points) {
+        Map<Long, java.util.Set<Long>> steps = new LinkedHashMap<>();
+        for (ConvergenceBenchmark.Point p : points) steps.computeIfAbsent(p.seed(), k -> new java.util.HashSet<>()).add(p.step());
+        List<Long> out = steps.entrySet().stream().filter(x -> x.getValue().size() > 1).map(Map.Entry::getKey).toList();
+        return out.isEmpty() && !steps.isEmpty() ? List.of(steps.keySet().iterator().next()) : out;
+    }
+
+    /** A method's measured values (NaN left out) per step, over the given seeds. */
+    private static java.util.TreeMap<Long, List<Double>> meanCurve(List<ConvergenceBenchmark.Point> points, String method, List<Long> seeds,
+                                                                java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fd) {
+        java.util.TreeMap<Long, List<Double>> bySteps = new java.util.TreeMap<>();
+        for (ConvergenceBenchmark.Point p : points) {
+            if (!p.method().equals(method) || !seeds.contains(p.seed()) || Double.isNaN(fd.applyAsDouble(p))) continue;
+            bySteps.computeIfAbsent(p.step(), k -> new ArrayList<>()).add(fd.applyAsDouble(p));
+        }
+        return bySteps;
     }
 
     /** Reads a results.csv written by {@link #write}. */
@@ -107,18 +137,43 @@ public final class ConvergenceReport {
         if (points.isEmpty()) return sb.append("(no points)\n").toString();
         long first = points.get(0).seed();
         TreeSet<Long> steps = new TreeSet<>();
-        points.stream().filter(p -> p.seed() == first).forEach(p -> steps.add(p.step()));
-        sb.append("FD (lower is better) / evaluator accuracy on class-conditional samples, seed ").append(first).append(":\n\n| step |");
-        for (String m : methods) sb.append(' ').append(m.toUpperCase(Locale.ROOT)).append(" FD | ").append(m.toUpperCase(Locale.ROOT)).append(" acc |");
-        sb.append("\n|---:|");
-        sb.append("---:|---:|".repeat(methods.size())).append('\n');
-        for (long s : steps) {
-            sb.append("| ").append(s).append(" |");
-            for (String m : methods) {
-                ConvergenceBenchmark.Point p = points.stream().filter(q -> q.seed() == first && q.step() == s && q.method().equals(m)).findFirst().orElse(null);
-                sb.append(p == null ? " - | - |" : String.format(Locale.ROOT, " %.3f | %.1f%% |", p.fd(), 100 * p.accuracy()));
+        points.forEach(p -> steps.add(p.step()));
+        List<Long> curveSeeds = curveSeeds(points);
+        if (curveSeeds.size() > 1) {
+            for (int e = 0; e < 2; e++) {
+                final int ev = e;
+                java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fd = p -> ev == 0 ? p.fd() : p.extra().fd2();
+                if (e == 1 && points.stream().allMatch(p -> Double.isNaN(p.extra().fd2()))) break;
+                sb.append(String.format(Locale.ROOT, "%sFD on evaluator [%d] (lower is better), mean ± std over the seeds scored at that step (of %s; n: how many):%n%n| step |",
+                        e == 0 ? "" : "\n", e + 1, curveSeeds));
+                for (String m : methods) sb.append(' ').append(m.toUpperCase(Locale.ROOT)).append(" | n |");
+                sb.append("\n|---:|").append("---:|---:|".repeat(methods.size())).append('\n');
+                Map<String, java.util.TreeMap<Long, List<Double>>> curves = new LinkedHashMap<>();
+                for (String m : methods) curves.put(m, meanCurve(points, m, curveSeeds, fd));
+                for (long s : steps) {
+                    sb.append("| ").append(s).append(" |");
+                    for (String m : methods) {
+                        List<Double> v = curves.get(m).get(s);
+                        sb.append(v == null ? " - | 0 |" : " " + meanStdText(v, 1, "%.3f") + " | " + v.size() + " |");
+                    }
+                    sb.append('\n');
+                }
             }
-            sb.append('\n');
+        } else {
+            steps.clear();
+            points.stream().filter(p -> p.seed() == first).forEach(p -> steps.add(p.step()));
+            sb.append("FD (lower is better) / evaluator accuracy on class-conditional samples, seed ").append(first).append(":\n\n| step |");
+            for (String m : methods) sb.append(' ').append(m.toUpperCase(Locale.ROOT)).append(" FD | ").append(m.toUpperCase(Locale.ROOT)).append(" acc |");
+            sb.append("\n|---:|");
+            sb.append("---:|---:|".repeat(methods.size())).append('\n');
+            for (long s : steps) {
+                sb.append("| ").append(s).append(" |");
+                for (String m : methods) {
+                    ConvergenceBenchmark.Point p = points.stream().filter(q -> q.seed() == first && q.step() == s && q.method().equals(m)).findFirst().orElse(null);
+                    sb.append(p == null ? " - | - |" : String.format(Locale.ROOT, " %.3f | %.1f%% |", p.fd(), 100 * p.accuracy()));
+                }
+                sb.append('\n');
+            }
         }
         long last = steps.last();
         sb.append("\nFinal step ").append(last).append(", mean ± std over seeds:\n\n| method | seeds | FD | accuracy |\n|---|---:|---:|---:|\n");
@@ -132,7 +187,7 @@ public final class ConvergenceReport {
             double[] a = meanStd(fd), b = meanStd(acc);
             sb.append(String.format(Locale.ROOT, "| %s | %d | %.3f ± %.3f | %.1f%% ± %.1f |%n", m.toUpperCase(Locale.ROOT), f.size(), a[0], a[1], b[0], b[1]));
         }
-        sb.append(stepsToReach(points, methods, first));
+        if (curveSeeds.size() == 1) sb.append(stepsToReach(points, methods, first)); // with several curves the paired table below has it per seed
         sb.append(pairedBySeed(points, methods));
         if (points.stream().anyMatch(p -> !Double.isNaN(p.extra().fd2()) || !Double.isNaN(p.extra().precision1()))) {
             sb.append("\nBoth evaluators at the final step ([1] the MLP, [2] the convolutional one; precision/recall: Kynkaenniemi et al., k = 3), "

@@ -140,6 +140,35 @@ class EvaluationTest {
     }
 
     @Test
+    void withEverySeedACurveTheReportShowsMeanCurvesOnBothEvaluators(@TempDir Path dir) throws Exception {
+        java.util.List<ConvergenceBenchmark.Point> pts = new java.util.ArrayList<>();
+        for (long seed = 0; seed < 2; seed++) {
+            for (long step = 100; step <= 300; step += 100) {
+                double sit = 40 - step / 10.0 + seed, erw = 30 - step / 10.0 + 2 * seed; // seed 0: SIT 30/20/10, ERW 20/10/0; seed 1: +1, +2
+                pts.add(new ConvergenceBenchmark.Point("sit", seed, step, sit, 0.5, 50, step, new ConvergenceBenchmark.Extra(2 * sit, 0.5, 0.5, 0.5, 0.5, 0.5)));
+                pts.add(new ConvergenceBenchmark.Point("erw", seed, step, erw, 0.5, 50, step, new ConvergenceBenchmark.Extra(2 * erw, 0.5, 0.5, 0.5, 0.5, 0.5)));
+            }
+        }
+        ConvergenceReport.write(dir, pts, List.of("sit", "erw"), "# test", "");
+        String md = Files.readString(dir.resolve("results.md"));
+        assertTrue(md.contains("FD on evaluator [1] (lower is better), mean ± std over the seeds scored at that step (of [0, 1]"), md);
+        assertTrue(md.contains("| 100 | 30.500 ± 0.707 | 2 | 21.000 ± 1.414 | 2 |"), md);
+        assertTrue(md.contains("FD on evaluator [2]") && md.contains("| 300 | 21.000 ± 1.414 | 2 | 2.000 ± 2.828 | 2 |"), md);
+        assertTrue(!md.contains("Steps until seed 0"), "with several curves the steps come per seed, in the paired table");
+        // final differences 10 and 9; target: the higher mean final FD, SIT's 10.5, which SIT reaches at 295 on seed 0 and
+        // never on seed 1 (counts its last step, 300), ERW at 195 and 215: ratios 1.513 and 1.395
+        assertTrue(md.contains("steps until FD 10.500") && md.contains("| SIT | 2 | +9.500 [+9.000, +10.000] | 2 of 2 | 1.45 [1.40, 1.51] | 2 of 2 |"), md);
+        assertTrue(Files.size(dir.resolve("fd_vs_steps.png")) > 1000 && Files.size(dir.resolve("fd2_vs_steps.png")) > 1000);
+        // a preset's curves: the first seeds; out of range is refused naming the option
+        ConvergenceBenchmark.Preset p = new ConvergenceBenchmark.Preset("t", 8, 8, 2, 10, erw.sampler.SamplerKind.HEUN, 2, List.of(3L, 1L, 2L), 2);
+        assertTrue(p.curve(3) && p.curve(1) && !p.curve(2));
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new ConvergenceBenchmark.Preset("t", 8, 8, 2, 10, erw.sampler.SamplerKind.HEUN, 2, List.of(0L), 2));
+        assertTrue(e.getMessage().startsWith("--curves 2"), e.getMessage());
+        assertEquals(5, ConvergenceBenchmark.Preset.named("full").curves());
+    }
+
+    @Test
     void pairedBootstrapIntervalsAreSeededPercentiles() {
         double[] flat = ConvergenceReport.pairedBootstrap(new double[] {3, 3, 3}, 1000, 1);
         assertArrayEquals(new double[] {3, 3, 3}, flat);
@@ -158,7 +187,7 @@ class EvaluationTest {
 
     @Test
     void anInterruptedStudyResumesAtItsLastCompletelyScoredCheckpoint(@TempDir Path dir) throws Exception {
-        ConvergenceBenchmark.Preset preset = new ConvergenceBenchmark.Preset("t", 8, 8, 2, 10, erw.sampler.SamplerKind.HEUN, 2, List.of(0L, 1L));
+        ConvergenceBenchmark.Preset preset = new ConvergenceBenchmark.Preset("t", 8, 8, 2, 10, erw.sampler.SamplerKind.HEUN, 2, List.of(0L, 1L), 1);
         ConvergenceBenchmark b = new ConvergenceBenchmark(preset, null, erw.training.TrainConfig.defaults(), null, null, null, null, null);
         erw.training.TrainConfig sit = b.config("sit", 0);
         Path run = dir.resolve("sit-seed0");
