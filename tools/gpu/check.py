@@ -340,7 +340,7 @@ class Check:
 
     def cpu_cmd(self, main_args, heap=0.6):
         return [self.java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED,erw.engine", "-Xss4m",
-                "-XX:+UseSerialGC", "-Xmn64m", self.heap(heap), "--module-path", os.pathsep.join(self.erw_mp)] + main_args
+                "-XX:+UseSerialGC", "-Xmn16m", self.heap(heap), "--module-path", os.pathsep.join(self.erw_mp)] + main_args
 
     # ------------------------------------------------------------------ stage 1
     def probe_py(self, code, env=None, timeout=60):

@@ -2,7 +2,7 @@ package erw.model;
 
 /**
  * Refuses work whose estimated memory the JVM cannot hold, before anything is allocated: the engine
- * keeps tensors as heap arrays, so the limit is the heap ({@code -Xmx}, by default a quarter of RAM).
+ * keeps tensors as heap arrays, so the limit is the heap ({@code -Xmx}; the {@code erw} launcher lets it grow to 85% of RAM).
  * Without this a model config with depth 10^9 or a batch of 10^6 runs until the JVM dies with an
  * {@link OutOfMemoryError} and a stack trace; with it the user gets the estimate in one line.
  */
