@@ -38,12 +38,16 @@ public final class GemmBenchmark {
     }
 
     /**
-     * {@code C = op(A) op(B)} for each shape {@code {m, n, k}}: warms up (at least two calls and about
-     * half a second, so that C2 has compiled the kernels), then keeps the best of {@code repeats} timed calls.
+     * {@code C = op(A) op(B)} for each shape {@code {m, n, k}}: warms up on all the shapes in turn (at
+     * least two calls each and about two seconds in all), then keeps each shape's best of {@code repeats}
+     * timed calls. C2 compiles the kernels, the blocked loop and the parallel loop's lambda on the cores the
+     * GEMMs keep busy, and each shape's own half second of warm-up was not enough: the first shape of a run
+     * measured 20-40% low (2-core Xeon: 4096x1152x384 at 198 GFLOP/s first, 321 after another shape), which
+     * a training run, where every shape runs thousands of times, never sees.
      */
     public static List<Result> run(WorkerPool pool, List<int[]> shapes, int repeats, boolean transA, boolean transB) {
         if (repeats < 1) throw new IllegalArgumentException("repeats must be >= 1, got " + repeats);
-        List<Result> out = new ArrayList<>();
+        List<float[][]> operands = new ArrayList<>();
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
             SplittableRandom rnd = new SplittableRandom(0x5eed + m * 31L + n * 17L + k);
@@ -51,14 +55,24 @@ public final class GemmBenchmark {
             float[] c = new float[Math.multiplyExact(m, n)];
             for (int i = 0; i < a.length; i++) a[i] = (float) (rnd.nextDouble() - 0.5);
             for (int i = 0; i < b.length; i++) b[i] = (float) (rnd.nextDouble() - 0.5);
-            long warmUntil = System.nanoTime() + 500_000_000L;
-            for (int w = 0; w < 2 || (System.nanoTime() < warmUntil && w < 1000); w++) {
-                Sgemm.gemm(pool, transA, transB, m, n, k, a, 0, b, 0, c, 0, false);
+            operands.add(new float[][] {a, b, c});
+        }
+        long warmUntil = System.nanoTime() + 2_000_000_000L;
+        for (int w = 0; w < 2 || (System.nanoTime() < warmUntil && w < 1000); w++) {
+            for (int i = 0; i < shapes.size(); i++) {
+                int[] s = shapes.get(i);
+                float[][] o = operands.get(i);
+                Sgemm.gemm(pool, transA, transB, s[0], s[1], s[2], o[0], 0, o[1], 0, o[2], 0, false);
             }
+        }
+        List<Result> out = new ArrayList<>();
+        for (int i = 0; i < shapes.size(); i++) {
+            int m = shapes.get(i)[0], n = shapes.get(i)[1], k = shapes.get(i)[2];
+            float[][] o = operands.get(i);
             long best = Long.MAX_VALUE;
             for (int r = 0; r < repeats; r++) {
                 long t0 = System.nanoTime();
-                Sgemm.gemm(pool, transA, transB, m, n, k, a, 0, b, 0, c, 0, false);
+                Sgemm.gemm(pool, transA, transB, m, n, k, o[0], 0, o[1], 0, o[2], 0, false);
                 best = Math.min(best, System.nanoTime() - t0);
             }
             double seconds = Math.max(best, 1) * 1e-9;
