@@ -62,13 +62,6 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         try (erw.training.Collective ranks = Launch.collective()) {
-            if (ranks.size() > 1 && !engine.choice().name().equals("cpu")) {
-                // TornadoVM 5.2 keeps gradients resident and offers no host-to-device copy of a persisted buffer outside a run,
-                // so neither NCCL nor a host-staged all-reduce fits between backward and optimizer yet
-                if (ranks.rank() > 0) return 2; // every rank refuses; rank 0 says why
-                throw new IllegalArgumentException("--backend " + engine.choice().name() + ": data-parallel training (" + ranks.size()
-                        + " ranks) runs on the CPU backend so far; pass --backend cpu");
-            }
             try {
                 return call(new TrainingRun.Settings(engine.choice(), engine.threads(), keepLast, System.err, ranks, erw.training.Recompute.parse(recompute)));
             } catch (erw.training.TrainingException e) {

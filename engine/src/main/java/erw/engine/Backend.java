@@ -34,6 +34,17 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * {@link #compileCycle(String, List)} for one rank of a data-parallel run whose device has no
+     * collective library within reach: the gradients of {@code hostGradients} are averaged on the host
+     * between backward and optimizer, so a device backend stages them through the host: every graph
+     * that uses one copies it from the host before it runs and back after (host-staged all-reduce, the
+     * fallback DDP-style trainers use without NCCL). On the CPU the host arrays are the truth already.
+     */
+    default List<Plan> compileCycle(String name, List<Graph> graphs, Collection<Tensor> hostGradients) {
+        return compileCycle(name, graphs);
+    }
+
+    /**
      * Makes the host arrays of these tensors current before the host reads them (checkpoints,
      * sampling from a model being trained). A backend that keeps tensors resident on a device
      * copies them back; on the CPU the host arrays are the truth and this does nothing.

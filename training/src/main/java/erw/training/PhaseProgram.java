@@ -115,6 +115,15 @@ public final class PhaseProgram implements AutoCloseable {
      * @param backend null: record only (for {@link #plannedMemory}), nothing compiled or copied
      */
     public PhaseProgram(Backend backend, SiT model, Phase phase, TrainConfig cfg, int batch, boolean align, long noiseOffset, Recompute recompute) {
+        this(backend, model, phase, cfg, batch, align, noiseOffset, recompute, false);
+    }
+
+    /**
+     * @param hostGradients a data-parallel rank: the trained parameters' gradients are averaged on the host
+     *     between {@link #backward} and {@link #apply}, so a device backend stages them through the host
+     */
+    public PhaseProgram(Backend backend, SiT model, Phase phase, TrainConfig cfg, int batch, boolean align, long noiseOffset, Recompute recompute,
+                        boolean hostGradients) {
         this.phase = phase;
         this.model = model;
         this.backend = backend;
@@ -205,7 +214,7 @@ public final class PhaseProgram implements AutoCloseable {
         }
         graphs = List.copyOf(step);
         // one cycle: a device backend keeps model, gradients, moments and EMA resident across the graphs
-        if (backend != null) plans.addAll(backend.compileCycle("phase" + phase.number() + ".step", step));
+        if (backend != null) plans.addAll(backend.compileCycle("phase" + phase.number() + ".step", step, hostGradients ? trained : List.of()));
     }
 
     /** A standalone copy of the model holding the EMA weights (phase 2), for sampling and evaluation. */

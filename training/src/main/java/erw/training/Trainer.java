@@ -242,7 +242,7 @@ public final class Trainer implements AutoCloseable {
         }
         int local = localBatch();
         sync = null;
-        return new PhaseProgram(backend, model, phase, cfg, local, align, (long) collective.rank() * local * sampleValues(), recompute);
+        return new PhaseProgram(backend, model, phase, cfg, local, align, (long) collective.rank() * local * sampleValues(), recompute, collective.size() > 1);
     }
 
     /**

@@ -41,8 +41,12 @@ final class TaskSink {
     private String currentOp = "?";
     private FloatArray ones;
 
-    TaskSink(DeviceBuffers buffers) {
+    /** Host arrays this graph copies in and out like inputs although their tensors are not inputs (a data-parallel rank's gradients). */
+    private final java.util.Set<float[]> hostStaged;
+
+    TaskSink(DeviceBuffers buffers, java.util.Set<float[]> hostStaged) {
         this.buffers = buffers;
+        this.hostStaged = hostStaged;
     }
 
     void beginOp(String opName) {
@@ -55,7 +59,7 @@ final class TaskSink {
         bufferOf.put(host, a);
         tensorOf.putIfAbsent(a, t);
         access.merge(a, mode, (x, y) -> x | y);
-        if (host == t.data() && (t.kind() == Tensor.Kind.INPUT || t.kind() == Tensor.Kind.SCALAR)) hostIO.add(a);
+        if (host == t.data() && (t.kind() == Tensor.Kind.INPUT || t.kind() == Tensor.Kind.SCALAR) || hostStaged.contains(host)) hostIO.add(a);
         return a;
     }
 

@@ -59,20 +59,27 @@ public final class TornadoBackend implements Backend {
     @Override
     public Plan compile(Graph graph) {
         BufferPlanner.prepare(graph.name(), List.of(graph), BufferPlanner.sharesAlone(graph));
-        return lower(graph.name(), List.of(graph)).getFirst();
+        return lower(graph.name(), List.of(graph), Set.of()).getFirst();
     }
 
     /** The graphs' activations share host arrays, hence device buffers, by liveness across the cycle ({@link BufferPlanner}). */
     @Override
     public List<Plan> compileCycle(String name, List<Graph> graphs) {
-        BufferPlanner.prepare(name, graphs, true);
-        return lower(name, graphs);
+        return compileCycle(name, graphs, List.of());
     }
 
-    private List<Plan> lower(String name, List<Graph> graphs) {
+    @Override
+    public List<Plan> compileCycle(String name, List<Graph> graphs, Collection<Tensor> hostGradients) {
+        BufferPlanner.prepare(name, graphs, true);
+        Set<float[]> staged = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Tensor t : hostGradients) staged.add(t.grad());
+        return lower(name, graphs, staged);
+    }
+
+    private List<Plan> lower(String name, List<Graph> graphs, Set<float[]> hostStaged) {
         List<TornadoCycle.Part> parts = new ArrayList<>();
         for (Graph g : graphs) {
-            TaskSink sink = new TaskSink(buffers);
+            TaskSink sink = new TaskSink(buffers, hostStaged);
             for (Op op : g.ops()) Lowerings.lower(op, sink);
             parts.add(new TornadoCycle.Part(g.name(), sink, TornadoCycle.readBack(g, sink)));
         }

@@ -29,7 +29,10 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
  * <ul>
  * <li><b>host I/O</b>: the data of INPUT and SCALAR tensors (a batch, the learning rate, the
  * gradient norm). A segment that uses one copies it in on every execution, and out when its graph
- * writes it: a few KiB per step.</li>
+ * writes it: a few KiB per step. A data-parallel rank's parameter gradients are host I/O too
+ * ({@link TornadoBackend#compileCycle(String, List, java.util.Collection)}): the host averages them
+ * between backward and optimizer, so they cross every step: each segment that uses one copies it (about
+ * seven times the gradients' size a step, measured).</li>
  * <li><b>resident</b>: everything else (weights, gradients, optimizer moments, EMA, activations,
  * per-op scratch). The segment that uses one first in the cycle uploads it on its first execution
  * ({@code FIRST_EXECUTION}) and owns its device buffer; it never crosses again. TornadoVM hands a

@@ -43,6 +43,15 @@ class TrainingStepParityTest {
     private record Trace(List<Float> losses, List<float[]> moments, List<float[]> state) {}
 
     private static Trace run(Backend backend, boolean reed) {
+        return run(backend, reed, false);
+    }
+
+    /**
+     * {@code hostGradients}: as a data-parallel rank runs, backward, then the host changes every trained
+     * gradient (here: halves it and adds 1e-3, as averaging with another rank would change it), then
+     * clip, AdamW and EMA.
+     */
+    private static Trace run(Backend backend, boolean reed, boolean hostGradients) {
         TrainConfig cfg = TrainConfig.defaults().with(b -> {
             b.lr = 1e-3;
             b.seed = 5;
@@ -52,7 +61,7 @@ class TrainingStepParityTest {
                 b.timeWeight = "linear";
             }
         });
-        try (PhaseProgram p = new PhaseProgram(backend, model(reed), erw.training.Phase.FULL, cfg, BATCH, true)) {
+        try (PhaseProgram p = new PhaseProgram(backend, model(reed), erw.training.Phase.FULL, cfg, BATCH, true, 0, erw.training.Recompute.NONE, hostGradients)) {
             SplittableRandom r = new SplittableRandom(3);
             List<Float> losses = new ArrayList<>();
             List<float[]> firstMoments = new ArrayList<>();
@@ -74,7 +83,16 @@ class TrainingStepParityTest {
                 losses.add(p.loss.item());
                 losses.add(p.lossV.item());
                 losses.add(p.lossAlign.item());
-                p.update();
+                if (hostGradients) {
+                    p.backward(op -> {});
+                    for (Tensor w : p.trained) {
+                        float[] g = w.grad();
+                        for (int i = 0; i < g.length; i++) g[i] = 0.5f * g[i] + 1e-3f;
+                    }
+                    p.apply();
+                } else {
+                    p.update();
+                }
                 losses.add(p.gradNorm.item());
                 if (step == 0) {
                     p.syncToHost();
@@ -99,13 +117,22 @@ class TrainingStepParityTest {
         compare(true);
     }
 
+    @Test
+    void aDataParallelRanksHostStagedGradientsMatchTheCpu() {
+        compare(false, true);
+    }
+
     private static void compare(boolean reed) {
+        compare(reed, false);
+    }
+
+    private static void compare(boolean reed, boolean hostGradients) {
         TornadoBackend tv = Parity.tornado();
         Trace cpu, gpu;
         try (CpuBackend c = new CpuBackend(1)) {
-            cpu = run(c, reed);
+            cpu = run(c, reed, hostGradients);
         }
-        gpu = run(tv, reed);
+        gpu = run(tv, reed, hostGradients);
         for (int i = 0; i < cpu.losses().size(); i++) {
             float e = cpu.losses().get(i), a = gpu.losses().get(i);
             assertEquals(e, a, 1e-4 * Math.abs(e) + 1e-6, "step " + i / 4 + " " + List.of("loss", "loss_v", "loss_align", "grad_norm").get(i % 4));
