@@ -157,6 +157,17 @@ class RunSafetyTest {
     }
 
     @Test
+    void badAblationArmsAreRefusedBeforeAnyWork() throws Exception {
+        String root = dir.resolve("no-data-root").toString(); // never reached: the arms are checked first
+        refused(run("bench", "converge", "--data-root", root, "--arm", "no-options"), "--arm no-options", "NAME=OPTIONS");
+        refused(run("bench", "converge", "--data-root", root, "--arm", "repa=--lr 1e-3"), "--arm repa=--lr 1e-3", "is taken");
+        refused(run("bench", "converge", "--data-root", root, "--arm", "a=--c0 2", "--arm", "a=--c0 3"), "--arm a=--c0 3", "is taken");
+        refused(run("bench", "converge", "--data-root", root, "--arm", "short=--steps 10"), "--arm short=--steps 10", "budget");
+        refused(run("bench", "converge", "--data-root", root, "--arm", "x=--bogus 1"), "--arm x=--bogus 1", "--bogus");
+        refused(run("bench", "converge", "--data-root", root, "--arm", "x=--method dit"), "--arm x=--method dit", "unknown method");
+    }
+
+    @Test
     void badValuesAreRefusedBeforeAnyWork() throws Exception {
         String d = data.toString();
         Path never = dir.resolve("never");

@@ -99,9 +99,29 @@ public final class ConvergenceBenchmark {
         this.log = log;
     }
 
+    /**
+     * What one column of the study trains: {@code label} names its rows (a method's own name, or an
+     * ablation arm's), {@code method} is sit, repa, erw or reed, {@code overrides} change the shared
+     * settings, and {@code model} (null: the benchmark's) sizes its model from its settings.
+     */
+    public record Arm(String label, String method, java.util.function.Consumer<TrainConfig.Builder> overrides,
+                      java.util.function.Function<TrainConfig, SiTConfig> model) {
+        /** A method with the shared settings. */
+        public static Arm of(String method) {
+            return new Arm(method, method, b -> {}, null);
+        }
+    }
+
     /** The training settings of one run. */
     public TrainConfig config(String method, long seed) {
+        return config(Arm.of(method), seed);
+    }
+
+    /** The training settings of one run of an arm: the shared settings, the arm's overrides, then the study's budget and seed. */
+    public TrainConfig config(Arm arm, long seed) {
+        String method = arm.method();
         return erw.training.Recipes.forBuiltIn(base.with(c -> {
+            arm.overrides().accept(c);
             c.method = method;
             c.seed = seed;
             c.steps = preset.steps();
@@ -117,6 +137,11 @@ public final class ConvergenceBenchmark {
         return run(methods, workDir, List.of(), onPoint);
     }
 
+    /** {@link #runArms} with each method as an arm of its own name. */
+    public List<Point> run(List<String> methods, Path workDir, List<Point> done, java.util.function.Consumer<Point> onPoint) throws java.io.IOException {
+        return runArms(methods.stream().map(Arm::of).toList(), workDir, done, onPoint);
+    }
+
     /**
      * As above, continuing an interrupted study: {@code done} holds the points already scored (from its
      * results.csv). A run whose final point is there is not trained again; any other resumes from its
@@ -124,16 +149,17 @@ public final class ConvergenceBenchmark {
      * every scoring step), so the study goes on with the same bits as if it had not stopped. The reused
      * points are passed to {@code onPoint} too.
      */
-    public List<Point> run(List<String> methods, Path workDir, List<Point> done, java.util.function.Consumer<Point> onPoint) throws java.io.IOException {
+    public List<Point> runArms(List<Arm> arms, Path workDir, List<Point> done, java.util.function.Consumer<Point> onPoint) throws java.io.IOException {
         List<Point> points = new ArrayList<>();
-        int runs = preset.seeds().size() * methods.size(), run = 0;
+        int runs = preset.seeds().size() * arms.size(), run = 0;
         long studyStart = System.nanoTime();
         double[] trainedFraction = {0}; // runs' worth of work done in this process (resumed runs count from where they resume)
         for (long seed : preset.seeds()) {
             boolean curve = preset.curve(seed);
-            for (String method : methods) {
+            for (Arm arm : arms) {
                 run++;
-                TrainConfig cfg = config(method, seed);
+                String method = arm.label();
+                TrainConfig cfg = config(arm, seed);
                 Path runDir = workDir.resolve(method + "-seed" + seed);
                 Files.createDirectories(runDir);
                 List<Point> have = done.stream().filter(p -> p.method().equals(method) && p.seed() == seed)
@@ -179,7 +205,7 @@ public final class ConvergenceBenchmark {
                         if (onPoint != null) onPoint.accept(p);
                     }
                 };
-                try (Trainer t = new Trainer(cfg, model.apply(cfg), data.get(), runDir, backend, listener)) {
+                try (Trainer t = new Trainer(cfg, (arm.model() != null ? arm.model() : model).apply(cfg), data.get(), runDir, backend, listener)) {
                     if (from > 0) {
                         if (log != null) log.printf(Locale.ROOT, "%s seed %d: resuming at step %d%n", method, seed, from);
                         t.resume(runDir.resolve(String.format(Locale.ROOT, "step-%07d.safetensors", from))).run(cfg.steps());

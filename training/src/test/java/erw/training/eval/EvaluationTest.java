@@ -203,6 +203,17 @@ class EvaluationTest {
         assertEquals(6, b.resumeStep(sit, run, List.of(), false));
         // the final point scored: the run is done
         assertEquals(8, b.resumeStep(sit, run, List.of(pt.apply(2), pt.apply(4), pt.apply(6), pt.apply(8)), true));
+        // an ablation arm: its overrides over the shared settings, the study's budget over both
+        erw.training.TrainConfig arm = b.config(new ConvergenceBenchmark.Arm("w3", "erw", c -> {
+            c.warmupSteps = 3L;
+            c.c0 = 2.0;
+            c.steps = 1000L;
+        }, null), 1);
+        assertEquals(3, arm.warmup());
+        assertEquals(2.0, arm.c0().orElseThrow());
+        assertEquals(8, arm.steps());
+        assertEquals(erw.training.Method.ERW, arm.method());
+        assertEquals(1, arm.seed());
     }
 
     @Test
