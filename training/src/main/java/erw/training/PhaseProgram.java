@@ -74,6 +74,16 @@ public final class PhaseProgram implements AutoCloseable {
     }
 
     /**
+     * The flops and bytes of a step of {@code phase} per op type (see {@link erw.engine.Workload}), recorded
+     * without allocating anything; {@code activationBytes} 4 for fp32 activations, 2 for bf16 ones.
+     */
+    public static List<erw.engine.Workload.Row> workload(SiTConfig modelCfg, Phase phase, TrainConfig cfg, int batch, boolean align, Recompute recompute,
+                                                         int activationBytes) {
+        PhaseProgram p = new PhaseProgram(null, new SiT(modelCfg), phase, cfg, batch, align, 0, recompute);
+        return erw.engine.Workload.of(p.graphs, activationBytes);
+    }
+
+    /**
      * The memory of a step of {@code phase} for a model of this config at {@code batch}, as the
      * {@link BufferPlanner} lays it out, without allocating it (SiT-XL/2 can be sized on a laptop).
      */
