@@ -43,7 +43,7 @@ final class ConvergeCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Where results.csv/.md and fd_vs_steps.png go (default: docs/convergence/<preset>).") Path out;
     @Option(names = "--work", description = "Run directories (default: runs/converge-<preset>).") Path work;
     @Option(names = "--data-root", description = "Built-in data, encoder and evaluator (default ${DEFAULT-VALUE}).") Path dataRoot = Path.of("data");
-    @Option(names = "--replot", description = "Only redraw fd_vs_steps.png from the results.csv under --out.") boolean replot;
+    @Option(names = "--replot", description = "Only rewrite results.md's tables and the plots from the results.csv under --out (the header and footer kept).") boolean replot;
     @Mixin RecipeOptions recipe;
     @Mixin EngineOptions engine;
 
@@ -63,8 +63,16 @@ final class ConvergeCommand implements Callable<Integer> {
         if (replot) {
             List<ConvergenceBenchmark.Point> pts = ConvergenceReport.readCsv(outDir.resolve("results.csv"));
             List<String> ms = pts.stream().map(ConvergenceBenchmark.Point::method).distinct().toList();
-            ConvergenceReport.plot(outDir, pts, ms);
-            System.out.println("wrote " + outDir.resolve("fd_vs_steps.png"));
+            java.nio.file.Path md = outDir.resolve("results.md");
+            if (java.nio.file.Files.isRegularFile(md)) {
+                // the tables again from results.csv (after a change to the report), under the command's own header and footer
+                String[] hf = ConvergenceReport.headerAndFooter(java.nio.file.Files.readString(md));
+                ConvergenceReport.write(outDir, pts, ms, hf[0], hf[1]);
+                System.out.println("wrote " + md + " and the plots");
+            } else {
+                ConvergenceReport.plot(outDir, pts, ms);
+                System.out.println("wrote the plots under " + outDir);
+            }
             return 0;
         }
         Path workDir = work != null ? work : Path.of("runs", "converge-" + p.name());

@@ -75,6 +75,21 @@ public final class ConvergenceReport {
         return bySteps;
     }
 
+    /**
+     * A results.md's header (the title, command and settings: everything before the first table's
+     * caption) and footer (its last "Total wall time" line, or ""), so that its tables can be rewritten.
+     */
+    public static String[] headerAndFooter(String md) {
+        int h = md.length();
+        for (String caption : List.of("\nFD (lower is better)", "\nFD on evaluator [1]", "\n(no points)")) {
+            int i = md.indexOf(caption);
+            if (i >= 0) h = Math.min(h, i);
+        }
+        String header = md.substring(0, h).stripTrailing();
+        int f = md.lastIndexOf("\nTotal wall time ");
+        return new String[] {header, f >= 0 && f >= h ? md.substring(f) : ""};
+    }
+
     /** Reads a results.csv written by {@link #write}. */
     public static List<ConvergenceBenchmark.Point> readCsv(Path file) {
         try {
@@ -184,6 +199,10 @@ public final class ConvergenceReport {
                 fd.add(p.fd());
                 acc.add(100 * p.accuracy());
             });
+            if (f.isEmpty()) { // not scored at the final step yet (a study in progress)
+                sb.append(String.format(Locale.ROOT, "| %s | 0 | - | - |%n", m.toUpperCase(Locale.ROOT)));
+                continue;
+            }
             double[] a = meanStd(fd), b = meanStd(acc);
             sb.append(String.format(Locale.ROOT, "| %s | %d | %.3f ± %.3f | %.1f%% ± %.1f |%n", m.toUpperCase(Locale.ROOT), f.size(), a[0], a[1], b[0], b[1]));
         }

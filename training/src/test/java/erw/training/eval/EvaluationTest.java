@@ -159,6 +159,15 @@ class EvaluationTest {
         // never on seed 1 (counts its last step, 300), ERW at 195 and 215: ratios 1.513 and 1.395
         assertTrue(md.contains("steps until FD 10.500") && md.contains("| SIT | 2 | +9.500 [+9.000, +10.000] | 2 of 2 | 1.45 [1.40, 1.51] | 2 of 2 |"), md);
         assertTrue(Files.size(dir.resolve("fd_vs_steps.png")) > 1000 && Files.size(dir.resolve("fd2_vs_steps.png")) > 1000);
+        // a column not scored at the final step yet (a study in progress) shows dashes, not NaN
+        ConvergenceReport.write(dir, pts, List.of("sit", "erw", "repa"), "# test", "");
+        String partial = Files.readString(dir.resolve("results.md"));
+        assertTrue(partial.contains("| REPA | 0 | - | - |") && !partial.contains("NaN"), partial);
+        // its header and footer, for rewriting the tables
+        ConvergenceReport.write(dir, pts, List.of("sit", "erw"), "# title\n\nCommand: x", "\nTotal wall time 1.0 min on 2 threads, cpu backend.\n");
+        String[] hf = ConvergenceReport.headerAndFooter(Files.readString(dir.resolve("results.md")));
+        assertEquals("# title\n\nCommand: x", hf[0]);
+        assertEquals("\nTotal wall time 1.0 min on 2 threads, cpu backend.\n", hf[1]);
         // a preset's curves: the first seeds; out of range is refused naming the option
         ConvergenceBenchmark.Preset p = new ConvergenceBenchmark.Preset("t", 8, 8, 2, 10, erw.sampler.SamplerKind.HEUN, 2, List.of(3L, 1L, 2L), 2);
         assertTrue(p.curve(3) && p.curve(1) && !p.curve(2));
