@@ -2,6 +2,7 @@
 module erw.engine.tornado {
     requires transitive erw.engine; // its API (Backend, Graph, Plan, WorkerPool) is part of this one's
     requires tornado.api;
+    requires java.management; // the JVM's command line: whether the user chose a device (RankDevice)
     exports erw.engine.tornado;
     // TornadoVM's runtime reads the kernels' bytecode and reflects on them
     opens erw.engine.tornado.kernels;

@@ -179,6 +179,7 @@ final class TornadoCycle implements AutoCloseable {
         var snapshots = new uk.ac.manchester.tornado.api.ImmutableTaskGraph[graphs.length];
         for (int s = 0; s < graphs.length; s++) snapshots[s] = graphs[s].snapshot();
         plan = new TornadoExecutionPlan(snapshots);
+        if (RankDevice.device() != null) plan.withDevice(RankDevice.device()); // one device per local rank of a data-parallel job
         if (anyGrid) plan.withGridScheduler(gs);
         if (PROFILE) plan.withProfiler(uk.ac.manchester.tornado.api.enums.ProfilerMode.SILENT);
         lastResult = null;
