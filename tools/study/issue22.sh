@@ -6,8 +6,8 @@
 #   tools/study/issue22.sh [WORK=runs/issue22] [DATA_ROOT=data]
 #
 # Run directories (each run's checkpoints, the final EMA weights among them) stay under WORK, so that
-# `erw eval` or any other evaluator can score them again. The whole of it takes ~10 hours on a 2-core
-# Xeon (the full study ~6.5 h, the ablations ~2.5 h, the encoder-strength arm ~1 h). A build of the same
+# `erw eval` or any other evaluator can score them again. The whole of it takes ~8 hours on a 2-core
+# Xeon (the full study ~6 h at ~18 min a run, the ablations ~2 h, the encoder-strength arm ~1 h). A build of the same
 # checkout while it runs replaces the jars it runs from: develop in another worktree (git worktree add).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
