@@ -206,7 +206,7 @@ public final class ConvergenceReport {
             double[] a = meanStd(fd), b = meanStd(acc);
             sb.append(String.format(Locale.ROOT, "| %s | %d | %.3f ± %.3f | %.1f%% ± %.1f |%n", m.toUpperCase(Locale.ROOT), f.size(), a[0], a[1], b[0], b[1]));
         }
-        if (curveSeeds.size() == 1) sb.append(stepsToReach(points, methods, first)); // with several curves the paired table below has it per seed
+        sb.append(stepsToReach(points, methods, first)); // the first seed's; with several curves the paired table below has it per seed
         sb.append(pairedBySeed(points, methods));
         if (points.stream().anyMatch(p -> !Double.isNaN(p.extra().fd2()) || !Double.isNaN(p.extra().precision1()))) {
             sb.append("\nBoth evaluators at the final step ([1] the MLP, [2] the convolutional one; precision/recall: Kynkaenniemi et al., k = 3), "

@@ -154,7 +154,7 @@ class EvaluationTest {
         assertTrue(md.contains("FD on evaluator [1] (lower is better), mean ± std over the seeds scored at that step (of [0, 1]"), md);
         assertTrue(md.contains("| 100 | 30.500 ± 0.707 | 2 | 21.000 ± 1.414 | 2 |"), md);
         assertTrue(md.contains("FD on evaluator [2]") && md.contains("| 300 | 21.000 ± 1.414 | 2 | 2.000 ± 2.828 | 2 |"), md);
-        assertTrue(!md.contains("Steps until seed 0"), "with several curves the steps come per seed, in the paired table");
+        assertTrue(md.contains("Steps until seed 0's FD on evaluator [1] reaches 10.000"), "the first seed's steps too (a study in progress has its curve first)");
         // final differences 10 and 9; target: the higher mean final FD, SIT's 10.5, which SIT reaches at 295 on seed 0 and
         // never on seed 1 (counts its last step, 300), ERW at 195 and 215: ratios 1.513 and 1.395
         assertTrue(md.contains("steps until FD 10.500") && md.contains("| SIT | 2 | +9.500 [+9.000, +10.000] | 2 of 2 | 1.45 [1.40, 1.51] | 2 of 2 |"), md);
