@@ -41,9 +41,8 @@ public final class ConvergenceReport {
         List<Long> seeds = curveSeeds(points);
         String which = seeds.size() == 1 ? "seed " + seeds.get(0) : "mean over seeds " + seeds;
         for (int e = 0; e < 2; e++) {
-            final int ev = e;
-            java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fd = p -> ev == 0 ? p.fd() : p.extra().fd2();
-            if (e == 1 && points.stream().allMatch(p -> Double.isNaN(p.extra().fd2()))) break;
+            java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fd = fdOn(e);
+            if (e == 1 && !scoredBySecond(points)) break;
             Map<String, double[][]> series = new LinkedHashMap<>();
             for (String m : methods) {
                 java.util.TreeMap<Long, List<Double>> bySteps = meanCurve(points, m, seeds, fd);
@@ -54,6 +53,16 @@ public final class ConvergenceReport {
             LossPlot.writePng(dir.resolve(e == 0 ? "fd_vs_steps.png" : "fd2_vs_steps.png"), "FD vs training steps, evaluator [" + (e + 1) + "] (" + which + ")", "step",
                     "FD (evaluator features, lower is better)", series, false);
         }
+    }
+
+    /** A point's FD on evaluator [1] (0) or [2] (1). */
+    private static java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fdOn(int evaluator) {
+        return evaluator == 0 ? ConvergenceBenchmark.Point::fd : p -> p.extra().fd2();
+    }
+
+    /** Whether any point has the second evaluator's FD (results written before it have none). */
+    private static boolean scoredBySecond(List<ConvergenceBenchmark.Point> points) {
+        return points.stream().anyMatch(p -> !Double.isNaN(p.extra().fd2()));
     }
 
     /** The seeds scored at more than one step (the first seed too when none is), in order of appearance. */
@@ -156,9 +165,8 @@ public final class ConvergenceReport {
         List<Long> curveSeeds = curveSeeds(points);
         if (curveSeeds.size() > 1) {
             for (int e = 0; e < 2; e++) {
-                final int ev = e;
-                java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fd = p -> ev == 0 ? p.fd() : p.extra().fd2();
-                if (e == 1 && points.stream().allMatch(p -> Double.isNaN(p.extra().fd2()))) break;
+                java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fd = fdOn(e);
+                if (e == 1 && !scoredBySecond(points)) break;
                 sb.append(String.format(Locale.ROOT, "%sFD on evaluator [%d] (lower is better), mean ± std over the seeds scored at that step (of %s; n: how many):%n%n| step |",
                         e == 0 ? "" : "\n", e + 1, curveSeeds));
                 for (String m : methods) sb.append(' ').append(m.toUpperCase(Locale.ROOT)).append(" | n |");
@@ -236,8 +244,7 @@ public final class ConvergenceReport {
     static String stepsToReach(List<ConvergenceBenchmark.Point> points, List<String> methods, long seed) {
         StringBuilder sb = new StringBuilder();
         for (int e = 0; e < 2; e++) {
-            final int ev = e;
-            java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fd = p -> ev == 0 ? p.fd() : p.extra().fd2();
+            java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fd = fdOn(e);
             Map<String, List<ConvergenceBenchmark.Point>> curves = new LinkedHashMap<>();
             double target = Double.NEGATIVE_INFINITY;
             for (String m : methods) {
@@ -279,8 +286,7 @@ public final class ConvergenceReport {
         long last = points.stream().mapToLong(ConvergenceBenchmark.Point::step).max().orElse(0);
         StringBuilder sb = new StringBuilder();
         for (int e = 0; e < 2; e++) {
-            final int ev = e;
-            java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fd = p -> ev == 0 ? p.fd() : p.extra().fd2();
+            java.util.function.ToDoubleFunction<ConvergenceBenchmark.Point> fd = fdOn(e);
             // curves.get(method).get(seed): that run's scored points in step order
             Map<String, Map<Long, List<ConvergenceBenchmark.Point>>> curves = new LinkedHashMap<>();
             for (String m : methods) {
