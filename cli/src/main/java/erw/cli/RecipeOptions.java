@@ -38,6 +38,9 @@ final class RecipeOptions {
     @Option(names = "--time-weight", description = "Per-sample weight w_t(t) of the alignment terms: constant | linear | cosine | sigmoid | loglinear | cutoff (default constant).") String timeWeight;
     @Option(names = "--time-cutoffs", split = ",", description = "lo,hi of --time-weight cutoff (default 0,1).") List<Double> timeCutoffs;
 
+    @Option(names = "--precision", description = "Number format of the GEMM operands: fp32 | tf32 | bf16 (fp32 accumulation; weights, "
+            + "optimizer state, norms, softmax and losses stay fp32; default fp32).") String precision;
+
     /** The recipe with every given option applied (validated when the config is built). */
     void applyTo(TrainConfig.Builder c) {
         if (c0 != null && !(c0 >= 0)) throw new IllegalArgumentException("--c0 " + c0 + " must be >= 0");
@@ -66,6 +69,7 @@ final class RecipeOptions {
         if (diffusionWarmupSteps != null) c.diffusionWarmupSteps = diffusionWarmupSteps;
         if (diffusionDecay != null) c.diffusionDecay = diffusionDecay;
         if (timeWeight != null) c.timeWeight = timeWeight;
+        if (precision != null) c.precision = precision;
         if (timeCutoffs != null) {
             if (timeCutoffs.size() != 2) throw new IllegalArgumentException("--time-cutoffs " + timeCutoffs + " must be two numbers lo,hi");
             c.timeCutoffLow = timeCutoffs.get(0);

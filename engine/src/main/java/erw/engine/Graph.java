@@ -58,6 +58,7 @@ public final class Graph {
     private int counter;
     private String openSegment;
     private int openFrom;
+    private Precision precision = Precision.FP32;
 
     /**
      * A run of ops {@code [from, to)} that a backward pass may replay instead of keeping what they
@@ -142,6 +143,21 @@ public final class Graph {
         openSegment = null;
     }
 
+    /**
+     * The number format of the operands of the matmuls and attentions recorded from now on (like a region under
+     * PyTorch's autocast); fp32 until set. Their backward products use the same.
+     */
+    public Graph precision(Precision p) {
+        if (p == null) throw new IllegalArgumentException("graph '" + name + "': no precision");
+        precision = p;
+        return this;
+    }
+
+    /** The precision of the next matmul or attention recorded. */
+    public Precision precision() {
+        return precision;
+    }
+
     private String label(String opName, String type) {
         return opName != null ? opName : name + "." + type + (counter++);
     }
@@ -172,7 +188,7 @@ public final class Graph {
         int n = transB ? b.rows() : b.cols();
         int[] shape = !transA && a.rank() > 1 ? withLast(a, n) : new int[]{m, n};
         Tensor c = activation(l, anyGrad(a, b, bias), shape);
-        return add(new Matmul(l, a, transA, b, transB, bias, c)).outputs().get(0);
+        return add(new Matmul(l, a, transA, b, transB, bias, c, precision)).outputs().get(0);
     }
 
     /** The Linear layer {@code x W^T + b}, W of shape (out, in). */
@@ -256,7 +272,7 @@ public final class Graph {
     public Tensor attention(String opName, Tensor qkv, int batch, int heads) {
         String l = label(opName, "attention");
         Tensor out = activation(l, anyGrad(qkv), qkv.rows(), qkv.cols() / 3);
-        add(new Attention(l, qkv, batch, heads, out));
+        add(new Attention(l, qkv, batch, heads, out, precision));
         return out;
     }
 

@@ -21,6 +21,10 @@ class EngineTest {
 
     /** A transformer-block-shaped graph with parameters, so determinism covers every kernel family. */
     private static float[][] runBlock(int threads) {
+        return runBlock(threads, Precision.FP32);
+    }
+
+    private static float[][] runBlock(int threads, Precision precision) {
         try (CpuBackend cpu = new CpuBackend(threads)) {
             int n = 4, t = 16, d = 32;
             Tensor x = Tensor.input("x", n, t, d);
@@ -29,7 +33,7 @@ class EngineTest {
             GradCheck.fill(wqkv, 2, 0.2f);
             GradCheck.fill(wo, 3, 0.2f);
             GradCheck.fill(c, 4, 0.5f);
-            Graph g = new Graph("block");
+            Graph g = new Graph("block").precision(precision);
             List<Tensor> mod = g.chunk("mod", g.silu("act", c), 2);
             Tensor h = g.modulate("m", g.layerNorm("ln", x, null, null, 1e-6f), mod.get(0), mod.get(1));
             Tensor a = g.linear("proj", g.attention("attn", g.linear("qkv", h, wqkv, null), n, 4), wo, null);
@@ -52,6 +56,60 @@ class EngineTest {
             }
             pf.run();
             return new float[][]{loss.toArray(), wqkv.toArray(), wo.toArray(), c.toArray(), norm.toArray()};
+        }
+    }
+
+    /**
+     * The block in TF32 and BF16 (every matmul and the attention, forward and backward): deterministic like fp32,
+     * different from it, and within the formats' precision of it after three optimizer steps: the loss within
+     * 1e-3 relative (TF32) and 1e-2 (BF16), the weights within 1e-3 and 1e-2 of their norm.
+     */
+    @Test
+    void reducedPrecisionBlockIsDeterministicAndNearFp32() {
+        float[][] ref = runBlock(2);
+        for (Precision pr : new Precision[] {Precision.TF32, Precision.BF16}) {
+            float[][] one = runBlock(1, pr), two = runBlock(2, pr);
+            double tol = pr == Precision.TF32 ? 1e-3 : 1e-2;
+            for (int i = 0; i < one.length; i++) assertArrayEquals(one[i], two[i], pr + " 1 vs 2 threads, tensor " + i);
+            assertNotEquals(ref[0][0], one[0][0], pr + " loss equals fp32's");
+            assertEquals(ref[0][0], one[0][0], tol * Math.abs(ref[0][0]), pr + " loss");
+            for (int i = 1; i <= 3; i++) {
+                double diff = 0, norm = 0;
+                for (int j = 0; j < ref[i].length; j++) {
+                    diff += (one[i][j] - ref[i][j]) * (double) (one[i][j] - ref[i][j]);
+                    norm += ref[i][j] * (double) ref[i][j];
+                }
+                assertTrue(Math.sqrt(diff / norm) < tol, pr + " tensor " + i + ": relative difference " + Math.sqrt(diff / norm));
+            }
+        }
+    }
+
+    /** A BF16 matmul's gradients are the fp32 products of the rounded output gradient and rounded operands, exactly. */
+    @Test
+    void bf16MatmulGradientsRoundTheirOperands() {
+        try (CpuBackend cpu = new CpuBackend(2)) {
+            int m = 37, k = 29, n = 23;
+            Tensor x = Tensor.param("x", m, k), w = Tensor.param("w", n, k), target = Tensor.input("target", m, n);
+            GradCheck.fill(x, 1, 1f);
+            GradCheck.fill(w, 2, 1f);
+            GradCheck.fill(target, 3, 1f);
+            Graph g = new Graph("lin").precision(Precision.BF16);
+            Tensor y = g.linear("lin", x, w, null);
+            Tensor loss = g.mse("loss", y, target);
+            Plan f = cpu.compile(g), b = cpu.compile(g.backward(loss));
+            f.run();
+            b.run();
+            float[] xr = x.toArray(), wr = w.toArray(), dy = y.grad().clone();
+            for (float[] v : List.of(xr, wr, dy)) for (int i = 0; i < v.length; i++) v[i] = Precision.BF16.round(v[i]);
+            float[] yWant = new float[m * n], dxWant = new float[m * k], dwWant = new float[n * k];
+            try (var pool = new erw.engine.host.WorkerPool(1)) {
+                erw.engine.cpu.Sgemm.gemm(pool, false, true, m, n, k, xr, 0, wr, 0, yWant, 0, false);
+                erw.engine.cpu.Sgemm.gemm(pool, false, false, m, k, n, dy, 0, wr, 0, dxWant, 0, false);
+                erw.engine.cpu.Sgemm.gemm(pool, true, false, n, k, m, dy, 0, xr, 0, dwWant, 0, false);
+            }
+            assertArrayEquals(yWant, y.toArray(), "y");
+            assertArrayEquals(dxWant, x.grad(), "dx");
+            assertArrayEquals(dwWant, w.grad(), "dw");
         }
     }
 

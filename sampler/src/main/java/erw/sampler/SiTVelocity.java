@@ -4,6 +4,7 @@ import erw.engine.Backend;
 import erw.engine.Graph;
 import erw.engine.Op;
 import erw.engine.Plan;
+import erw.engine.Precision;
 import erw.engine.Tensor;
 import erw.model.SiT;
 import erw.model.SiTConfig;
@@ -24,6 +25,7 @@ import java.util.Set;
 public final class SiTVelocity implements VelocityField, AutoCloseable {
     private final SiT model;
     private final Backend backend;
+    private final Precision precision;
     private final int sampleSize;
     private final Map<Integer, Recorded> graphs = new LinkedHashMap<>();
     private long rowsEvaluated;
@@ -32,10 +34,16 @@ public final class SiTVelocity implements VelocityField, AutoCloseable {
     private record Recorded(Plan plan, Tensor x, Tensor t, Tensor y, Tensor v, int ops) {}
 
     public SiTVelocity(SiT model, Backend backend) {
+        this(model, backend, Precision.FP32);
+    }
+
+    /** With the model's GEMM operands in {@code precision} (see {@link Precision}). */
+    public SiTVelocity(SiT model, Backend backend, Precision precision) {
         SiTConfig c = model.config();
         if (c.truncated()) throw new IllegalArgumentException("the ERW warmup model (truncated to " + c.truncatedDepth() + " blocks) has no velocity head: sample from a full-model checkpoint");
         this.model = model;
         this.backend = backend;
+        this.precision = precision;
         this.sampleSize = c.inChannels() * c.inputSize() * c.inputSize();
     }
 
@@ -85,7 +93,7 @@ public final class SiTVelocity implements VelocityField, AutoCloseable {
         Tensor x = Tensor.input("x", rows, c.inChannels(), side, side);
         Tensor t = Tensor.input("t", rows);
         Tensor y = Tensor.input("y", rows);
-        Graph g = Graph.inference("sample_step_b" + rows);
+        Graph g = Graph.inference("sample_step_b" + rows).precision(precision);
         SiT.Outputs o = model.forward(g, x, t, y);
         Graph pruned = prune(g, o.velocity(), "sample_step_b" + rows);
         return new Recorded(backend.compile(pruned.readBack(o.velocity())), x, t, y, o.velocity(), pruned.ops().size());

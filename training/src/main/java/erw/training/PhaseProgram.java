@@ -163,7 +163,7 @@ public final class PhaseProgram implements AutoCloseable {
         emaDecay = Tensor.scalar("ema.decay", (float) cfg.emaDecay());
         gradNorm = Tensor.scalar("grad_norm", 0);
 
-        Graph fwd = new Graph("phase" + phase.number() + ".forward");
+        Graph fwd = new Graph("phase" + phase.number() + ".forward").precision(cfg.precision());
         SiT.Outputs out;
         Tensor vTarget = null;
         if (phase == Phase.WARMUP) {

@@ -2,6 +2,7 @@ package erw.training;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import erw.engine.Precision;
 import erw.model.TimeWeight;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,12 +26,14 @@ import java.util.function.Consumer;
  *     at the model's encoder depth, coefficient 1 (REPA's and ERW's, see {@link #alignTargets()})
  * @param reed REED's curriculum and time weights (see {@link Reed}; used by {@code --method reed},
  *     the time weights by every aligning method)
+ * @param precision the number format of the model's GEMM operands ({@code --precision}, see {@link Precision});
+ *     weights, optimizer state and everything else stay fp32
  */
 public record TrainConfig(Method method, AlignLoss align, long steps, OptionalLong warmupSteps, int batch, double lr, double beta1, double beta2,
                           double adamEps, double weightDecay, double clip, double emaDecay, double labelDropout, long seed, int l2rDepth,
                           double warmupLambda, OptionalDouble c0, double halfLife, double repaLambda, double ntxentTau, boolean ntxentSymmetric,
                           TimeSampling timeSampling, long checkpointEvery, long logEvery, long sampleEvery, int sampleSteps, double sampleCfg,
-                          List<AlignTarget> targets, Reed reed) {
+                          List<AlignTarget> targets, Reed reed, Precision precision) {
 
     public TrainConfig {
         targets = List.copyOf(targets);
@@ -133,6 +136,7 @@ public record TrainConfig(Method method, AlignLoss align, long steps, OptionalLo
         b.timeWeight = reed.timeWeight().id();
         b.timeCutoffLow = reed.timeCutoffLow();
         b.timeCutoffHigh = reed.timeCutoffHigh();
+        b.precision = precision.id();
         return b;
     }
 
@@ -218,6 +222,8 @@ public record TrainConfig(Method method, AlignLoss align, long steps, OptionalLo
         /** Per-sample weight of the alignment terms by diffusion time t: see {@link TimeWeight}. */
         public String timeWeight = "constant";
         public double timeCutoffLow = 0, timeCutoffHigh = 1;
+        /** fp32 | tf32 | bf16: GEMM operands (see {@link Precision}). */
+        public String precision = "fp32";
 
         /** The config, with every field checked (the first bad one named as its command-line option). */
         public TrainConfig build() {
@@ -229,7 +235,8 @@ public record TrainConfig(Method method, AlignLoss align, long steps, OptionalLo
                     targets.stream().map(AlignTarget::parse).toList(),
                     new Reed(projCoeff, Decay.parse("align-schedule", alignSchedule), alignSteps >= 0 ? OptionalLong.of(alignSteps) : OptionalLong.empty(), diffusionStart,
                             diffusionWarmupSteps >= 0 ? OptionalLong.of(diffusionWarmupSteps) : OptionalLong.empty(), Decay.parse("diffusion-decay", diffusionDecay),
-                            TimeWeight.parse(timeWeight), timeCutoffLow, timeCutoffHigh));
+                            TimeWeight.parse(timeWeight), timeCutoffLow, timeCutoffHigh),
+                    Precision.parse("--precision", precision));
         }
 
         /** Checks every field, naming the first bad one (as the command-line option that sets it). */
@@ -272,6 +279,7 @@ public record TrainConfig(Method method, AlignLoss align, long steps, OptionalLo
             need(logEvery >= 1, "log-every", logEvery, ">= 1");
             need(sampleEvery >= 0, "sample-every", sampleEvery, ">= 0 (0 = only at the end)");
             need(sampleSteps >= 2, "sample-steps", sampleSteps, ">= 2");
+            Precision.parse("--precision", precision);
             finite("sample-cfg", sampleCfg);
             need(sampleCfg >= 0, "sample-cfg", sampleCfg, ">= 0");
             need(targets != null, "target", "null", "a list");
@@ -339,7 +347,7 @@ public record TrainConfig(Method method, AlignLoss align, long steps, OptionalLo
         for (var it = defaults.fieldNames(); it.hasNext(); ) {
             String field = it.next();
             com.fasterxml.jackson.databind.JsonNode v = tree.get(field), d = defaults.get(field);
-            if (v == null && SINCE_REED.contains(field)) continue; // a run written before REED: the default is what it did
+            if (v == null && (SINCE_REED.contains(field) || field.equals("precision"))) continue; // written before: the default is what it did
             if (v == null) throw new IllegalArgumentException("training config: field '" + field + "' is missing");
             if (d.isArray()) {
                 boolean strings = v.isArray();

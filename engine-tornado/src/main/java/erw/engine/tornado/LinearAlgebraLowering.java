@@ -1,6 +1,7 @@
 package erw.engine.tornado;
 
 import erw.engine.EngineException;
+import erw.engine.Precision;
 import erw.engine.Tensor;
 import erw.engine.ops.Attention;
 import erw.engine.ops.Matmul;
@@ -31,7 +32,19 @@ final class LinearAlgebraLowering {
         s.grid2(id, cols, 16, 16, 16);
     }
 
+    /**
+     * The JIT-compiled GEMM and attention kernels multiply in fp32; TF32 and BF16 operands need NVIDIA's GEMMs
+     * (cuBLAS library tasks of TornadoVM's CUDA backend), which this backend does not call yet.
+     */
+    private static void fp32Only(String type, String name, Precision p) {
+        if (p != Precision.FP32) {
+            throw new EngineException("TornadoVM backend: " + type + " '" + name + "' is in " + p.id() + "; this backend's GEMM kernels are fp32 only "
+                    + "(use --precision fp32 here, or the CPU backend, which runs " + p.id() + " GEMMs)");
+        }
+    }
+
     static void matmul(Matmul op, TaskSink s) {
+        fp32Only("matmul", op.name(), op.precision());
         Tensor bias = op.bias();
         gemm(s, s.read(op.a()), op.transA(), s.read(op.b()), op.transB(), s.write(op.c()), bias == null ? null : s.read(bias),
                 op.m(), op.n(), op.k(), false);
@@ -39,6 +52,7 @@ final class LinearAlgebraLowering {
 
     /** {@code writeA}/{@code writeB}: the step writes that operand's gradient whole instead of adding to it (its first write). */
     static void matmulBackward(Matmul op, boolean writeA, boolean writeB, TaskSink s) {
+        fp32Only("matmul", op.name(), op.precision());
         Tensor a = op.a(), b = op.b(), bias = op.bias(), c = op.c();
         boolean transA = op.transA(), transB = op.transB();
         int m = op.m(), n = op.n(), k = op.k();
@@ -56,16 +70,17 @@ final class LinearAlgebraLowering {
         if (bias != null && bias.requiresGrad()) columnSums(s, dc, s.gradUpdate(bias), m, n);
     }
 
-    private static int checkTokens(Attention op) {
-        int t = op.t();
-        if (t > AttentionKernels.MAX_TOKENS) {
-            throw new EngineException("TornadoVM backend: attention '" + op.name() + "' has " + t + " tokens; its kernel keeps a row of scores in local memory and takes at most " + AttentionKernels.MAX_TOKENS);
+    private static int checkShape(Attention op) {
+        fp32Only("attention", op.name(), op.precision());
+        if (op.hd() > AttentionKernels.MAX_HEAD_DIM) {
+            throw new EngineException("TornadoVM backend: attention '" + op.name() + "' has head dimension " + op.hd() + "; its kernels keep a row's "
+                    + "accumulators in local memory and take at most " + AttentionKernels.MAX_HEAD_DIM + " (use more heads)");
         }
-        return t;
+        return op.t();
     }
 
     static void attention(Attention op, TaskSink s) {
-        int n = op.n(), t = checkTokens(op), heads = op.heads(), dim = op.dim(), hd = op.hd();
+        int n = op.n(), t = checkShape(op), heads = op.heads(), dim = op.dim(), hd = op.hd();
         float scale = op.scale();
         KernelContext ctx = new KernelContext();
         FloatArray q = s.read(op.qkv()), o = s.write(op.out());
@@ -77,7 +92,7 @@ final class LinearAlgebraLowering {
     static void attentionBackward(Attention op, boolean write, TaskSink s) {
         Tensor qkv = op.qkv(), out = op.out();
         if (!qkv.requiresGrad()) return;
-        int n = op.n(), t = checkTokens(op), heads = op.heads(), dim = op.dim(), hd = op.hd();
+        int n = op.n(), t = checkShape(op), heads = op.heads(), dim = op.dim(), hd = op.hd();
         float scale = op.scale();
         int acc = write ? 0 : 1;
         KernelContext ctx = new KernelContext();

@@ -43,6 +43,18 @@ class OpParityTest {
         return cases().stream().filter(c -> only == null || c.name().matches(only)).map(c -> DynamicTest.dynamicTest(c.name(), () -> Parity.check(c.name(), c.backward(), c.rtol(), c.atol(), c.build())));
     }
 
+    /** TF32/BF16 GEMM operands are refused in one line naming the op (this backend's kernels multiply in fp32). */
+    @Test
+    void reducedPrecisionIsRefusedNamingTheOp() {
+        for (erw.engine.Precision pr : List.of(erw.engine.Precision.TF32, erw.engine.Precision.BF16)) {
+            Graph g = new Graph("g").precision(pr);
+            g.linear("blocks.0.mlp.fc1", erw.engine.Tensor.input("x", 4, 8), erw.engine.Tensor.param("w", 16, 8), null);
+            erw.engine.EngineException e = org.junit.jupiter.api.Assertions.assertThrows(erw.engine.EngineException.class, () -> Parity.tornado().compile(g));
+            assertEquals("TornadoVM backend: matmul 'blocks.0.mlp.fc1' is in " + pr.id() + "; this backend's GEMM kernels are fp32 only (use --precision fp32 "
+                    + "here, or the CPU backend, which runs " + pr.id() + " GEMMs)", e.getMessage());
+        }
+    }
+
     @Test
     void everyOpTypeHasAParityCase() {
         Set<String> covered = new TreeSet<>(), all = new TreeSet<>();
@@ -111,6 +123,8 @@ class OpParityTest {
 
         { // attention
             add(cases, "attention", true, RTOL, ATOL, (g, ts) -> List.of(g.attention("attn", ts.withGrad("qkv", 2 * 70, 3 * 24), 2, 3)));
+            // more tokens than one chunk of scores in local memory (1,024): two chunks, the second partial
+            add(cases, "attention_long", true, RTOL, ATOL, (g, ts) -> List.of(g.attention("attn", ts.withGrad("qkv", 1100, 3 * 16), 1, 2)));
         }
 
         { // patchifyAndUnpatchify

@@ -1,5 +1,6 @@
 package erw.engine.cpu;
 
+import erw.engine.Precision;
 import erw.engine.Tensor;
 import erw.engine.host.WorkerPool;
 import erw.engine.ops.Attention;
@@ -14,7 +15,8 @@ final class LinearAlgebraKernels {
 
     static void matmulForward(Matmul op, WorkerPool pool) {
         Tensor a = op.a(), b = op.b(), bias = op.bias(), c = op.c();
-        Sgemm.gemm(pool, op.transA(), op.transB(), op.m(), op.n(), op.k(), a.data(), 0, b.data(), 0, c.data(), 0, false, bias == null ? null : bias.data(), 0);
+        Sgemm.gemm(pool, op.precision(), op.transA(), op.transB(), op.m(), op.n(), op.k(), a.data(), 0, b.data(), 0, c.data(), 0, false,
+                bias == null ? null : bias.data(), 0);
     }
 
     /** {@code writeA}/{@code writeB}: the step writes that operand's gradient whole instead of adding to it (its first write). */
@@ -23,18 +25,19 @@ final class LinearAlgebraKernels {
         boolean transA = op.transA(), transB = op.transB();
         int m = op.m(), n = op.n(), k = op.k();
         float[] dc = c.grad();
+        Precision pr = op.precision();
         if (a.requiresGrad()) {
             if (!transA) { // dA (m,k) += dC (m,n) . op(B)^T
-                Sgemm.gemm(pool, false, !transB, m, k, n, dc, 0, b.data(), 0, a.grad(), 0, !writeA);
+                Sgemm.gemm(pool, pr, false, !transB, m, k, n, dc, 0, b.data(), 0, a.grad(), 0, !writeA, null, 0);
             } else {       // dA (k,m) += op(B) (k,n) . dC^T
-                Sgemm.gemm(pool, transB, true, k, m, n, b.data(), 0, dc, 0, a.grad(), 0, !writeA);
+                Sgemm.gemm(pool, pr, transB, true, k, m, n, b.data(), 0, dc, 0, a.grad(), 0, !writeA, null, 0);
             }
         }
         if (b.requiresGrad()) {
             if (!transB) { // dB (k,n) += op(A)^T (k,m) . dC
-                Sgemm.gemm(pool, !transA, false, k, n, m, a.data(), 0, dc, 0, b.grad(), 0, !writeB);
+                Sgemm.gemm(pool, pr, !transA, false, k, n, m, a.data(), 0, dc, 0, b.grad(), 0, !writeB, null, 0);
             } else {       // dB (n,k) += dC^T (n,m) . op(A)
-                Sgemm.gemm(pool, true, transA, n, k, m, dc, 0, a.data(), 0, b.grad(), 0, !writeB);
+                Sgemm.gemm(pool, pr, true, transA, n, k, m, dc, 0, a.data(), 0, b.grad(), 0, !writeB, null, 0);
             }
         }
         if (bias != null && bias.requiresGrad()) Reduce.addColumnSums(pool, dc, 0, m, n, bias.grad(), 0);
@@ -108,6 +111,7 @@ final class LinearAlgebraKernels {
     static void attentionForward(Attention op, WorkerPool pool) {
         int n = op.n(), t = op.t(), heads = op.heads(), dim = op.dim(), hd = op.hd();
         float scale = op.scale();
+        Precision pr = op.precision();
         float[] src = op.qkv().data(), od = op.out().data(), lse = op.lse().data();
         pool.parallelFor(n * heads, (lo, hi) -> {
             AttentionScratch w = attentionScratch(t, hd);
@@ -118,7 +122,7 @@ final class LinearAlgebraKernels {
                 gather(src, t, dim, hd, b, h, 1, k);
                 gather(src, t, dim, hd, b, h, 2, v);
                 // S = (scale Q) K^T as a small GEMM (nested in this loop, so it runs on this thread)
-                Sgemm.gemm(pool, false, true, t, t, hd, q, 0, k, 0, p, 0, false);
+                Sgemm.gemm(pool, pr, false, true, t, t, hd, q, 0, k, 0, p, 0, false, null, 0);
                 for (int i = 0; i < t; i++) {
                     int r = i * t;
                     float m = Vec.max(p, r, t);
@@ -127,7 +131,7 @@ final class LinearAlgebraKernels {
                     lse[task * t + i] = m + (float) Math.log(sum);
                 }
                 // O = softmax(S) V: the unnormalized exp(S - max) times V, each row scaled by 1/sum on the way out
-                Sgemm.gemm(pool, false, false, t, hd, t, p, 0, v, 0, o, 0, false);
+                Sgemm.gemm(pool, pr, false, false, t, hd, t, p, 0, v, 0, o, 0, false, null, 0);
                 for (int i = 0; i < t; i++) {
                     int dOff = (b * t + i) * dim + h * hd, c = 0;
                     for (int ub = Vec.S.loopBound(hd); c < ub; c += Vec.S.length()) FloatVector.fromArray(Vec.S, o, i * hd + c).mul(inv[i]).intoArray(od, dOff + c);
@@ -143,6 +147,7 @@ final class LinearAlgebraKernels {
         if (!qkv.requiresGrad()) return;
         int n = op.n(), t = op.t(), heads = op.heads(), dim = op.dim(), hd = op.hd();
         float scale = op.scale();
+        Precision pr = op.precision();
         float[] src = qkv.data(), od = out.data(), g = out.grad(), gq = qkv.grad(), lse = op.lse().data();
         pool.parallelFor(n * heads, (lo, hi) -> {
             AttentionScratch w = attentionScratch(t, hd);
@@ -157,10 +162,10 @@ final class LinearAlgebraKernels {
                     System.arraycopy(od, (b * t + i) * dim + h * hd, o, i * hd, hd);
                 }
                 // the probabilities, recomputed from the saved log-sum-exp
-                Sgemm.gemm(pool, false, true, t, t, hd, q, 0, k, 0, p, 0, false);
+                Sgemm.gemm(pool, pr, false, true, t, t, hd, q, 0, k, 0, p, 0, false, null, 0);
                 for (int i = 0; i < t; i++) expShifted(p, t, i * t, lse[task * t + i]);
-                Sgemm.gemm(pool, false, true, t, t, hd, go, 0, v, 0, dp, 0, false);   // dP = dO V^T
-                Sgemm.gemm(pool, true, false, t, hd, t, p, 0, go, 0, dv, 0, false);   // dV = P^T dO
+                Sgemm.gemm(pool, pr, false, true, t, t, hd, go, 0, v, 0, dp, 0, false, null, 0);   // dP = dO V^T
+                Sgemm.gemm(pool, pr, true, false, t, hd, t, p, 0, go, 0, dv, 0, false, null, 0);   // dV = P^T dO
                 for (int i = 0; i < t; i++) {                                          // dS = P (dP - rowsum(dO O))
                     float di = Vec.dot(go, i * hd, o, i * hd, hd);
                     int r = i * t, j = 0;
@@ -169,8 +174,8 @@ final class LinearAlgebraKernels {
                     }
                     for (; j < t; j++) dp[r + j] = p[r + j] * (dp[r + j] - di);
                 }
-                Sgemm.gemm(pool, false, false, t, hd, t, dp, 0, k, 0, dq, 0, false);  // dQ = scale dS K (scale below)
-                Sgemm.gemm(pool, true, false, t, hd, t, dp, 0, q, 0, dk, 0, false);   // dK = dS^T (scale Q)
+                Sgemm.gemm(pool, pr, false, false, t, hd, t, dp, 0, k, 0, dq, 0, false, null, 0);  // dQ = scale dS K (scale below)
+                Sgemm.gemm(pool, pr, true, false, t, hd, t, dp, 0, q, 0, dk, 0, false, null, 0);   // dK = dS^T (scale Q)
                 FloatVector zero = FloatVector.zero(Vec.S);
                 for (int j = 0; j < t; j++) {
                     int row = (b * t + j) * 3 * dim + h * hd, c = 0;

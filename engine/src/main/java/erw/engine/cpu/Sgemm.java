@@ -1,5 +1,6 @@
 package erw.engine.cpu;
 
+import erw.engine.Precision;
 import erw.engine.host.WorkerPool;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -12,6 +13,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -78,6 +82,8 @@ public final class Sgemm {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int VL = S.length();
+    /** Ints of the same width as {@link #S}, for rounding a packed panel's bit patterns. */
+    private static final VectorSpecies<Integer> IS = S.withLanes(int.class);
     /** Vectors per micro-tile row; the micro-tile is MR x (NV * VL). */
     private static final int NV = 2;
     private static final int NR = NV * VL;
@@ -262,6 +268,17 @@ public final class Sgemm {
     }
 
     /**
+     * As above with the operands in {@code precision}: every element of A and B is rounded as it is packed
+     * ({@link Precision#round}), so the result is exactly the fp32 GEMM of the rounded operands, with the same
+     * guarantees; the packed copies are rounded in cache, which costs about one pass over them (nothing for fp32).
+     */
+    public static void gemm(WorkerPool pool, Precision precision, boolean transA, boolean transB, int m, int n, int k,
+                            float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, boolean accumulate, float[] bias, int biasOff) {
+        checkRange("B", b, bOff, (long) k * n);
+        gemm(pool, precision, transA, transB, m, n, k, a, aOff, b, bOff, null, c, cOff, accumulate, bias, biasOff);
+    }
+
+    /**
      * As above; with {@code bias} (n floats from {@code biasOff}, not with accumulate) every row of C
      * starts from the bias instead of zero: C = bias + op(A) op(B), the same arithmetic as filling C
      * with the bias and accumulating, without that extra pass over C.
@@ -270,7 +287,7 @@ public final class Sgemm {
                             float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, boolean accumulate,
                             float[] bias, int biasOff) {
         checkRange("B", b, bOff, (long) k * n);
-        gemm(pool, transA, transB, m, n, k, a, aOff, b, bOff, null, c, cOff, accumulate, bias, biasOff);
+        gemm(pool, Precision.FP32, transA, transB, m, n, k, a, aOff, b, bOff, null, c, cOff, accumulate, bias, biasOff);
     }
 
     /**
@@ -294,10 +311,10 @@ public final class Sgemm {
 
     /** {@code C (m x n) [+]= A B} with A stored (m x k) and B given by its packer; the same arithmetic and guarantees as {@link #gemm}. */
     static void gemm(WorkerPool pool, int m, int n, int k, float[] a, int aOff, BPacker b, float[] c, int cOff, boolean accumulate) {
-        gemm(pool, false, false, m, n, k, a, aOff, null, 0, b, c, cOff, accumulate, null, 0);
+        gemm(pool, Precision.FP32, false, false, m, n, k, a, aOff, null, 0, b, c, cOff, accumulate, null, 0);
     }
 
-    private static void gemm(WorkerPool pool, boolean transA, boolean transB, int m, int n, int k,
+    private static void gemm(WorkerPool pool, Precision precision, boolean transA, boolean transB, int m, int n, int k,
                              float[] a, int aOff, float[] b, int bOff, BPacker packer, float[] c, int cOff, boolean accumulate,
                              float[] bias, int biasOff) {
         if (bias != null && accumulate) throw new IllegalArgumentException("a GEMM bias initializes C; it cannot be combined with accumulate");
@@ -317,7 +334,7 @@ public final class Sgemm {
         long work = (long) m * n * k;
         int tilesM = (m + MR - 1) / MR, tilesN = (n + NR - 1) / NR;
         if (work < PARALLEL_MIN || pool.threads() == 1 || (tilesM == 1 && tilesN == 1)) {
-            blocked(transA, transB, m, n, k, a, aOff, b, bOff, packer, c, cOff, accumulate, bias, biasOff, 0, m, 0, n);
+            blocked(precision, transA, transB, m, n, k, a, aOff, b, bOff, packer, c, cOff, accumulate, bias, biasOff, 0, m, 0, n);
         } else {
             // Each range packs the operand it shares with the others again (all of B for a row
             // range, all of A for a column range), at memory speed: re-packing a float costs ~25
@@ -331,10 +348,10 @@ public final class Sgemm {
             int grain = (tiles + threads - 1) / threads * unit;
             if (rows) {
                 pool.parallelFor(m, grain, (lo, hi) ->
-                        blocked(transA, transB, m, n, k, a, aOff, b, bOff, packer, c, cOff, accumulate, bias, biasOff, lo, hi, 0, n));
+                        blocked(precision, transA, transB, m, n, k, a, aOff, b, bOff, packer, c, cOff, accumulate, bias, biasOff, lo, hi, 0, n));
             } else {
                 pool.parallelFor(n, grain, (lo, hi) ->
-                        blocked(transA, transB, m, n, k, a, aOff, b, bOff, packer, c, cOff, accumulate, bias, biasOff, 0, m, lo, hi));
+                        blocked(precision, transA, transB, m, n, k, a, aOff, b, bOff, packer, c, cOff, accumulate, bias, biasOff, 0, m, lo, hi));
             }
         }
     }
@@ -349,13 +366,14 @@ public final class Sgemm {
     }
 
     /** The packed, blocked GEMM restricted to {@code C[m0, m1) x [n0, n1)}, on the calling thread. */
-    private static void blocked(boolean transA, boolean transB, int m, int n, int k,
+    private static void blocked(Precision precision, boolean transA, boolean transB, int m, int n, int k,
                                 float[] a, int aOff, float[] b, int bOff, BPacker packer, float[] c, int cOff, boolean accumulate,
                                 float[] bias, int biasOff, int m0, int m1, int n0, int n1) {
         Buffers buf = BUFFERS.get();
         int need = 15 + Math.min(KC, k) * ((Math.min(NC, n1 - n0) + NR - 1) / NR * NR);
         if (buf.b.length < need) buf.b = new float[need];
         float[] bp = buf.b, ap = buf.a, tile = buf.tile;
+        int dropped = precision.droppedBits();
         int boff = lineOffset(bp); // the packed panels start at a cache line
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
@@ -364,9 +382,11 @@ public final class Sgemm {
                 boolean loadC = accumulate || pc > 0, fromBias = !loadC && bias != null; // else from zero
                 if (packer != null) packer.pack(pc, kc, jc, nc, bp, boff);
                 else packB(transB, b, bOff, n, k, pc, kc, jc, nc, bp, boff);
+                if (dropped > 0) round(bp, boff, (nc + NR - 1) / NR * NR * kc, dropped);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     packA(transA, a, aOff, m, k, ic, mc, pc, kc, ap);
+                    if (dropped > 0) round(ap, 0, (mc + MR - 1) / MR * PANEL, dropped);
                     for (int q = 0; q * MR < mc; q++) {
                         int ir = ic + q * MR, mr = Math.min(MR, mc - q * MR);
                         int mk = mr <= MR_EDGE ? MR_EDGE : MR; // rows of the kernel for this panel
@@ -391,6 +411,24 @@ public final class Sgemm {
                 }
             }
         }
+    }
+
+    /**
+     * {@link Precision#roundBits} on {@code x[from, from + len)} in place, a vector at a time: add half an ulp of
+     * the kept part minus one, plus its lowest kept bit (ties to even), then clear the dropped bits; NaNs are
+     * kept (quiet) NaNs. Zero padding stays zero.
+     */
+    static void round(float[] x, int from, int len, int dropped) {
+        int half = (1 << (dropped - 1)) - 1, keep = -1 << dropped, i = from, end = from + len;
+        for (int ub = from + IS.loopBound(len); i < ub; i += IS.length()) {
+            IntVector bits = FloatVector.fromArray(S, x, i).reinterpretAsInts();
+            IntVector even = bits.lanewise(VectorOperators.LSHR, dropped).and(1);
+            IntVector r = bits.add(half).add(even).and(keep);
+            VectorMask<Integer> nan = bits.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000);
+            r = r.blend(bits.or(0x00400000).and(keep), nan);
+            r.reinterpretAsFloats().intoArray(x, i);
+        }
+        for (; i < end; i++) x[i] = Float.intBitsToFloat(Precision.roundBits(Float.floatToRawIntBits(x[i]), dropped));
     }
 
     /**

@@ -3,6 +3,7 @@ package erw.engine.ops;
 import static erw.engine.ops.Checks.shapeError;
 
 import erw.engine.Op;
+import erw.engine.Precision;
 import erw.engine.Tensor;
 import java.util.List;
 
@@ -14,9 +15,13 @@ import java.util.List;
  * <p>Memory-lean: the (T x T) probabilities are never stored. The forward saves one log-sum-exp per
  * query row ({@code lse}, N*h*T); the backward recomputes each probability row from it (as
  * FlashAttention does), so the extra memory is N*h*T floats instead of N*h*T*T.
+ *
+ * <p>{@code precision} is the number format of the operands of its products (q, k, v, the unnormalized
+ * probabilities and, in backward, the output gradient and dS; see {@link Precision}); the softmax is fp32.
  */
-public record Attention(String name, Tensor qkv, int batch, int heads, Tensor out, Tensor lse) implements Op {
+public record Attention(String name, Tensor qkv, int batch, int heads, Tensor out, Tensor lse, Precision precision) implements Op {
     public Attention {
+        if (precision == null) throw new IllegalArgumentException("attention '" + name + "': no precision");
         if (qkv.cols() % 3 != 0) throw shapeError("attention", name, "qkv's last dimension must be 3*D", qkv);
         int dim = qkv.cols() / 3;
         if (heads < 1 || dim % heads != 0) throw shapeError("attention", name, "hidden size " + dim + " is not divisible by " + heads + " heads", qkv);
@@ -26,8 +31,13 @@ public record Attention(String name, Tensor qkv, int batch, int heads, Tensor ou
     }
 
     /** With its saved log-sum-exps created here ({@code <name>.lse}). */
+    public Attention(String name, Tensor qkv, int batch, int heads, Tensor out, Precision precision) {
+        this(name, qkv, batch, heads, out, Tensor.saved(name + ".lse", heads * qkv.rows()), precision);
+    }
+
+    /** In fp32, with its saved log-sum-exps created here. */
     public Attention(String name, Tensor qkv, int batch, int heads, Tensor out) {
-        this(name, qkv, batch, heads, out, Tensor.saved(name + ".lse", heads * qkv.rows()));
+        this(name, qkv, batch, heads, out, Precision.FP32);
     }
 
     /** The batch N. */

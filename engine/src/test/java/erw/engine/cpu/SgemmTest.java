@@ -1,5 +1,6 @@
 package erw.engine.cpu;
 
+import erw.engine.Precision;
 import erw.engine.host.WorkerPool;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -189,6 +190,69 @@ class SgemmTest {
         // and correct
         Problem p = problem(rnd, true, false, 300, 200, 500, false);
         check(p, true, run(pool2, p, true));
+    }
+
+    /**
+     * A TF32 or BF16 GEMM is the fp32 GEMM of the rounded operands, bit for bit, for every layout, thread count and
+     * shape (edge tiles, several k and column blocks, bias); and the rounding does change the result (it is applied).
+     */
+    @Test
+    void reducedPrecisionIsTheFp32GemmOfTheRoundedOperands() {
+        SplittableRandom rnd = new SplittableRandom(11);
+        int[][] shapes = {{300, 200, 500}, {8, 1000, 300}, {13, 37, 5}, {124, 77, 450}};
+        for (Precision pr : new Precision[] {Precision.TF32, Precision.BF16}) {
+            for (int[] s : shapes) {
+                for (int t = 0; t < 4; t++) {
+                    boolean transA = (t & 1) != 0, transB = (t & 2) != 0;
+                    Problem p = problem(rnd, transA, transB, s[0], s[1], s[2], true);
+                    float[] bias = new float[s[1]];
+                    for (int j = 0; j < bias.length; j++) bias[j] = (float) rnd.nextDouble();
+                    float[] ar = p.a().clone(), br = p.b().clone();
+                    for (int i = 0; i < ar.length; i++) ar[i] = pr.round(ar[i]);
+                    for (int i = 0; i < br.length; i++) br[i] = pr.round(br[i]);
+                    for (boolean withBias : new boolean[] {false, true}) {
+                        float[] want = p.c0().clone(), exact = p.c0().clone();
+                        Sgemm.gemm(pool1, Precision.FP32, transA, transB, p.m(), p.n(), p.k(), ar, p.aOff(), br, p.bOff(), want, p.cOff(), !withBias,
+                                withBias ? bias : null, 0);
+                        Sgemm.gemm(pool1, Precision.FP32, transA, transB, p.m(), p.n(), p.k(), p.a(), p.aOff(), p.b(), p.bOff(), exact, p.cOff(), !withBias,
+                                withBias ? bias : null, 0);
+                        for (WorkerPool pool : new WorkerPool[] {pool1, pool2, pool3}) {
+                            float[] got = p.c0().clone();
+                            Sgemm.gemm(pool, pr, transA, transB, p.m(), p.n(), p.k(), p.a(), p.aOff(), p.b(), p.bOff(), got, p.cOff(), !withBias,
+                                    withBias ? bias : null, 0);
+                            assertArrayEquals(want, got, pr + " " + s[0] + "x" + s[1] + "x" + s[2] + " t" + t + " threads " + pool.threads());
+                        }
+                        assertTrue(!java.util.Arrays.equals(want, exact), pr + ": the rounding changed nothing");
+                    }
+                    assertArrayEquals(p.a(), p.a().clone()); // operands untouched (rounded only in the packed copies)
+                    for (int i = 0; i < p.m() * p.k(); i++) {
+                        if (p.a()[p.aOff() + i] != pr.round(p.a()[p.aOff() + i])) return; // some element was not representable: the check above meant something
+                    }
+                    fail("every operand element was already representable in " + pr);
+                }
+            }
+        }
+    }
+
+    /** The vectorized rounding of packed panels agrees with {@link Precision#roundBits} on every kind of value. */
+    @Test
+    void panelRoundingMatchesTheScalarRounding() {
+        SplittableRandom rnd = new SplittableRandom(5);
+        int n = 4099;
+        float[] x = new float[n];
+        int[] special = {0, 0x80000000, 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xffbfffff, 0x7f7fffff, 0xff7fffff, 0x00000001,
+                0x007fffff, 0x3f808000, 0x3f818000, 0x3f808001, 0x3f800fff, 0x3f801000, 0x3f803000, 0x7f7f8000};
+        for (int i = 0; i < n; i++) {
+            x[i] = Float.intBitsToFloat(i < special.length ? special[i] : i % 3 == 0 ? rnd.nextInt() : Float.floatToRawIntBits((float) rnd.nextGaussian()));
+        }
+        for (Precision pr : new Precision[] {Precision.TF32, Precision.BF16}) {
+            float[] v = x.clone();
+            Sgemm.round(v, 3, n - 3, pr.droppedBits());
+            for (int i = 0; i < n; i++) {
+                int want = i < 3 ? Float.floatToRawIntBits(x[i]) : Precision.roundBits(Float.floatToRawIntBits(x[i]), pr.droppedBits());
+                assertEquals(want, Float.floatToRawIntBits(v[i]), pr + " element " + i + " = " + Integer.toHexString(Float.floatToRawIntBits(x[i])));
+            }
+        }
     }
 
     @Test

@@ -3,6 +3,7 @@ package erw.sampler.cli;
 import erw.sampler.*;
 
 import erw.engine.Backend;
+import erw.engine.Precision;
 import erw.engine.host.WorkerPool;
 import erw.model.Checkpoint;
 import erw.model.SiT;
@@ -97,6 +98,10 @@ public final class SampleCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "64", paramLabel = "B", description = "Samples per model batch (2B rows while guided; default ${DEFAULT-VALUE}).")
     int batch;
 
+    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P", description = "Number format of the model's GEMM operands: fp32 | tf32 | bf16 "
+            + "(fp32 accumulation; default ${DEFAULT-VALUE}).")
+    String precisionName;
+
     @Option(names = "--no-progress", description = "No progress bar on stderr.")
     boolean noProgress;
 
@@ -165,7 +170,7 @@ public final class SampleCommand implements Callable<Integer> {
     }
 
     /** The validated settings that do not need the model. */
-    record Settings(SamplerKind kind, Sampler.Options options, int[] classes) {}
+    record Settings(SamplerKind kind, Sampler.Options options, int[] classes, Precision precision) {}
 
     Settings validate() {
         if (checkpoint == null) throw new BadInput("--checkpoint FILE is required");
@@ -180,6 +185,12 @@ public final class SampleCommand implements Callable<Integer> {
         if (steps < 2) throw new BadInput("--steps must be >= 2, got " + steps);
         if (!(cfg >= 0) || Double.isInfinite(cfg)) throw new BadInput("--cfg must be a finite number >= 0, got " + cfg);
         double[] gi = parseInterval(guidanceInterval);
+        Precision precision;
+        try {
+            precision = Precision.parse("--precision", precisionName);
+        } catch (IllegalArgumentException e) {
+            throw new BadInput(e.getMessage());
+        }
         if (n < 1) throw new BadInput("--n must be >= 1, got " + n);
         if (n > MAX_SAMPLES) throw new BadInput("--n " + n + " is more than " + MAX_SAMPLES + " samples in one run");
         if (batch < 1) throw new BadInput("--batch must be >= 1, got " + batch);
@@ -191,7 +202,7 @@ public final class SampleCommand implements Callable<Integer> {
         if (latentScale != null && vae == null) throw new BadInput("--latent-scale needs --vae FILE (it sets how latents are decoded)");
         if (!Float.isFinite(latentShift)) throw new BadInput("--latent-shift must be a finite number, got " + latentShift);
         if (latentShift != 0 && vae == null) throw new BadInput("--latent-shift needs --vae FILE (it sets how latents are decoded)");
-        return new Settings(kind, new Sampler.Options(kind, steps, cfg, gi[0], gi[1], seed), cls);
+        return new Settings(kind, new Sampler.Options(kind, steps, cfg, gi[0], gi[1], seed), cls, precision);
     }
 
     static double[] parseInterval(String s) {
@@ -294,7 +305,7 @@ public final class SampleCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         long rows = 0;
         LatentImages.Decoder decoder = null;
-        try (backend; SiTVelocity field = new SiTVelocity(model, backend)) {
+        try (backend; SiTVelocity field = new SiTVelocity(model, backend, st.precision())) {
             if (decoderVae != null) { // compiled before sampling: a heap too small for it fails now, not after
                 try {
                     decoder = new LatentImages.Decoder(decoderVae, backend, side, side,
@@ -362,6 +373,7 @@ public final class SampleCommand implements Callable<Integer> {
         meta.put("erw.weights", ema ? "ema" : "raw");
         if (overrides.model != null) meta.put("erw.model", overrides.model);
         meta.put("erw.sampler", st.kind().name().toLowerCase(Locale.ROOT));
+        meta.put("erw.precision", st.precision().id());
         meta.put("erw.steps", Integer.toString(steps));
         meta.put("erw.cfg", Double.toString(cfg));
         meta.put("erw.guidance_interval", st.options().guidanceLow() + "," + st.options().guidanceHigh());

@@ -117,6 +117,30 @@ class SampleCommandTest {
         }
     }
 
+    /** --precision bf16 samples with bf16 GEMM operands: close to fp32's samples, not equal, and recorded in the file. */
+    @Test
+    void bf16SamplesStayNearFp32() throws Exception {
+        float[][] s = new float[2][];
+        String[] precisions = {"fp32", "bf16"};
+        for (int i = 0; i < 2; i++) {
+            Path out = dir.resolve("prec-" + precisions[i]);
+            Result r = run(args("--n", "4", "--sampler", "heun", "--precision", precisions[i], "--out", out.toString()).toArray(String[]::new));
+            assertEquals(0, r.code(), r.err());
+            try (SafeTensorsFile f = SafeTensors.open(out.resolve("samples.safetensors"))) {
+                s[i] = f.readFloats("samples");
+                assertEquals(precisions[i], f.metadata().get("erw.precision"));
+            }
+        }
+        double diff = 0, norm = 0;
+        for (int j = 0; j < s[0].length; j++) {
+            diff += (s[1][j] - s[0][j]) * (double) (s[1][j] - s[0][j]);
+            norm += s[0][j] * (double) s[0][j];
+        }
+        double rel = Math.sqrt(diff / norm);
+        assertTrue(rel > 0 && rel < 0.02, "bf16 vs fp32 samples: relative difference " + rel);
+        assertBadInput(run(args("--precision", "fp16").toArray(String[]::new)), "--precision = fp16 must be fp32, tf32 or bf16");
+    }
+
     @Test
     void badInputIsOneLineAndExitCode2() throws Exception {
         assertBadInput(run("--checkpoint", dir.resolve("nope.safetensors").toString()), "does not exist");

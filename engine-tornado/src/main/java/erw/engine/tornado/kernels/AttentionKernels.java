@@ -6,21 +6,30 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
 /**
  * Multi-head attention on packed qkv (N*T, 3D) laid out (N, T, 3, h, d). One work-group of 64 per
- * (sample, head, row); the row of T scores lives in local memory (so T <= {@link #MAX_TOKENS}),
- * max and sum by local trees. Launch: global N*h*T*64, local 64.
+ * (sample, head, row). The other rows are taken {@link #CHUNK} at a time: a chunk's scores live in local
+ * memory, max and sum by local trees, and the row's running max, sum and output are rescaled from chunk
+ * to chunk (the online softmax of FlashAttention), so any number of tokens works. The head dimension is
+ * at most {@link #MAX_HEAD_DIM} (the per-row accumulators are in local memory). Launch: global N*h*T*64,
+ * local 64.
  *
  * <p>The backward runs in two passes so that no two work-groups write the same gradient row:
- * per query row (dQ, plus the row's log-sum-exp and D = dO.O saved in {@code stats}), then per
- * key row (dK, dV), which recomputes the probabilities from the saved statistics.
+ * per query row (dQ, plus the row's log-sum-exp and D = dO.O saved in {@code stats}; the log-sum-exp
+ * takes one sweep over the keys, dQ a second), then per key row (dK, dV), which recomputes the
+ * probabilities from the saved statistics. Kernels stay flat (no helper calls): every reduction is
+ * written out where it is used.
  */
 public final class AttentionKernels {
     private AttentionKernels() {}
 
     public static final int GROUP = 64;
-    public static final int MAX_TOKENS = 1024;
+    /** Rows of scores held in local memory at once. */
+    public static final int CHUNK = 1024;
+    /** Largest head dimension: the accumulators of one row (output, dQ, dK, dV) are local arrays of this size. */
+    public static final int MAX_HEAD_DIM = 256;
 
     public static void forward(KernelContext ctx, FloatArray qkv, FloatArray out, int t, int heads, int dim, int hd, float scale) {
         float[] p = ctx.allocateFloatLocalArray(1024);
+        float[] acc = ctx.allocateFloatLocalArray(256);
         float[] red = ctx.allocateFloatLocalArray(64);
         int g = ctx.groupIdx;
         int lid = ctx.localIdx;
@@ -32,48 +41,63 @@ public final class AttentionKernels {
         int qo = (b * t + i) * stride + h * hd;
         int kb = b * t * stride + dim + h * hd;
         int vb = kb + dim;
-        float mx = -3.4028235e38f;
-        for (int j = lid; j < t; j += 64) {
-            float s = 0f;
-            for (int c = 0; c < hd; c++) {
-                s += qkv.get(qo + c) * qkv.get(kb + j * stride + c);
-            }
-            s = s * scale;
-            p[j] = s;
-            mx = TornadoMath.max(mx, s);
+        for (int c = lid; c < hd; c += 64) {
+            acc[c] = 0f;
         }
-        red[lid] = mx;
-        ctx.localBarrier();
-        for (int st = 32; st > 0; st >>= 1) {
-            if (lid < st) {
-                red[lid] = TornadoMath.max(red[lid], red[lid + st]);
+        float m = -3.4028235e38f;
+        float l = 0f;
+        for (int j0 = 0; j0 < t; j0 += 1024) {
+            int n = TornadoMath.min(1024, t - j0);
+            float mx = -3.4028235e38f;
+            for (int j = lid; j < n; j += 64) {
+                float s = 0f;
+                for (int c = 0; c < hd; c++) {
+                    s += qkv.get(qo + c) * qkv.get(kb + (j0 + j) * stride + c);
+                }
+                s = s * scale;
+                p[j] = s;
+                mx = TornadoMath.max(mx, s);
             }
+            red[lid] = mx;
+            ctx.localBarrier();
+            for (int st = 32; st > 0; st >>= 1) {
+                if (lid < st) {
+                    red[lid] = TornadoMath.max(red[lid], red[lid + st]);
+                }
+                ctx.localBarrier();
+            }
+            float mNew = TornadoMath.max(m, red[0]);
+            ctx.localBarrier();
+            float alpha = TornadoMath.exp(m - mNew);
+            float sum = 0f;
+            for (int j = lid; j < n; j += 64) {
+                float e = TornadoMath.exp(p[j] - mNew);
+                p[j] = e;
+                sum += e;
+            }
+            red[lid] = sum;
+            ctx.localBarrier();
+            for (int st = 32; st > 0; st >>= 1) {
+                if (lid < st) {
+                    red[lid] += red[lid + st];
+                }
+                ctx.localBarrier();
+            }
+            l = l * alpha + red[0];
+            for (int c = lid; c < hd; c += 64) {
+                float o = 0f;
+                for (int j = 0; j < n; j++) {
+                    o += p[j] * qkv.get(vb + (j0 + j) * stride + c);
+                }
+                acc[c] = acc[c] * alpha + o;
+            }
+            m = mNew;
             ctx.localBarrier();
         }
-        float m = red[0];
-        ctx.localBarrier();
-        float sum = 0f;
-        for (int j = lid; j < t; j += 64) {
-            float e = TornadoMath.exp(p[j] - m);
-            p[j] = e;
-            sum += e;
-        }
-        red[lid] = sum;
-        ctx.localBarrier();
-        for (int st = 32; st > 0; st >>= 1) {
-            if (lid < st) {
-                red[lid] += red[lid + st];
-            }
-            ctx.localBarrier();
-        }
-        float inv = 1f / red[0];
+        float inv = 1f / l;
         int oo = (b * t + i) * dim + h * hd;
         for (int c = lid; c < hd; c += 64) {
-            float o = 0f;
-            for (int j = 0; j < t; j++) {
-                o += p[j] * inv * qkv.get(vb + j * stride + c);
-            }
-            out.set(oo + c, o);
+            out.set(oo + c, acc[c] * inv);
         }
     }
 
@@ -84,6 +108,7 @@ public final class AttentionKernels {
     public static void backwardQuery(KernelContext ctx, FloatArray qkv, FloatArray out, FloatArray gout, FloatArray gqkv, FloatArray stats,
                                      int t, int heads, int dim, int hd, float scale, int accumulate) {
         float[] p = ctx.allocateFloatLocalArray(1024);
+        float[] acc = ctx.allocateFloatLocalArray(256);
         float[] red = ctx.allocateFloatLocalArray(64);
         int g = ctx.groupIdx;
         int lid = ctx.localIdx;
@@ -96,45 +121,52 @@ public final class AttentionKernels {
         int kb = b * t * stride + dim + h * hd;
         int vb = kb + dim;
         int oo = (b * t + i) * dim + h * hd;
-        float mx = -3.4028235e38f;
-        for (int j = lid; j < t; j += 64) {
-            float s = 0f;
-            for (int c = 0; c < hd; c++) {
-                s += qkv.get(qo + c) * qkv.get(kb + j * stride + c);
+        // sweep 1: the row's log-sum-exp, chunk by chunk (running max and rescaled sum)
+        float m = -3.4028235e38f;
+        float l = 0f;
+        for (int j0 = 0; j0 < t; j0 += 1024) {
+            int n = TornadoMath.min(1024, t - j0);
+            float mx = -3.4028235e38f;
+            for (int j = lid; j < n; j += 64) {
+                float s = 0f;
+                for (int c = 0; c < hd; c++) {
+                    s += qkv.get(qo + c) * qkv.get(kb + (j0 + j) * stride + c);
+                }
+                s = s * scale;
+                p[j] = s;
+                mx = TornadoMath.max(mx, s);
             }
-            s = s * scale;
-            p[j] = s;
-            mx = TornadoMath.max(mx, s);
-        }
-        red[lid] = mx;
-        ctx.localBarrier();
-        for (int st = 32; st > 0; st >>= 1) {
-            if (lid < st) {
-                red[lid] = TornadoMath.max(red[lid], red[lid + st]);
+            red[lid] = mx;
+            ctx.localBarrier();
+            for (int st = 32; st > 0; st >>= 1) {
+                if (lid < st) {
+                    red[lid] = TornadoMath.max(red[lid], red[lid + st]);
+                }
+                ctx.localBarrier();
             }
+            float mNew = TornadoMath.max(m, red[0]);
+            ctx.localBarrier();
+            float sum = 0f;
+            for (int j = lid; j < n; j += 64) {
+                sum += TornadoMath.exp(p[j] - mNew);
+            }
+            red[lid] = sum;
+            ctx.localBarrier();
+            for (int st = 32; st > 0; st >>= 1) {
+                if (lid < st) {
+                    red[lid] += red[lid + st];
+                }
+                ctx.localBarrier();
+            }
+            l = l * TornadoMath.exp(m - mNew) + red[0];
+            m = mNew;
             ctx.localBarrier();
         }
-        float m = red[0];
-        ctx.localBarrier();
-        float sum = 0f;
-        for (int j = lid; j < t; j += 64) {
-            float e = TornadoMath.exp(p[j] - m);
-            p[j] = e;
-            sum += e;
-        }
-        red[lid] = sum;
-        ctx.localBarrier();
-        for (int st = 32; st > 0; st >>= 1) {
-            if (lid < st) {
-                red[lid] += red[lid + st];
-            }
-            ctx.localBarrier();
-        }
-        float total = red[0];
-        ctx.localBarrier();
+        float lse = m + TornadoMath.log(l);
         float dpart = 0f;
         for (int c = lid; c < hd; c += 64) {
             dpart += gout.get(oo + c) * out.get(oo + c);
+            acc[c] = 0f;
         }
         red[lid] = dpart;
         ctx.localBarrier();
@@ -145,25 +177,36 @@ public final class AttentionKernels {
             ctx.localBarrier();
         }
         float di = red[0];
-        for (int j = lid; j < t; j += 64) {
-            float dp = 0f;
-            for (int c = 0; c < hd; c++) {
-                dp += gout.get(oo + c) * qkv.get(vb + j * stride + c);
-            }
-            float pj = p[j] / total;
-            p[j] = pj * (dp - di) * scale;
-        }
         ctx.localBarrier();
-        for (int c = lid; c < hd; c += 64) {
-            float acc = 0f;
-            for (int j = 0; j < t; j++) {
-                acc += p[j] * qkv.get(kb + j * stride + c);
+        // sweep 2: dS = P (dP - D) scale, chunk by chunk, into dQ
+        for (int j0 = 0; j0 < t; j0 += 1024) {
+            int n = TornadoMath.min(1024, t - j0);
+            for (int j = lid; j < n; j += 64) {
+                float s = 0f;
+                float dp = 0f;
+                for (int c = 0; c < hd; c++) {
+                    s += qkv.get(qo + c) * qkv.get(kb + (j0 + j) * stride + c);
+                    dp += gout.get(oo + c) * qkv.get(vb + (j0 + j) * stride + c);
+                }
+                float pj = TornadoMath.exp(s * scale - lse);
+                p[j] = pj * (dp - di) * scale;
             }
+            ctx.localBarrier();
+            for (int c = lid; c < hd; c += 64) {
+                float a = 0f;
+                for (int j = 0; j < n; j++) {
+                    a += p[j] * qkv.get(kb + (j0 + j) * stride + c);
+                }
+                acc[c] += a;
+            }
+            ctx.localBarrier();
+        }
+        for (int c = lid; c < hd; c += 64) {
             float base = accumulate != 0 ? gqkv.get(qo + c) : 0f;
-            gqkv.set(qo + c, base + acc);
+            gqkv.set(qo + c, base + acc[c]);
         }
         if (lid == 0) {
-            stats.set(2 * g, m + TornadoMath.log(total));
+            stats.set(2 * g, lse);
             stats.set(2 * g + 1, di);
         }
     }
@@ -173,6 +216,8 @@ public final class AttentionKernels {
                                         int t, int heads, int dim, int hd, float scale, int accumulate) {
         float[] p = ctx.allocateFloatLocalArray(1024);
         float[] ds = ctx.allocateFloatLocalArray(1024);
+        float[] dkAcc = ctx.allocateFloatLocalArray(256);
+        float[] dvAcc = ctx.allocateFloatLocalArray(256);
         int g = ctx.groupIdx;
         int lid = ctx.localIdx;
         int j = g % t;
@@ -182,32 +227,45 @@ public final class AttentionKernels {
         int stride = 3 * dim;
         int ko = (b * t + j) * stride + dim + h * hd;
         int vo = ko + dim;
-        for (int i = lid; i < t; i += 64) {
-            int qi = (b * t + i) * stride + h * hd;
-            int oi = (b * t + i) * dim + h * hd;
-            float s = 0f;
-            float dp = 0f;
-            for (int c = 0; c < hd; c++) {
-                s += qkv.get(qi + c) * qkv.get(ko + c);
-                dp += gout.get(oi + c) * qkv.get(vo + c);
-            }
-            int si = 2 * (bh * t + i);
-            float pij = TornadoMath.exp(s * scale - stats.get(si));
-            p[i] = pij;
-            ds[i] = pij * (dp - stats.get(si + 1)) * scale;
-        }
-        ctx.localBarrier();
         for (int c = lid; c < hd; c += 64) {
-            float dk = 0f;
-            float dv = 0f;
-            for (int i = 0; i < t; i++) {
-                dk += ds[i] * qkv.get((b * t + i) * stride + h * hd + c);
-                dv += p[i] * gout.get((b * t + i) * dim + h * hd + c);
+            dkAcc[c] = 0f;
+            dvAcc[c] = 0f;
+        }
+        for (int i0 = 0; i0 < t; i0 += 1024) {
+            int n = TornadoMath.min(1024, t - i0);
+            for (int r = lid; r < n; r += 64) {
+                int i = i0 + r;
+                int qi = (b * t + i) * stride + h * hd;
+                int oi = (b * t + i) * dim + h * hd;
+                float s = 0f;
+                float dp = 0f;
+                for (int c = 0; c < hd; c++) {
+                    s += qkv.get(qi + c) * qkv.get(ko + c);
+                    dp += gout.get(oi + c) * qkv.get(vo + c);
+                }
+                int si = 2 * (bh * t + i);
+                float pij = TornadoMath.exp(s * scale - stats.get(si));
+                p[r] = pij;
+                ds[r] = pij * (dp - stats.get(si + 1)) * scale;
             }
+            ctx.localBarrier();
+            for (int c = lid; c < hd; c += 64) {
+                float dk = 0f;
+                float dv = 0f;
+                for (int r = 0; r < n; r++) {
+                    dk += ds[r] * qkv.get((b * t + i0 + r) * stride + h * hd + c);
+                    dv += p[r] * gout.get((b * t + i0 + r) * dim + h * hd + c);
+                }
+                dkAcc[c] += dk;
+                dvAcc[c] += dv;
+            }
+            ctx.localBarrier();
+        }
+        for (int c = lid; c < hd; c += 64) {
             float baseK = accumulate != 0 ? gqkv.get(ko + c) : 0f;
             float baseV = accumulate != 0 ? gqkv.get(vo + c) : 0f;
-            gqkv.set(ko + c, baseK + dk);
-            gqkv.set(vo + c, baseV + dv);
+            gqkv.set(ko + c, baseK + dkAcc[c]);
+            gqkv.set(vo + c, baseV + dvAcc[c]);
         }
     }
 }
