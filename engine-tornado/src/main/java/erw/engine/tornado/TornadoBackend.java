@@ -27,6 +27,18 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 public final class TornadoBackend implements Backend {
     /** -Derw.tornado.verbose=true: one line per compiled cycle (TaskGraphs and transfers per round). */
     private static final boolean VERBOSE = Boolean.getBoolean("erw.tornado.verbose");
+
+    /**
+     * TornadoVM encodes each TaskGraph as a program in a buffer of {@code tornado.tvm.maxbytecodesize} bytes, 4 KiB
+     * by default: a TaskGraph of more than about 8 of erw's tasks overflowed it, and TornadoVM reported only a
+     * bailout (the limit that held erw at 8 tasks per TaskGraph). Unless set on the command line, erw asks for
+     * 1 MiB, read when TornadoVM first builds a TaskGraph, which is after this.
+     */
+    static final int BYTECODE_BUFFER = 1 << 20;
+
+    static {
+        if (System.getProperty("tornado.tvm.maxbytecodesize") == null) System.setProperty("tornado.tvm.maxbytecodesize", Integer.toString(BYTECODE_BUFFER));
+    }
     private final DeviceBuffers buffers = new DeviceBuffers();
     private final AtomicInteger graphs = new AtomicInteger();
     private final AtomicLong stamps = new AtomicLong();
