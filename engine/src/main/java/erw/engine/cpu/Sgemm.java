@@ -241,13 +241,25 @@ public final class Sgemm {
 
     private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
 
-    static {
-        if (Boolean.parseBoolean(System.getProperty("erw.sgemm.warmup", "true"))) warmUp(Long.getLong("erw.sgemm.warmupMillis", 500L));
+    /**
+     * The warm-up of the micro-kernel, run by the first GEMM (in this holder's initializer, so once per JVM and after
+     * Sgemm's own): code C2 compiles while a class is still being initialized carries an initialization barrier and
+     * is thrown away ("initialized" deoptimization) as soon as the initializer returns, and was then recompiled from
+     * the mixed profile of the first GEMMs: with the warm-up in Sgemm's static initializer, 2048^3 on two threads
+     * measured 330-334 GFLOP/s in some JVMs and 357-374 in others (bench gemm, same build).
+     */
+    private static final class WarmUp {
+        static final boolean DONE = run();
+
+        private static boolean run() {
+            if (Boolean.parseBoolean(System.getProperty("erw.sgemm.warmup", "true"))) warmUp(Long.getLong("erw.sgemm.warmupMillis", 500L));
+            return true;
+        }
     }
 
     /**
      * Runs the main micro-kernel on private operands (full KC steps, C from the zero row) for {@code millis}
-     * when the class loads, so that C2 compiles it from one clean profile. Compiled from whatever mix of
+     * before the first GEMM ({@link WarmUp}), so that C2 compiles it from one clean profile. Compiled from whatever mix of
      * calls a program makes first, the 12 x 32 kernel spilled two accumulators in about one JVM in ten
      * (3 of 40 runs of the tiny model's training step), whose GEMMs then ran at half speed for the whole run
      * (checked in the compiled code: the spilling runs and only they were slow); after this warm-up none of
@@ -317,6 +329,7 @@ public final class Sgemm {
     private static void gemm(WorkerPool pool, Precision precision, boolean transA, boolean transB, int m, int n, int k,
                              float[] a, int aOff, float[] b, int bOff, BPacker packer, float[] c, int cOff, boolean accumulate,
                              float[] bias, int biasOff) {
+        if (!WarmUp.DONE) throw new AssertionError(); // initializes the holder: the warm-up runs before the first GEMM
         if (bias != null && accumulate) throw new IllegalArgumentException("a GEMM bias initializes C; it cannot be combined with accumulate");
         if (bias != null) checkRange("bias", bias, biasOff, n);
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative GEMM size " + m + "x" + n + "x" + k);
