@@ -15,8 +15,10 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
  * <p>The backward runs in two passes so that no two work-groups write the same gradient row:
  * per query row (dQ, plus the row's log-sum-exp and D = dO.O saved in {@code stats}; the log-sum-exp
  * takes one sweep over the keys, dQ a second), then per key row (dK, dV), which recomputes the
- * probabilities from the saved statistics. Kernels stay flat (no helper calls): every reduction is
- * written out where it is used.
+ * probabilities from the saved statistics. Kernels stay flat: every reduction is written out where it
+ * is used. Moved into static helpers that take the KernelContext and the local arrays (the scores of a
+ * chunk with their max, a group sum), the same code gave wrong outputs and NaN on PoCL with TornadoVM 5.2
+ * (session 10).
  */
 public final class AttentionKernels {
     private AttentionKernels() {}
