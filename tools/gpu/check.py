@@ -19,6 +19,10 @@ the check goes on):
   6 vae       SD-VAE decoding (random weights of the SD shape, 32x32x4 latents -> 256x256 images; the
               tiny fixture VAE in smoke mode): erw bench vae on TornadoVM and on the CPU, bench/torch_vae.py
               on CUDA (fp32, TF32 off): seconds per batch
+  7 cublas    TornadoVM's own cuBLAS library-task programs (SGEMM, TF32, GemmEx FP16, SGEMV under CUDA-graph
+              capture) on its CUDA backend, from the bundle's tornado-cuda part, with PyTorch's NVIDIA
+              libraries (cuBLAS, NVRTC) on LD_LIBRARY_PATH: does the path erw's GEMMs are to take work here?
+              In smoke mode each program is only resolved (java --dry-run)
 Outputs in --out (default $OUT, else build/gpu-check-out): gpu-check.md (the report), gpu-check.json
 (all results) and gpu-check-logs.tar.xz (raw logs, JUnit XML). The report is rewritten after every stage.
 
@@ -44,8 +48,10 @@ import time
 import xml.etree.ElementTree as ET
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-STAGES = {1: "devices", 2: "parity", 3: "erw training", 4: "PyTorch training", 5: "sampling", 6: "VAE decoding"}
-BUDGETS = {"gpu": {1: 45, 2: 120, 3: 160, 4: 75, 5: 70, 6: 40}, "smoke": {1: 240, 2: 900, 3: 2400, 4: 900, 5: 2400, 6: 900}}
+STAGES = {1: "devices", 2: "parity", 3: "erw training", 4: "PyTorch training", 5: "sampling", 6: "VAE decoding", 7: "cuBLAS library tasks"}
+BUDGETS = {"gpu": {1: 45, 2: 120, 3: 130, 4: 75, 5: 70, 6: 40, 7: 30}, "smoke": {1: 240, 2: 900, 3: 2400, 4: 900, 5: 2400, 6: 900, 7: 120}}
+CUBLAS_TESTS = [("TestCuBlasSgemm", ["1024"], "Result is correct"), ("TestCuBlasSgemmTF32", ["2048"], "Result is correct"),
+                ("TestCuBlasGemmExFP16", ["1024"], "Result is correct"), ("TestCuBlasSgemvWithTasksCudaGraph", [], "All iterations correct")]
 DEADLINE = {"gpu": 510, "smoke": 7200}
 VAE = {"gpu": dict(batch=4, side=32, vae=None), "smoke": dict(batch=2, side=8, vae="tests/src/test/resources/fixtures/vae_tiny.safetensors")}
 TRAIN = {  # model -> (batch, tornado (warmup, steps, cap s), cpu (warmup, steps, cap s))
@@ -259,8 +265,10 @@ class Check:
             shutil.rmtree(dest, ignore_errors=True)
             os.makedirs(dest)
             t = now()
-            for part in ("jdk", "tornado", "erw"):
+            for part in ("jdk", "tornado", "tornado-cuda", "erw"):
                 arc = os.path.join(self.bundle, part + ".tar.xz")
+                if part == "tornado-cuda" and not os.path.isfile(arc):
+                    continue
                 if shutil.which("tar") and shutil.which("xz"):
                     subprocess.run(["tar", "-C", dest, "-xJf", arc], check=True)
                 else:
@@ -722,6 +730,54 @@ class Check:
                 det += f"; vs {k}: " + self.diff_text(c)
             self.outcome(name, r, bool(j) and "error" not in data, det, data)
 
+    # ------------------------------------------------------------------ stage 7
+    def cuda_argfile(self, cu):
+        """The CUDA SDK's JVM flags with the bundle's paths (no --module-path: the command gives it)."""
+        path = os.path.join(self.work, "tornado-argfile-cuda")
+        out = []
+        for line in open(os.path.join(cu, "tornado-argfile.template")):
+            s = line.rstrip("\n")
+            if s.startswith("--module-path"):
+                continue
+            if s.startswith("--upgrade-module-path"):
+                s = "--upgrade-module-path " + os.path.join(self.tv, "graalJars")
+            elif s.startswith("-Djava.library.path="):
+                s = "-Djava.library.path=" + os.path.join(cu, "lib")
+            out.append(s.replace("${TORNADOVM_HOME}", cu))
+        with open(path, "w") as f:
+            f.write("\n".join(out) + "\n")
+        return path
+
+    def nvidia_lib_dirs(self):
+        """Directories of PyTorch's NVIDIA wheels (site-packages/nvidia/**/lib) and torch/lib, where libcublas.so.13,
+        libnvrtc.so.13 and libcudart.so.13 are on a machine with PyTorch but no CUDA toolkit."""
+        r = self.probe_py("import glob, json, os, site\nroots = list(site.getsitepackages()) + [site.getusersitepackages()]\n"
+                          "d = set()\nfor s in roots:\n    for p in glob.glob(os.path.join(s, 'nvidia', '**', 'lib'), recursive=True) + [os.path.join(s, 'torch', 'lib')]:\n"
+                          "        if os.path.isdir(p): d.add(p)\nprint(json.dumps({'dirs': sorted(d)}))")
+        return r.get("dirs") or []
+
+    def cublas(self):
+        cu = os.path.join(self.b, "tornado-cuda")
+        if not os.path.isdir(cu):
+            self.item("cuBLAS library tasks", "skip", None, "the bundle has no CUDA backend (tools/gpu/bundle --cuda-sdk DIR)")
+            return
+        gpu = self.mode == "gpu" and bool((self.env.get("libs") or {}).get("libcuda.so.1"))
+        env = {"TORNADOVM_HOME": cu, "TORNADO_SDK": cu}
+        if gpu:
+            dirs = self.nvidia_lib_dirs()
+            env["LD_LIBRARY_PATH"] = os.pathsep.join(dirs + [os.environ.get("LD_LIBRARY_PATH", "")]).strip(os.pathsep)
+            self.env["cuda_lib_dirs"] = dirs
+        argfile = self.cuda_argfile(cu)
+        for cls, args, ok_line in CUBLAS_TESTS:
+            cmd = [self.java, "@" + argfile, "--module-path", os.path.join(cu, "jars")] + ([] if gpu else ["--dry-run"]) \
+                  + ["-m", f"tornado.cublas/uk.ac.manchester.tornado.cublas.tests.{cls}"] + args
+            r = self.run(f"7-{cls}", cmd, 60 if gpu else 30, env=env)
+            text = r["text"] if r else ""
+            ok = (ok_line in text) if gpu else True
+            perf = [ln.strip() for ln in text.splitlines() if "GFLOP/s" in ln or "speedup" in ln or " OK" in ln or "FAILED" in ln]
+            self.outcome(f"{cls} {' '.join(args)}".strip(), r, ok, ("; ".join(perf) or ok_line) if gpu else "modules resolve (java --dry-run; no GPU)",
+                         dict(lines=perf))
+
     # ------------------------------------------------------------------ stage 6
     def vae(self):
         p = VAE[self.mode]
@@ -831,7 +887,7 @@ class Check:
         self.stage_info[1] = dict(status="fail" if "fail" in st else "pass", seconds=now() - self.t0, budget=None, note="")
         self.stage_end = None
         self.write_outputs()
-        for n, fn in ((2, self.parity), (3, self.train), (4, self.torch_train), (5, self.sample), (6, self.vae)):
+        for n, fn in ((2, self.parity), (3, self.train), (4, self.torch_train), (5, self.sample), (6, self.vae), (7, self.cublas)):
             self.run_stage(n, fn)
         self.write_outputs(final=True)
         self.say(f"done in {now() - self.t0:.0f} s: {os.path.join(self.out, 'gpu-check.md')}")
@@ -997,6 +1053,14 @@ class Check:
         bad5 = [r for r in self.results if r["stage"] == 5 and r["status"] != "pass"]
         for r in bad5:
             w(f"- {r['name']}: **{r['status']}** {r['detail'].splitlines()[0] if r['detail'] else ''}")
+        # stage 7
+        c7 = [r for r in self.results if r["stage"] == 7]
+        if c7:
+            w("\n## 7. cuBLAS library tasks (TornadoVM's own programs, CUDA backend)\n")
+            if env.get("cuda_lib_dirs") is not None:
+                w(f"NVIDIA libraries from: {', '.join(env.get('cuda_lib_dirs') or []) or 'none found'}\n")
+            for r in c7:
+                w(f"- **{r['name']}**: {r['status']} ({fmt_s(r['seconds'])}) {r['detail'].splitlines()[0] if r['detail'] else ''}")
         # everything
         w("\n## All items\n")
         w("| stage | item | status | time | detail |\n|---|---|---|---|---|")
@@ -1027,7 +1091,7 @@ def main():
     ap.add_argument("--out", default=os.environ.get("OUT") or os.path.join(ROOT, "build", "gpu-check-out"))
     ap.add_argument("--work", default=os.environ.get("ERW_GPU_WORK") or os.path.join(os.environ.get("TMPDIR", "/tmp"), "erw-gpu-check"))
     ap.add_argument("--mode", choices=["auto", "gpu", "smoke"], default=os.environ.get("ERW_CHECK_MODE", "auto"))
-    ap.add_argument("--stages", default="1,2,3,4,5,6", help="comma list of stages 2-6 to run (1 always runs)")
+    ap.add_argument("--stages", default="1,2,3,4,5,6,7", help="comma list of stages 2-7 to run (1 always runs)")
     ap.add_argument("--deadline", type=float, help="seconds for the whole check (default: 510 gpu, 7200 smoke)")
     a = ap.parse_args()
     a.stages = {int(x) for x in a.stages.split(",") if x.strip()}
