@@ -203,11 +203,6 @@ public final class ConvergenceBenchmark {
                                     method, seed, step, sc.fd(), 100 * sc.accuracy(), p.extra().fd2(), 100 * p.extra().accuracy2(), sc.samples(), sc.seconds());
                         }
                         if (onPoint != null) onPoint.accept(p);
-                        // A study is one JVM for hours. Its scorings promote a few GB of short-lived arrays into the old
-                        // generation, and the Serial collector grows the old generation on promotion rather than collecting
-                        // it, up to the launcher's cap (85% of RAM): a full study reached 18.7 GB resident on a 24 GB machine
-                        // with 3.1 GB live. A full collection after each scoring keeps the heap near what is live.
-                        System.gc();
                     }
                 };
                 try (Trainer t = new Trainer(cfg, (arm.model() != null ? arm.model() : model).apply(cfg), data.get(), runDir, backend, listener)) {
