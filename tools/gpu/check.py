@@ -293,29 +293,36 @@ class Check:
     def argfile(self, variant):
         """TornadoVM's JVM flags for one backend: the SDK's template with the bundle's paths, the other backend's
         modules and flags removed, and no --module-path (each command gives its own)."""
-        path = os.path.join(self.work, f"tornado-argfile-{variant}")
         other = {"opencl": "ptx", "ptx": "opencl"}[variant]
-        out, skip = [], False
-        for line in open(os.path.join(self.tv, "tornado-argfile.template")):
-            s = line.rstrip("\n")
+        skip = False
+
+        def drop_other(s):
+            nonlocal skip
             if s.startswith("# ==="):
                 skip = s.startswith(f"# === {other}-exports")
             if skip:
-                continue
-            if s.startswith("--module-path"):
+                return None
+            if s.startswith("--add-modules") or s.startswith("--enable-native-access="):
+                opt, _, mods = s.partition(" ") if s.startswith("--add-modules") else s.partition("=")
+                keep = [m for m in mods.split(",") if m and m != f"tornado.drivers.{other}"]
+                return opt + (" " if opt == "--add-modules" else "=") + ",".join(keep)
+            return None if f"tornado.drivers.{other}" in s else s
+        return self.write_argfile(f"tornado-argfile-{variant}", self.tv, drop_other)
+
+    def write_argfile(self, name, home, edit=lambda s: s):
+        """An SDK's tornado-argfile.template (in home) for the bundle: no --module-path (each command gives its own), the
+        bundle's Graal jars, home's native libraries and paths; edit(line) may rewrite a line or drop it (None)."""
+        path = os.path.join(self.work, name)
+        out = []
+        for line in open(os.path.join(home, "tornado-argfile.template")):
+            s = edit(line.rstrip("\n"))
+            if s is None or s.startswith("--module-path"):
                 continue
             if s.startswith("--upgrade-module-path"):
                 s = "--upgrade-module-path " + os.path.join(self.tv, "graalJars")
             elif s.startswith("-Djava.library.path="):
-                s = "-Djava.library.path=" + os.path.join(self.tv, "lib")
-            elif s.startswith("--add-modules") or s.startswith("--enable-native-access="):
-                opt, _, mods = s.partition(" ") if s.startswith("--add-modules") else s.partition("=")
-                keep = [m for m in mods.split(",") if m and m != f"tornado.drivers.{other}"]
-                s = opt + (" " if opt == "--add-modules" else "=") + ",".join(keep)
-            elif f"tornado.drivers.{other}" in s:
-                continue
-            s = s.replace("${TORNADOVM_HOME}", self.tv)
-            out.append(s)
+                s = "-Djava.library.path=" + os.path.join(home, "lib")
+            out.append(s.replace("${TORNADOVM_HOME}", home))
         with open(path, "w") as f:
             f.write("\n".join(out) + "\n")
         return path
@@ -731,23 +738,6 @@ class Check:
             self.outcome(name, r, bool(j) and "error" not in data, det, data)
 
     # ------------------------------------------------------------------ stage 7
-    def cuda_argfile(self, cu):
-        """The CUDA SDK's JVM flags with the bundle's paths (no --module-path: the command gives it)."""
-        path = os.path.join(self.work, "tornado-argfile-cuda")
-        out = []
-        for line in open(os.path.join(cu, "tornado-argfile.template")):
-            s = line.rstrip("\n")
-            if s.startswith("--module-path"):
-                continue
-            if s.startswith("--upgrade-module-path"):
-                s = "--upgrade-module-path " + os.path.join(self.tv, "graalJars")
-            elif s.startswith("-Djava.library.path="):
-                s = "-Djava.library.path=" + os.path.join(cu, "lib")
-            out.append(s.replace("${TORNADOVM_HOME}", cu))
-        with open(path, "w") as f:
-            f.write("\n".join(out) + "\n")
-        return path
-
     def nvidia_lib_dirs(self):
         """Directories of PyTorch's NVIDIA wheels (site-packages/nvidia/**/lib) and torch/lib, where libcublas.so.13,
         libnvrtc.so.13 and libcudart.so.13 are on a machine with PyTorch but no CUDA toolkit."""
@@ -767,7 +757,7 @@ class Check:
             dirs = self.nvidia_lib_dirs()
             env["LD_LIBRARY_PATH"] = os.pathsep.join(dirs + [os.environ.get("LD_LIBRARY_PATH", "")]).strip(os.pathsep)
             self.env["cuda_lib_dirs"] = dirs
-        argfile = self.cuda_argfile(cu)
+        argfile = self.write_argfile("tornado-argfile-cuda", cu)
         for cls, args, ok_line in CUBLAS_TESTS:
             cmd = [self.java, "@" + argfile, "--module-path", os.path.join(cu, "jars")] + ([] if gpu else ["--dry-run"]) \
                   + ["-m", f"tornado.cublas/uk.ac.manchester.tornado.cublas.tests.{cls}"] + args
