@@ -15,9 +15,19 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 final class LinearAlgebraLowering {
     private LinearAlgebraLowering() {}
 
-    /** C (m x n) [+]= op(A) op(B) [+ bias] as one tiled GEMM task. */
+    /**
+     * C (m x n) [+]= op(A) op(B) [+ bias]: one cuBLAS call (then the bias rows added by a kernel) on the CUDA backend
+     * ({@link TaskSink#libraryGemm}), else one tiled GEMM task.
+     */
     static void gemm(TaskSink s, FloatArray a, boolean transA, FloatArray b, boolean transB, FloatArray c, FloatArray bias,
                      int m, int n, int k, boolean accumulate) {
+        if (s.libraryGemm()) {
+            Cublas.Call call = Cublas.Call.of(transA, transB, m, n, k);
+            s.libraryTask("cublas_gemm", Cublas::gemm, call.opX(), call.opY(), call.rows(), call.cols(), call.depth(), b, call.ldx(), a, call.ldy(),
+                    accumulate ? 1f : 0f, c, call.ldc(), Cublas.COMPUTE_32F);
+            if (bias != null) s.task("add_bias", GemmKernels::addBias, c, bias, m, n);
+            return;
+        }
         KernelContext ctx = new KernelContext();
         int ta = transA ? 1 : 0, tb = transB ? 1 : 0, hb = bias != null ? 1 : 0, acc = accumulate ? 1 : 0;
         FloatArray bi = bias != null ? bias : s.dummy();
@@ -38,7 +48,7 @@ final class LinearAlgebraLowering {
      */
     private static void fp32Only(String type, String name, Precision p) {
         if (p != Precision.FP32) {
-            throw new EngineException("TornadoVM backend: " + type + " '" + name + "' is in " + p.id() + "; this backend's GEMM kernels are fp32 only "
+            throw new EngineException("TornadoVM backend: " + type + " '" + name + "' is in " + p.id() + "; this backend's GEMMs are fp32 only "
                     + "(use --precision fp32 here, or the CPU backend, which runs " + p.id() + " GEMMs)");
         }
     }

@@ -56,8 +56,20 @@ final class RankDevice {
         return Holder.DEVICE;
     }
 
+    /**
+     * Whether this process's GEMMs run in cuBLAS as library tasks: the device is on TornadoVM's CUDA backend, the
+     * only one that runs library tasks (on OpenCL and PTX they report UNSUPPORTED), unless
+     * {@code -Derw.tornado.cublas=false} keeps the JIT-compiled GEMM kernel there too (to compare the two).
+     */
+    static boolean libraryGemm() {
+        return Holder.LIBRARY_GEMM;
+    }
+
     private static final class Holder {
         static final TornadoDevice DEVICE = resolve();
+        static final boolean LIBRARY_GEMM = !"false".equals(System.getProperty("erw.tornado.cublas"))
+                && (DEVICE != null ? DEVICE : TornadoRuntimeProvider.getTornadoRuntime().getDefaultDevice()).getTornadoVMBackend()
+                        == uk.ac.manchester.tornado.api.enums.TornadoVMBackendType.CUDA;
 
         private static TornadoDevice resolve() {
             TornadoRuntime rt = TornadoRuntimeProvider.getTornadoRuntime();

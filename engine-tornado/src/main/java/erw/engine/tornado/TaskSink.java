@@ -44,9 +44,17 @@ final class TaskSink {
     /** Host arrays this graph copies in and out like inputs although their tensors are not inputs (a data-parallel rank's gradients). */
     private final java.util.Set<float[]> hostStaged;
 
-    TaskSink(DeviceBuffers buffers, java.util.Set<float[]> hostStaged) {
+    /** Whether GEMMs go to cuBLAS as library tasks (TornadoVM's CUDA backend) instead of the JIT-compiled GEMM kernel. */
+    private final boolean libraryGemm;
+
+    TaskSink(DeviceBuffers buffers, java.util.Set<float[]> hostStaged, boolean libraryGemm) {
         this.buffers = buffers;
         this.hostStaged = hostStaged;
+        this.libraryGemm = libraryGemm;
+    }
+
+    boolean libraryGemm() {
+        return libraryGemm;
     }
 
     void beginOp(String opName) {
@@ -208,6 +216,17 @@ final class TaskSink {
 
     <T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15, T16, T17, T18> String task(String kernel, TornadoFunctions.Task18<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15, T16, T17, T18> code, T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8, T9 a9, T10 a10, T11 a11, T12 a12, T13 a13, T14 a14, T15 a15, T16 a16, T17 a17, T18 a18) {
         return add(kernel, (g, id) -> g.task(id, code, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18), a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18);
+    }
+
+    /**
+     * Appends a library task ({@link TaskGraph#libraryTask}): a call into a native library that the CUDA backend runs on
+     * the same buffers and stream as the kernels around it (erw's one: {@link Cublas#gemm}).
+     */
+    <T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13> String libraryTask(String kernel,
+            TornadoFunctions.LibraryTask13<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13> code,
+            T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8, T9 a9, T10 a10, T11 a11, T12 a12, T13 a13) {
+        return add(kernel, (g, id) -> g.libraryTask(id, code, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13),
+                a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13);
     }
 
     private String add(String kernel, BiConsumer<TaskGraph, String> adder, Object... args) {

@@ -91,7 +91,7 @@ public final class TornadoBackend implements Backend {
     private List<Plan> lower(String name, List<Graph> graphs, Set<float[]> hostStaged) {
         List<TornadoCycle.Part> parts = new ArrayList<>();
         for (Graph g : graphs) {
-            TaskSink sink = new TaskSink(buffers, hostStaged);
+            TaskSink sink = new TaskSink(buffers, hostStaged, RankDevice.libraryGemm());
             for (Op op : g.ops()) Lowerings.lower(op, sink);
             parts.add(new TornadoCycle.Part(g.name(), sink, TornadoCycle.readBack(g, sink)));
         }

@@ -50,7 +50,7 @@ class OpParityTest {
             Graph g = new Graph("g").precision(pr);
             g.linear("blocks.0.mlp.fc1", erw.engine.Tensor.input("x", 4, 8), erw.engine.Tensor.param("w", 16, 8), null);
             erw.engine.EngineException e = org.junit.jupiter.api.Assertions.assertThrows(erw.engine.EngineException.class, () -> Parity.tornado().compile(g));
-            assertEquals("TornadoVM backend: matmul 'blocks.0.mlp.fc1' is in " + pr.id() + "; this backend's GEMM kernels are fp32 only (use --precision fp32 "
+            assertEquals("TornadoVM backend: matmul 'blocks.0.mlp.fc1' is in " + pr.id() + "; this backend's GEMMs are fp32 only (use --precision fp32 "
                     + "here, or the CPU backend, which runs " + pr.id() + " GEMMs)", e.getMessage());
         }
     }

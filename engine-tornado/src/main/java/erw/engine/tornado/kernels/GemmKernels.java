@@ -1,6 +1,7 @@
 package erw.engine.tornado.kernels;
 
 import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
 /**
@@ -52,6 +53,15 @@ public final class GemmKernels {
                 r += c.get(row * n + col);
             }
             c.set(row * n + col, r);
+        }
+    }
+
+    /** {@code c[r][j] += bias[j]} over a (rows x cols) C: the bias of a GEMM that cuBLAS computed (it has no bias operand). */
+    public static void addBias(FloatArray c, FloatArray bias, int rows, int cols) {
+        for (@Parallel int r = 0; r < rows; r++) {
+            for (@Parallel int j = 0; j < cols; j++) {
+                c.set(r * cols + j, c.get(r * cols + j) + bias.get(j));
+            }
         }
     }
 }
