@@ -45,15 +45,16 @@ final class Cublas {
     }
 
     /**
-     * The library task's descriptor (its factory, as {@code TaskGraph.libraryTask} takes it): arguments in the
+     * The library task's descriptor (its factory, as {@code TaskGraph.libraryTask} takes it): {@code batch} products
+     * whose X, Y and C lie {@code sx}, {@code sy}, {@code sc} floats apart (a batch of 1: one product), arguments in the
      * order {@link CublasProvider#dispatch} reads them; C is written whole when {@code beta} is 0, else read too.
      */
-    static LibraryTaskDescriptor gemm(int opX, int opY, int rows, int cols, int depth, FloatArray x, int ldx, FloatArray y, int ldy,
-                                      float beta, FloatArray c, int ldc, int computeType) {
-        Access[] access = new Access[13];
+    static LibraryTaskDescriptor gemm(int opX, int opY, int rows, int cols, int depth, FloatArray x, int ldx, int sx, FloatArray y, int ldy, int sy,
+                                      float beta, FloatArray c, int ldc, int sc, int batch, int computeType) {
+        Access[] access = new Access[17];
         java.util.Arrays.fill(access, Access.READ_ONLY);
-        access[10] = beta != 0f ? Access.READ_WRITE : Access.WRITE_ONLY;
+        access[12] = beta != 0f ? Access.READ_WRITE : Access.WRITE_ONLY;
         return new LibraryTaskDescriptor().withLibrary(LIBRARY).withFunction("gemm")
-                .withParameters(new Object[] {opX, opY, rows, cols, depth, x, ldx, y, ldy, beta, c, ldc, computeType}).withAccess(access);
+                .withParameters(new Object[] {opX, opY, rows, cols, depth, x, ldx, sx, y, ldy, sy, beta, c, ldc, sc, batch, computeType}).withAccess(access);
     }
 }

@@ -16,6 +16,7 @@ import uk.ac.manchester.tornado.runtime.library.spi.TornadoNativeStreamSupport;
 
 /**
  * The {@code erw/cublas} library of TornadoVM's CUDA backend: runs {@link Cublas#gemm} tasks as {@code cublasGemmEx}
+ * (or {@code cublasGemmStridedBatchedEx} for a batch)
  * on the plan's CUDA stream (HYBRID_API_GUIDE section 8). The binding is Java's FFM on NVIDIA's own
  * {@code libcublas.so} (13, else 12, else the unversioned name; the GPU machine's PyTorch wheels carry it), so
  * nothing native is compiled: what TornadoVM's own {@code tornado-cublas} JNI does for {@code cublasGemmEx}
@@ -33,7 +34,7 @@ public final class CublasProvider implements TornadoLibraryProvider {
 
     /** The library's entry points, bound on first use. */
     private static final class Native {
-        static final MethodHandle CREATE, SET_STREAM, DESTROY, GEMM_EX;
+        static final MethodHandle CREATE, SET_STREAM, DESTROY, GEMM_EX, GEMM_BATCHED_EX;
         static final String LIBRARY;
 
         static {
@@ -60,6 +61,11 @@ public final class CublasProvider implements TornadoLibraryProvider {
             // (handle, transa, transb, m, n, k, alpha*, A, Atype, lda, B, Btype, ldb, beta*, C, Ctype, ldc, computeType, algo)
             GEMM_EX = linker.downcallHandle(find(lib, "cublasGemmEx"),
                     FunctionDescriptor.of(i, p, i, i, i, i, i, p, p, i, i, p, i, i, p, p, i, i, i, i));
+            // (handle, transa, transb, m, n, k, alpha*, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta*, C, Ctype, ldc, strideC,
+            //  batchCount, computeType, algo); the strides are long long
+            ValueLayout.OfLong l = ValueLayout.JAVA_LONG;
+            GEMM_BATCHED_EX = linker.downcallHandle(find(lib, "cublasGemmStridedBatchedEx"),
+                    FunctionDescriptor.of(i, p, i, i, i, i, i, p, p, i, i, l, p, i, i, l, p, p, i, i, l, i, i, i));
         }
 
         private static MemorySegment find(SymbolLookup lib, String name) {
@@ -104,16 +110,21 @@ public final class CublasProvider implements TornadoLibraryProvider {
     public void dispatch(String functionName, LibraryInvocation call) {
         if (!functionName.equals("gemm")) throw new TornadoRuntimeException("erw/cublas: no function '" + functionName + "'");
         Context ctx = (Context) call.getContext();
-        // the argument order of Cublas.gemm: opX, opY, rows, cols, depth, X, ldx, Y, ldy, beta, C, ldc, computeType
+        // the argument order of Cublas.gemm: opX, opY, rows, cols, depth, X, ldx, sx, Y, ldy, sy, beta, C, ldc, sc, batch, computeType
         ctx.alpha().set(ValueLayout.JAVA_FLOAT, 0, 1f);
-        ctx.beta().set(ValueLayout.JAVA_FLOAT, 0, (float) call.getArg(9));
+        ctx.beta().set(ValueLayout.JAVA_FLOAT, 0, (float) call.getArg(11));
+        int opX = (int) call.getArg(0), opY = (int) call.getArg(1), rows = (int) call.getArg(2), cols = (int) call.getArg(3), depth = (int) call.getArg(4);
+        MemorySegment x = MemorySegment.ofAddress(call.getDevicePointer(5)), y = MemorySegment.ofAddress(call.getDevicePointer(8));
+        MemorySegment c = MemorySegment.ofAddress(call.getDevicePointer(12));
+        int ldx = (int) call.getArg(6), ldy = (int) call.getArg(9), ldc = (int) call.getArg(13), batch = (int) call.getArg(15), compute = (int) call.getArg(16);
         try {
-            int status = (int) Native.GEMM_EX.invokeExact(ctx.handle(), (int) call.getArg(0), (int) call.getArg(1),
-                    (int) call.getArg(2), (int) call.getArg(3), (int) call.getArg(4), ctx.alpha(),
-                    MemorySegment.ofAddress(call.getDevicePointer(5)), R_32F, (int) call.getArg(6),
-                    MemorySegment.ofAddress(call.getDevicePointer(7)), R_32F, (int) call.getArg(8), ctx.beta(),
-                    MemorySegment.ofAddress(call.getDevicePointer(10)), R_32F, (int) call.getArg(11), (int) call.getArg(12), GEMM_DEFAULT);
-            check(status, "cublasGemmEx");
+            int status = batch == 1
+                    ? (int) Native.GEMM_EX.invokeExact(ctx.handle(), opX, opY, rows, cols, depth, ctx.alpha(), x, R_32F, ldx, y, R_32F, ldy, ctx.beta(),
+                            c, R_32F, ldc, compute, GEMM_DEFAULT)
+                    : (int) Native.GEMM_BATCHED_EX.invokeExact(ctx.handle(), opX, opY, rows, cols, depth, ctx.alpha(), x, R_32F, ldx,
+                            (long) (int) call.getArg(7), y, R_32F, ldy, (long) (int) call.getArg(10), ctx.beta(), c, R_32F, ldc,
+                            (long) (int) call.getArg(14), batch, compute, GEMM_DEFAULT);
+            check(status, batch == 1 ? "cublasGemmEx" : "cublasGemmStridedBatchedEx");
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {

@@ -21,18 +21,24 @@ final class LinearAlgebraLowering {
      */
     static void gemm(TaskSink s, FloatArray a, boolean transA, FloatArray b, boolean transB, FloatArray c, FloatArray bias,
                      int m, int n, int k, boolean accumulate) {
+        gemm(s, a, transA, b, transB, c, bias, m, n, k, accumulate, 1, 0, 0, 0);
+    }
+
+    /** {@link #gemm} for {@code batch} products whose A, B and C lie {@code strideA/B/C} floats apart. */
+    static void gemm(TaskSink s, FloatArray a, boolean transA, FloatArray b, boolean transB, FloatArray c, FloatArray bias,
+                     int m, int n, int k, boolean accumulate, int batch, int strideA, int strideB, int strideC) {
         if (s.libraryGemm()) {
             Cublas.Call call = Cublas.Call.of(transA, transB, m, n, k);
-            s.libraryTask("cublas_gemm", Cublas::gemm, call.opX(), call.opY(), call.rows(), call.cols(), call.depth(), b, call.ldx(), a, call.ldy(),
-                    accumulate ? 1f : 0f, c, call.ldc(), Cublas.COMPUTE_32F);
-            if (bias != null) s.task("add_bias", GemmKernels::addBias, c, bias, m, n);
+            s.libraryTask("cublas_gemm", Cublas::gemm, call.opX(), call.opY(), call.rows(), call.cols(), call.depth(), b, call.ldx(), strideB,
+                    a, call.ldy(), strideA, accumulate ? 1f : 0f, c, call.ldc(), strideC, batch, Cublas.COMPUTE_32F);
+            if (bias != null) s.task("add_bias", GemmKernels::addBias, c, bias, batch * m, n);
             return;
         }
         KernelContext ctx = new KernelContext();
         int ta = transA ? 1 : 0, tb = transB ? 1 : 0, hb = bias != null ? 1 : 0, acc = accumulate ? 1 : 0;
         FloatArray bi = bias != null ? bias : s.dummy();
-        String id = s.task("gemm", GemmKernels::gemm, ctx, a, b, c, bi, m, n, k, ta, tb, hb, acc);
-        s.grid2(id, n, m, GemmKernels.TILE, GemmKernels.TILE);
+        String id = s.task("gemm", GemmKernels::gemm, ctx, a, b, c, bi, m, n, k, ta, tb, hb, acc, strideA, strideB, strideC);
+        s.grid3(id, n, m, batch, GemmKernels.TILE, GemmKernels.TILE);
     }
 
     /** out[c] += column sums of x (rows x cols). */
@@ -89,7 +95,22 @@ final class LinearAlgebraLowering {
         return op.t();
     }
 
+    /**
+     * Whether attention runs as batched GEMMs and row kernels ({@link #attentionByGemm}, the CPU backend's decomposition):
+     * where the GEMMs are cuBLAS calls, unless {@code -Derw.tornado.attention=fused|gemm} chooses (read at each lowering,
+     * so that the parity tests run the GEMM path on any device).
+     */
+    static boolean attentionByGemm(TaskSink s) {
+        String p = System.getProperty("erw.tornado.attention");
+        return p == null ? s.libraryGemm() : p.equals("gemm");
+    }
+
     static void attention(Attention op, TaskSink s) {
+        if (attentionByGemm(s)) {
+            fp32Only("attention", op.name(), op.precision());
+            attentionByGemm(op, s);
+            return;
+        }
         int n = op.n(), t = checkShape(op), heads = op.heads(), dim = op.dim(), hd = op.hd();
         float scale = op.scale();
         KernelContext ctx = new KernelContext();
@@ -102,6 +123,10 @@ final class LinearAlgebraLowering {
     static void attentionBackward(Attention op, boolean write, TaskSink s) {
         Tensor qkv = op.qkv(), out = op.out();
         if (!qkv.requiresGrad()) return;
+        if (attentionByGemm(s)) {
+            attentionBackwardByGemm(op, write, s);
+            return;
+        }
         int n = op.n(), t = checkShape(op), heads = op.heads(), dim = op.dim(), hd = op.hd();
         float scale = op.scale();
         int acc = write ? 0 : 1;
@@ -114,5 +139,54 @@ final class LinearAlgebraLowering {
         // the second pass adds to nothing the first wrote (k and v columns), so it writes too
         String id2 = s.task("attention_dkv", AttentionKernels::backwardKeyValue, ctx, q, go, write ? s.gradWrite(qkv) : s.gradUpdate(qkv), stats, t, heads, dim, hd, scale, acc);
         s.grid1(id2, global, AttentionKernels.GROUP);
+    }
+
+    // ---- attention as batched GEMMs --------------------------------------------------------------------------------
+
+    /** The per-(sample, head) working buffers, shared by the attention ops of a graph (they run one after another). */
+    private record Slabs(FloatArray q, FloatArray k, FloatArray v, FloatArray scores, FloatArray rowStat) {
+        static Slabs of(TaskSink s, Attention op) {
+            int td = op.n() * op.t() * op.dim(), tt = op.n() * op.heads() * op.t() * op.t(), rows = op.n() * op.heads() * op.t();
+            return new Slabs(s.sharedScratch("attn.q", td), s.sharedScratch("attn.k", td), s.sharedScratch("attn.v", td),
+                    s.sharedScratch("attn.scores", tt), s.sharedScratch("attn.rows", rows));
+        }
+    }
+
+    /**
+     * Attention as the CPU backend computes it, with its products as batched GEMMs over the N*h (sample, head) slabs:
+     * S = (scale Q) K^T, P = exp(S - rowmax) with the row's log-sum-exp saved (op.lse), O = P V scaled by 1/rowsum.
+     * The scores are N*h*T*T floats in device memory (the fused kernel keeps them in local memory).
+     */
+    private static void attentionByGemm(Attention op, TaskSink s) {
+        int n = op.n(), t = op.t(), heads = op.heads(), dim = op.dim(), hd = op.hd(), bh = n * heads, total = n * t * dim;
+        Slabs w = Slabs.of(s, op);
+        FloatArray o = s.sharedScratch("attn.o", total);
+        s.task("attn_split", AttentionKernels::split, s.read(op.qkv()), w.q(), w.k(), w.v(), total, t, heads, dim, hd, op.scale());
+        gemm(s, w.q(), false, w.k(), true, w.scores(), null, t, t, hd, false, bh, t * hd, t * hd, t * t);
+        s.task("attn_softmax", AttentionKernels::softmaxRows, w.scores(), s.write(op.lse()), w.rowStat(), bh * t, t);
+        gemm(s, w.scores(), false, w.v(), false, o, null, t, hd, t, false, bh, t * t, t * hd, t * hd);
+        s.task("attn_output", AttentionKernels::gatherOutput, o, w.rowStat(), s.write(op.out()), total, t, heads, dim, hd);
+    }
+
+    /** The backward of {@link #attentionByGemm(Attention, TaskSink)}: P again from the log-sum-exp, then the CPU backend's five products. */
+    private static void attentionBackwardByGemm(Attention op, boolean write, TaskSink s) {
+        int n = op.n(), t = op.t(), heads = op.heads(), dim = op.dim(), hd = op.hd(), bh = n * heads, total = n * t * dim;
+        int slab = t * hd, square = t * t;
+        Slabs w = Slabs.of(s, op);
+        FloatArray dout = s.sharedScratch("attn.dout", total), out = s.sharedScratch("attn.out", total);
+        FloatArray dq = s.sharedScratch("attn.dq", total), dk = s.sharedScratch("attn.dk", total), dv = s.sharedScratch("attn.dv", total);
+        FloatArray dscores = s.sharedScratch("attn.dscores", bh * square);
+        s.task("attn_split", AttentionKernels::split, s.read(op.qkv()), w.q(), w.k(), w.v(), total, t, heads, dim, hd, op.scale());
+        s.task("attn_slabs", AttentionKernels::slabs, s.gradRead(op.out()), dout, total, t, heads, dim, hd);
+        s.task("attn_slabs", AttentionKernels::slabs, s.read(op.out()), out, total, t, heads, dim, hd);
+        gemm(s, w.q(), false, w.k(), true, w.scores(), null, t, t, hd, false, bh, slab, slab, square);
+        s.task("attn_exp", AttentionKernels::expRows, w.scores(), s.read(op.lse()), bh * t, t);
+        gemm(s, dout, false, w.v(), true, dscores, null, t, t, hd, false, bh, slab, slab, square);     // dP = dO V^T
+        gemm(s, w.scores(), true, dout, false, dv, null, t, hd, t, false, bh, square, slab, slab);     // dV = P^T dO
+        s.task("attn_dscores", AttentionKernels::scoreGradRows, w.scores(), dscores, dout, out, bh * t, t, hd); // dS = P (dP - rowsum(dO O))
+        gemm(s, dscores, false, w.k(), false, dq, null, t, hd, t, false, bh, square, slab, slab);      // dQ = dS K (times scale below)
+        gemm(s, dscores, true, w.q(), false, dk, null, t, hd, t, false, bh, square, slab, slab);       // dK = dS^T (scale Q)
+        s.task("attn_grad", AttentionKernels::gradientToQkv, dq, dk, dv, write ? s.gradWrite(op.qkv()) : s.gradUpdate(op.qkv()),
+                total, t, heads, dim, hd, op.scale(), write ? 0 : 1);
     }
 }

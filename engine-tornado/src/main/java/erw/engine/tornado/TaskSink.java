@@ -13,6 +13,7 @@ import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.WorkerGrid;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
+import uk.ac.manchester.tornado.api.WorkerGrid3D;
 import uk.ac.manchester.tornado.api.common.TornadoFunctions;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
@@ -125,6 +126,17 @@ final class TaskSink {
         return a;
     }
 
+    private final Map<String, FloatArray> shared = new java.util.HashMap<>();
+
+    /**
+     * A scratch buffer of {@code n} floats shared by every op of this graph that asks for the same {@code key} and size:
+     * for working buffers an op fills and reads within its own tasks (attention's per-head slabs and scores), which ops
+     * running one after another can reuse instead of holding one each.
+     */
+    FloatArray sharedScratch(String key, int n) {
+        return shared.computeIfAbsent(key + "/" + n, k -> scratch(n));
+    }
+
     /** A one-element buffer holding 1 (the "no factor" of a scale, unused optional operands). */
     FloatArray ones() {
         if (ones == null) {
@@ -222,11 +234,11 @@ final class TaskSink {
      * Appends a library task ({@link TaskGraph#libraryTask}): a call into a native library that the CUDA backend runs on
      * the same buffers and stream as the kernels around it (erw's one: {@link Cublas#gemm}).
      */
-    <T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13> String libraryTask(String kernel,
-            TornadoFunctions.LibraryTask13<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13> code,
-            T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8, T9 a9, T10 a10, T11 a11, T12 a12, T13 a13) {
-        return add(kernel, (g, id) -> g.libraryTask(id, code, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13),
-                a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13);
+    <T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15, T16, T17> String libraryTask(String kernel,
+            TornadoFunctions.LibraryTask17<T1, T2, T3, T4, T5, T6, T7, T8, T9, T10, T11, T12, T13, T14, T15, T16, T17> code,
+            T1 a1, T2 a2, T3 a3, T4 a4, T5 a5, T6 a6, T7 a7, T8 a8, T9 a9, T10 a10, T11 a11, T12 a12, T13 a13, T14 a14, T15 a15, T16 a16, T17 a17) {
+        return add(kernel, (g, id) -> g.libraryTask(id, code, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17),
+                a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17);
     }
 
     private String add(String kernel, BiConsumer<TaskGraph, String> adder, Object... args) {
@@ -241,6 +253,12 @@ final class TaskSink {
     void grid1(String id, long global, int local) {
         WorkerGrid g = new WorkerGrid1D((int) roundUp(global, local));
         g.setLocalWork(local, 1, 1);
+        grids.put(id, g);
+    }
+
+    void grid3(String id, long globalX, long globalY, long globalZ, int localX, int localY) {
+        WorkerGrid g = new WorkerGrid3D((int) roundUp(globalX, localX), (int) roundUp(globalY, localY), (int) roundUp(globalZ, 1));
+        g.setLocalWork(localX, localY, 1);
         grids.put(id, g);
     }
 

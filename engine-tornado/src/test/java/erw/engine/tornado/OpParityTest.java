@@ -43,6 +43,22 @@ class OpParityTest {
         return cases().stream().filter(c -> only == null || c.name().matches(only)).map(c -> DynamicTest.dynamicTest(c.name(), () -> Parity.check(c.name(), c.backward(), c.rtol(), c.atol(), c.build())));
     }
 
+    /**
+     * Attention as batched GEMMs and row kernels (the CUDA backend's path, where the GEMMs are cuBLAS calls), here with
+     * the JIT GEMM kernel doing the batched products: the decomposition's index arithmetic against the CPU backend.
+     */
+    @TestFactory
+    Stream<DynamicTest> attentionAsBatchedGemms() {
+        return cases().stream().filter(c -> c.name().startsWith("attention")).map(c -> DynamicTest.dynamicTest(c.name() + "_by_gemm", () -> {
+            System.setProperty("erw.tornado.attention", "gemm");
+            try {
+                Parity.check(c.name() + "_by_gemm", c.backward(), c.rtol(), c.atol(), c.build());
+            } finally {
+                System.clearProperty("erw.tornado.attention");
+            }
+        }));
+    }
+
     /** TF32/BF16 GEMM operands are refused in one line naming the op (this backend's kernels multiply in fp32). */
     @Test
     void reducedPrecisionIsRefusedNamingTheOp() {

@@ -122,6 +122,17 @@ class TrainingStepParityTest {
         compare(false, true);
     }
 
+    /** Phase 2 steps with attention as batched GEMMs (the CUDA backend's path; here the JIT GEMM kernel does the products): every block's attention shares the working buffers. */
+    @Test
+    void phase2StepsWithAttentionAsBatchedGemmsMatchTheCpu() {
+        System.setProperty("erw.tornado.attention", "gemm");
+        try {
+            compare(false);
+        } finally {
+            System.clearProperty("erw.tornado.attention");
+        }
+    }
+
     private static void compare(boolean reed) {
         compare(reed, false);
     }

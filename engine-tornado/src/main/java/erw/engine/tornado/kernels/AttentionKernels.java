@@ -1,6 +1,7 @@
 package erw.engine.tornado.kernels;
 
 import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
@@ -268,6 +269,120 @@ public final class AttentionKernels {
             float baseV = accumulate != 0 ? gqkv.get(vo + c) : 0f;
             gqkv.set(ko + c, baseK + dkAcc[c]);
             gqkv.set(vo + c, baseV + dvAcc[c]);
+        }
+    }
+
+    // ---- attention as batched GEMMs (the CUDA backend's path: its products are cuBLAS calls) ----------------------
+    // The layout of the CPU backend's attention: per (sample, head) slabs (T, d) of scale*Q, K and V; S = (scale Q) K^T;
+    // P = exp(S - rowmax), O = P V scaled by 1/rowsum; the backward recomputes P from the saved log-sum-exp.
+    // Slabs are (N*h, T, d) row-major: head h of sample b is slab b*h + h. Every kernel is one work-item per element
+    // or per row.
+
+    /** q, k, v slabs from packed qkv (N*T, 3D); q times {@code scale}. {@code total} = N*T*D. */
+    public static void split(FloatArray qkv, FloatArray q, FloatArray k, FloatArray v, int total, int t, int heads, int dim, int hd, float scale) {
+        for (@Parallel int x = 0; x < total; x++) {
+            int c = x % dim;
+            int bi = x / dim;
+            int i = bi % t;
+            int b = bi / t;
+            int h = c / hd;
+            int dst = ((b * heads + h) * t + i) * hd + c % hd;
+            int src = bi * 3 * dim + c;
+            q.set(dst, qkv.get(src) * scale);
+            k.set(dst, qkv.get(src + dim));
+            v.set(dst, qkv.get(src + 2 * dim));
+        }
+    }
+
+    /** Slabs of a (N*T, D) tensor (attention's output or its gradient). {@code total} = N*T*D. */
+    public static void slabs(FloatArray src, FloatArray dst, int total, int t, int heads, int dim, int hd) {
+        for (@Parallel int x = 0; x < total; x++) {
+            int c = x % dim;
+            int bi = x / dim;
+            int i = bi % t;
+            int b = bi / t;
+            dst.set(((b * heads + c / hd) * t + i) * hd + c % hd, src.get(x));
+        }
+    }
+
+    /** Each row of scores becomes exp(s - max) in place; its log-sum-exp and 1/sum are saved. */
+    public static void softmaxRows(FloatArray p, FloatArray lse, FloatArray inv, int rows, int t) {
+        for (@Parallel int r = 0; r < rows; r++) {
+            int o = r * t;
+            float m = -3.4028235e38f;
+            for (int j = 0; j < t; j++) {
+                m = TornadoMath.max(m, p.get(o + j));
+            }
+            float sum = 0f;
+            for (int j = 0; j < t; j++) {
+                float e = TornadoMath.exp(p.get(o + j) - m);
+                p.set(o + j, e);
+                sum += e;
+            }
+            lse.set(r, m + TornadoMath.log(sum));
+            inv.set(r, 1f / sum);
+        }
+    }
+
+    /** out (N*T, D) = the slabs of P V, each row times its 1/sum. {@code total} = N*T*D. */
+    public static void gatherOutput(FloatArray o, FloatArray inv, FloatArray out, int total, int t, int heads, int dim, int hd) {
+        for (@Parallel int x = 0; x < total; x++) {
+            int c = x % dim;
+            int bi = x / dim;
+            int i = bi % t;
+            int b = bi / t;
+            int row = (b * heads + c / hd) * t + i;
+            out.set(x, o.get(row * hd + c % hd) * inv.get(row));
+        }
+    }
+
+    /** The probabilities again: each row of scores becomes exp(s - lse). */
+    public static void expRows(FloatArray p, FloatArray lse, int rows, int t) {
+        for (@Parallel int r = 0; r < rows; r++) {
+            float l = lse.get(r);
+            for (int j = 0; j < t; j++) {
+                p.set(r * t + j, TornadoMath.exp(p.get(r * t + j) - l));
+            }
+        }
+    }
+
+    /** dS = P (dP - rowsum(dO O)) in place of dP, per row of the (N*h*T, T) scores. */
+    public static void scoreGradRows(FloatArray p, FloatArray dp, FloatArray dout, FloatArray out, int rows, int t, int hd) {
+        for (@Parallel int r = 0; r < rows; r++) {
+            float di = 0f;
+            for (int c = 0; c < hd; c++) {
+                di += dout.get(r * hd + c) * out.get(r * hd + c);
+            }
+            for (int j = 0; j < t; j++) {
+                dp.set(r * t + j, p.get(r * t + j) * (dp.get(r * t + j) - di));
+            }
+        }
+    }
+
+    /**
+     * qkv's gradient (N*T, 3D) from the slabs of dQ (times {@code scale}), dK and dV; added to it when {@code accumulate}
+     * is 1, else written. {@code total} = N*T*D.
+     */
+    public static void gradientToQkv(FloatArray dq, FloatArray dk, FloatArray dv, FloatArray gqkv, int total, int t, int heads, int dim, int hd,
+                                     float scale, int accumulate) {
+        for (@Parallel int x = 0; x < total; x++) {
+            int c = x % dim;
+            int bi = x / dim;
+            int i = bi % t;
+            int b = bi / t;
+            int s = ((b * heads + c / hd) * t + i) * hd + c % hd;
+            int dst = bi * 3 * dim + c;
+            float gq = scale * dq.get(s);
+            float gk = dk.get(s);
+            float gv = dv.get(s);
+            if (accumulate == 1) {
+                gq += gqkv.get(dst);
+                gk += gqkv.get(dst + dim);
+                gv += gqkv.get(dst + 2 * dim);
+            }
+            gqkv.set(dst, gq);
+            gqkv.set(dst + dim, gk);
+            gqkv.set(dst + 2 * dim, gv);
         }
     }
 }

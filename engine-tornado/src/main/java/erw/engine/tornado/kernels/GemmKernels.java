@@ -5,10 +5,11 @@ import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
 /**
- * {@code C (m x n) [+]= op(A) op(B) [+ bias]} with 16x16 tiles of A and B staged in local memory.
- * Launch: global (ceil(n/16)*16, ceil(m/16)*16), local (16, 16). Flags are 0/1 ints (kernels take
- * no booleans). The same kernel serves the forward product and both gradient products (the
- * backward passes transposes and accumulate = 1).
+ * {@code C (m x n) [+]= op(A) op(B) [+ bias]} with 16x16 tiles of A and B staged in local memory, for a batch of
+ * such products whose operands lie {@code strideA/B/C} floats apart (0 and a batch of 1 for one product).
+ * Launch: global (ceil(n/16)*16, ceil(m/16)*16, batch), local (16, 16, 1). Flags are 0/1 ints (kernels take
+ * no booleans). The same kernel serves the forward product, both gradient products (the backward passes
+ * transposes and accumulate = 1) and attention's per-head products.
  */
 public final class GemmKernels {
     private GemmKernels() {}
@@ -16,11 +17,15 @@ public final class GemmKernels {
     public static final int TILE = 16;
 
     public static void gemm(KernelContext ctx, FloatArray a, FloatArray b, FloatArray c, FloatArray bias,
-                            int m, int n, int k, int transA, int transB, int hasBias, int accumulate) {
+                            int m, int n, int k, int transA, int transB, int hasBias, int accumulate, int strideA, int strideB, int strideC) {
         float[] as = ctx.allocateFloatLocalArray(256);
         float[] bs = ctx.allocateFloatLocalArray(256);
         int lx = ctx.localIdx;
         int ly = ctx.localIdy;
+        int z = ctx.globalIdz;
+        int oa = z * strideA;
+        int ob = z * strideB;
+        int oc = z * strideC;
         int col = ctx.groupIdx * 16 + lx;
         int row = ctx.groupIdy * 16 + ly;
         float acc = 0f;
@@ -29,13 +34,13 @@ public final class GemmKernels {
             int ka = t * 16 + lx;
             float av = 0f;
             if (row < m && ka < k) {
-                av = transA == 1 ? a.get(ka * m + row) : a.get(row * k + ka);
+                av = transA == 1 ? a.get(oa + ka * m + row) : a.get(oa + row * k + ka);
             }
             as[ly * 16 + lx] = av;
             int kb = t * 16 + ly;
             float bv = 0f;
             if (kb < k && col < n) {
-                bv = transB == 1 ? b.get(col * k + kb) : b.get(kb * n + col);
+                bv = transB == 1 ? b.get(ob + col * k + kb) : b.get(ob + kb * n + col);
             }
             bs[ly * 16 + lx] = bv;
             ctx.localBarrier();
@@ -50,9 +55,9 @@ public final class GemmKernels {
                 r += bias.get(col);
             }
             if (accumulate == 1) {
-                r += c.get(row * n + col);
+                r += c.get(oc + row * n + col);
             }
-            c.set(row * n + col, r);
+            c.set(oc + row * n + col, r);
         }
     }
 
