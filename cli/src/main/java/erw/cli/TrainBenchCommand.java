@@ -45,6 +45,8 @@ final class TrainBenchCommand implements Callable<Integer> {
     @Option(names = "--backend", description = "cpu | tornado | auto (default ${DEFAULT-VALUE}).") String backend = "cpu";
     @Option(names = "--no-peer", description = "Skip PyTorch.") boolean noPeer;
     @Option(names = "--recompute", description = "erw's activation recomputation: none | blocks (default ${DEFAULT-VALUE}).") String recompute = "none";
+    @Option(names = "--precision", description = "erw's GEMM operands: fp32 | tf32 | bf16 (as erw train; default ${DEFAULT-VALUE}). The PyTorch peer on the CPU runs fp32.")
+    String precision = "fp32";
     @Option(names = "--in-process", hidden = true, description = "Measure erw in this process (used by the runner).") boolean inProcess;
 
     /** {@code plannedBytes}: the buffer planner's figure for the step (erw only; 0 for the peer). */
@@ -53,6 +55,7 @@ final class TrainBenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         erw.engine.Backends.choose(backend); // bad values fail here, before any process starts
+        erw.engine.Precision.parse("--precision", precision);
         if (inProcess) {
             if (models.size() != 1) throw new IllegalArgumentException("--in-process measures one --model");
             Result r = measure(models.get(0));
@@ -78,7 +81,7 @@ final class TrainBenchCommand implements Callable<Integer> {
                     tp == null || tp.peakRssKb() <= 0 ? "" : String.format(Locale.ROOT, "%.2fx", e.peakRssKb() / (double) tp.peakRssKb()),
                     growth <= 0 ? "n/a" : mib(growth) + (e.plannedBytes() > 0 ? String.format(Locale.ROOT, " (%+.0f%%)", 100.0 * (growth * 1024.0 / e.plannedBytes() - 1)) : ""));
         }
-        System.out.println("threads: " + threads + "; erw --recompute " + recompute + "; erw planned: the buffer planner's fp32 bytes of the step "
+        System.out.println("threads: " + threads + "; erw --recompute " + recompute + ", --precision " + precision + "; erw planned: the buffer planner's fp32 bytes of the step "
                 + "(parameters, gradients, moments, EMA, batch, activations), the JVM's own memory not included; peak RSS: VmHWM of each process; "
                 + "erw growth: its peak RSS less the JVM's resident set before the model was built, and how far that is from the planned figure");
         System.out.println("img/s from the median step time" + (peer ? "; peer: PyTorch (" + TORCH_SCRIPT
@@ -133,7 +136,7 @@ final class TrainBenchCommand implements Callable<Integer> {
         cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
         cmd.addAll(List.of("-p", System.getProperty("jdk.module.path"), "-m", "erw/erw.cli.Main", "bench", "train", "--in-process", "--model", m,
                 "--batch", Integer.toString(batch(m)), "--steps", Integer.toString(timedSteps(m)), "--warmup", Integer.toString(warmup),
-                "--threads", Integer.toString(threads), "--backend", backend, "--recompute", recompute));
+                "--threads", Integer.toString(threads), "--backend", backend, "--recompute", recompute, "--precision", precision));
         JsonNode j = runJson(new ProcessBuilder(cmd), "erw (" + m + ")");
         return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.get("peak_rss_kb").asLong(), j.get("params").asLong(),
                 j.path("planned_bytes").asLong(0), j.path("baseline_rss_kb").asLong(0));
@@ -191,6 +194,7 @@ final class TrainBenchCommand implements Callable<Integer> {
             k.batch = b;
             k.steps = warmup + timed;
             k.checkpointEvery = 0;
+            k.precision = erw.engine.Precision.parse("--precision", precision).id();
         });
         Path tmp = Files.createTempDirectory("erw-bench");
         double[] times = new double[timed];

@@ -1,5 +1,6 @@
 package erw.engine.tornado;
 
+import erw.engine.Precision;
 import uk.ac.manchester.tornado.api.common.Access;
 import uk.ac.manchester.tornado.api.common.LibraryTaskDescriptor;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
@@ -17,7 +18,7 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
  * option classes at compile time, and its half-precision factories write bf16/fp16 outputs, while
  * {@code --precision bf16} keeps GEMM outputs fp32 (bf16 operands, fp32 accumulation and result).
  * {@code cublasGemmEx}, whose compute type and operand types are arguments, can serve all three; fp32 is
- * what this backend runs today ({@link #COMPUTE_32F}).
+ * fp32 and TF32 are what this backend runs today ({@link #computeType}).
  */
 final class Cublas {
     private Cublas() {}
@@ -28,10 +29,25 @@ final class Cublas {
     /** cublasOperation_t. */
     static final int OP_N = 0, OP_T = 1;
     /**
-     * cublasComputeType_t CUBLAS_COMPUTE_32F: fp32 products and sums, no TF32 (the other compute types, TF32 and
-     * bf16 operands, wait for attention's products to go to cuBLAS too: a step is in one precision).
+     * cublasComputeType_t for fp32 operands and output: fp32 products and sums; and fp32 sums of products whose operands
+     * cuBLAS down-converts to TF32 or to bf16 for the tensor cores.
      */
-    static final int COMPUTE_32F = 68;
+    static final int COMPUTE_32F = 68, COMPUTE_32F_FAST_16BF = 75, COMPUTE_32F_FAST_TF32 = 77;
+    /** cudaDataType_t CUDA_R_32F (library_types.h): the type of X, Y and C. */
+    static final int R_32F = 0;
+
+    /**
+     * The compute type of a precision. bf16 is {@code CUBLAS_COMPUTE_32F_FAST_16BF}: fp32 operands that cuBLAS rounds to bf16
+     * as it loads them, fp32 accumulation and output, which is {@code --precision bf16}'s definition without bf16 copies
+     * of the operands (TornadoVM 5.2's kernels cannot reinterpret a float's bits, which making them would need).
+     */
+    static int computeType(Precision p) {
+        return switch (p) {
+            case FP32 -> COMPUTE_32F;
+            case TF32 -> COMPUTE_32F_FAST_TF32;
+            case BF16 -> COMPUTE_32F_FAST_16BF;
+        };
+    }
 
     /**
      * One column-major {@code C = op(X) op(Y) + beta C} call: {@code X} is erw's B and {@code Y} erw's A.

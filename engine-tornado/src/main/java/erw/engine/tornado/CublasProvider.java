@@ -25,8 +25,8 @@ import uk.ac.manchester.tornado.runtime.library.spi.TornadoNativeStreamSupport;
  * which expose their stream, are handled.
  */
 public final class CublasProvider implements TornadoLibraryProvider {
-    /** CUDA_R_32F (library_types.h). */
-    private static final int R_32F = 0;
+    /** CUDA_R_32F (library_types.h): every operand's type. */
+    private static final int R_32F = Cublas.R_32F;
     private static final int GEMM_DEFAULT = -1;
 
     /** A cuBLAS handle bound to one execution plan's stream, with the two host scalars cublasGemmEx reads. */

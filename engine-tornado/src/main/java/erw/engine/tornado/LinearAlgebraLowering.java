@@ -19,18 +19,21 @@ final class LinearAlgebraLowering {
      * C (m x n) [+]= op(A) op(B) [+ bias]: one cuBLAS call (then the bias rows added by a kernel) on the CUDA backend
      * ({@link TaskSink#libraryGemm}), else one tiled GEMM task.
      */
-    static void gemm(TaskSink s, FloatArray a, boolean transA, FloatArray b, boolean transB, FloatArray c, FloatArray bias,
+    static void gemm(TaskSink s, Precision p, FloatArray a, boolean transA, FloatArray b, boolean transB, FloatArray c, FloatArray bias,
                      int m, int n, int k, boolean accumulate) {
-        gemm(s, a, transA, b, transB, c, bias, m, n, k, accumulate, 1, 0, 0, 0);
+        gemm(s, p, a, transA, b, transB, c, bias, m, n, k, accumulate, 1, 0, 0, 0);
     }
 
-    /** {@link #gemm} for {@code batch} products whose A, B and C lie {@code strideA/B/C} floats apart. */
-    static void gemm(TaskSink s, FloatArray a, boolean transA, FloatArray b, boolean transB, FloatArray c, FloatArray bias,
+    /**
+     * {@link #gemm} for {@code batch} products whose A, B and C lie {@code strideA/B/C} floats apart, in precision {@code p}
+     * ({@link Cublas#computeType}; the JIT GEMM kernel multiplies in fp32 only, {@link #requirePrecision}).
+     */
+    static void gemm(TaskSink s, Precision p, FloatArray a, boolean transA, FloatArray b, boolean transB, FloatArray c, FloatArray bias,
                      int m, int n, int k, boolean accumulate, int batch, int strideA, int strideB, int strideC) {
         if (s.libraryGemm()) {
             Cublas.Call call = Cublas.Call.of(transA, transB, m, n, k);
             s.libraryTask("cublas_gemm", Cublas::gemm, call.opX(), call.opY(), call.rows(), call.cols(), call.depth(), b, call.ldx(), strideB,
-                    a, call.ldy(), strideA, accumulate ? 1f : 0f, c, call.ldc(), strideC, batch, Cublas.COMPUTE_32F);
+                    a, call.ldy(), strideA, accumulate ? 1f : 0f, c, call.ldc(), strideC, batch, Cublas.computeType(p));
             if (bias != null) s.task("add_bias", GemmKernels::addBias, c, bias, batch * m, n);
             return;
         }
@@ -41,6 +44,19 @@ final class LinearAlgebraLowering {
         s.grid3(id, n, m, batch, GemmKernels.TILE, GemmKernels.TILE);
     }
 
+    /**
+     * The precisions this backend multiplies in: all three where GEMMs are cuBLAS calls ({@link Cublas#computeType}), fp32
+     * elsewhere (the JIT GEMM kernel multiplies in fp32, and rounding operands in a kernel would need a float's bits,
+     * which TornadoVM 5.2's kernels cannot reinterpret).
+     */
+    static void requirePrecision(TaskSink s, String type, String name, Precision p) {
+        if (p != Precision.FP32 && !s.libraryGemm()) {
+            throw new EngineException("TornadoVM backend: " + type + " '" + name + "' is in " + p.id() + "; this backend's GEMMs are fp32 only "
+                    + "here (tf32 and bf16 are cuBLAS calls on TornadoVM's CUDA backend; use --precision fp32 here, or the CPU backend, which runs "
+                    + p.id() + " GEMMs)");
+        }
+    }
+
     /** out[c] += column sums of x (rows x cols). */
     static void columnSums(TaskSink s, FloatArray x, FloatArray out, int rows, int cols) {
         KernelContext ctx = new KernelContext();
@@ -48,46 +64,38 @@ final class LinearAlgebraLowering {
         s.grid2(id, cols, 16, 16, 16);
     }
 
-    /**
-     * The JIT-compiled GEMM and attention kernels multiply in fp32; TF32 and BF16 operands need NVIDIA's GEMMs
-     * (cuBLAS library tasks of TornadoVM's CUDA backend), which this backend does not call yet.
-     */
-    private static void fp32Only(String type, String name, Precision p) {
-        if (p != Precision.FP32) {
-            throw new EngineException("TornadoVM backend: " + type + " '" + name + "' is in " + p.id() + "; this backend's GEMMs are fp32 only "
-                    + "(use --precision fp32 here, or the CPU backend, which runs " + p.id() + " GEMMs)");
-        }
-    }
-
     static void matmul(Matmul op, TaskSink s) {
-        fp32Only("matmul", op.name(), op.precision());
+        requirePrecision(s, "matmul", op.name(), op.precision());
         Tensor bias = op.bias();
-        gemm(s, s.read(op.a()), op.transA(), s.read(op.b()), op.transB(), s.write(op.c()), bias == null ? null : s.read(bias),
+        gemm(s, op.precision(), s.read(op.a()), op.transA(), s.read(op.b()), op.transB(), s.write(op.c()), bias == null ? null : s.read(bias),
                 op.m(), op.n(), op.k(), false);
     }
 
     /** {@code writeA}/{@code writeB}: the step writes that operand's gradient whole instead of adding to it (its first write). */
     static void matmulBackward(Matmul op, boolean writeA, boolean writeB, TaskSink s) {
-        fp32Only("matmul", op.name(), op.precision());
+        requirePrecision(s, "matmul", op.name(), op.precision());
         Tensor a = op.a(), b = op.b(), bias = op.bias(), c = op.c();
         boolean transA = op.transA(), transB = op.transB();
         int m = op.m(), n = op.n(), k = op.k();
         FloatArray dc = s.gradRead(c);
         if (a.requiresGrad()) {
             FloatArray ga = writeA ? s.gradWrite(a) : s.gradUpdate(a), bd = s.read(b);
-            if (!transA) gemm(s, dc, false, bd, !transB, ga, null, m, k, n, !writeA);   // dA += dC op(B)^T
-            else gemm(s, bd, transB, dc, true, ga, null, k, m, n, !writeA);              // dA += op(B) dC^T
+            if (!transA) gemm(s, op.precision(), dc, false, bd, !transB, ga, null, m, k, n, !writeA);   // dA += dC op(B)^T
+            else gemm(s, op.precision(), bd, transB, dc, true, ga, null, k, m, n, !writeA);              // dA += op(B) dC^T
         }
         if (b.requiresGrad()) {
             FloatArray gb = writeB ? s.gradWrite(b) : s.gradUpdate(b), ad = s.read(a);
-            if (!transB) gemm(s, ad, !transA, dc, false, gb, null, k, n, m, !writeB);   // dB += op(A)^T dC
-            else gemm(s, dc, true, ad, transA, gb, null, n, k, m, !writeB);              // dB += dC^T op(A)
+            if (!transB) gemm(s, op.precision(), ad, !transA, dc, false, gb, null, k, n, m, !writeB);   // dB += op(A)^T dC
+            else gemm(s, op.precision(), dc, true, ad, transA, gb, null, n, k, m, !writeB);              // dB += dC^T op(A)
         }
         if (bias != null && bias.requiresGrad()) columnSums(s, dc, s.gradUpdate(bias), m, n);
     }
 
     private static int checkShape(Attention op) {
-        fp32Only("attention", op.name(), op.precision());
+        if (op.precision() != Precision.FP32) {
+            throw new EngineException("TornadoVM backend: attention '" + op.name() + "' is in " + op.precision().id() + "; the fused attention kernel "
+                    + "multiplies in fp32 (use --precision fp32)");
+        }
         if (op.hd() > AttentionKernels.MAX_HEAD_DIM) {
             throw new EngineException("TornadoVM backend: attention '" + op.name() + "' has head dimension " + op.hd() + "; its kernels keep a row's "
                     + "accumulators in local memory and take at most " + AttentionKernels.MAX_HEAD_DIM + " (use more heads)");
@@ -98,16 +106,16 @@ final class LinearAlgebraLowering {
     /**
      * Whether attention runs as batched GEMMs and row kernels ({@link #attentionByGemm}, the CPU backend's decomposition):
      * where the GEMMs are cuBLAS calls, unless {@code -Derw.tornado.attention=fused|gemm} chooses (read at each lowering,
-     * so that the parity tests run the GEMM path on any device).
+     * so that the parity tests run the GEMM path on any device). The fused kernel multiplies in fp32 only.
      */
-    static boolean attentionByGemm(TaskSink s) {
+    static boolean attentionByGemm(TaskSink s, Attention op) {
         String p = System.getProperty("erw.tornado.attention");
         return p == null ? s.libraryGemm() : p.equals("gemm");
     }
 
     static void attention(Attention op, TaskSink s) {
-        if (attentionByGemm(s)) {
-            fp32Only("attention", op.name(), op.precision());
+        if (attentionByGemm(s, op)) {
+            requirePrecision(s, "attention", op.name(), op.precision());
             attentionByGemm(op, s);
             return;
         }
@@ -123,7 +131,8 @@ final class LinearAlgebraLowering {
     static void attentionBackward(Attention op, boolean write, TaskSink s) {
         Tensor qkv = op.qkv(), out = op.out();
         if (!qkv.requiresGrad()) return;
-        if (attentionByGemm(s)) {
+        if (attentionByGemm(s, op)) {
+            requirePrecision(s, "attention", op.name(), op.precision());
             attentionBackwardByGemm(op, write, s);
             return;
         }
@@ -162,9 +171,9 @@ final class LinearAlgebraLowering {
         Slabs w = Slabs.of(s, op);
         FloatArray o = s.sharedScratch("attn.o", total);
         s.task("attn_split", AttentionKernels::split, s.read(op.qkv()), w.q(), w.k(), w.v(), total, t, heads, dim, hd, op.scale());
-        gemm(s, w.q(), false, w.k(), true, w.scores(), null, t, t, hd, false, bh, t * hd, t * hd, t * t);
+        gemm(s, op.precision(), w.q(), false, w.k(), true, w.scores(), null, t, t, hd, false, bh, t * hd, t * hd, t * t);
         s.task("attn_softmax", AttentionKernels::softmaxRows, w.scores(), s.write(op.lse()), w.rowStat(), bh * t, t);
-        gemm(s, w.scores(), false, w.v(), false, o, null, t, hd, t, false, bh, t * t, t * hd, t * hd);
+        gemm(s, op.precision(), w.scores(), false, w.v(), false, o, null, t, hd, t, false, bh, t * t, t * hd, t * hd);
         s.task("attn_output", AttentionKernels::gatherOutput, o, w.rowStat(), s.write(op.out()), total, t, heads, dim, hd);
     }
 
@@ -179,13 +188,13 @@ final class LinearAlgebraLowering {
         s.task("attn_split", AttentionKernels::split, s.read(op.qkv()), w.q(), w.k(), w.v(), total, t, heads, dim, hd, op.scale());
         s.task("attn_slabs", AttentionKernels::slabs, s.gradRead(op.out()), dout, total, t, heads, dim, hd);
         s.task("attn_slabs", AttentionKernels::slabs, s.read(op.out()), out, total, t, heads, dim, hd);
-        gemm(s, w.q(), false, w.k(), true, w.scores(), null, t, t, hd, false, bh, slab, slab, square);
+        gemm(s, op.precision(), w.q(), false, w.k(), true, w.scores(), null, t, t, hd, false, bh, slab, slab, square);
         s.task("attn_exp", AttentionKernels::expRows, w.scores(), s.read(op.lse()), bh * t, t);
-        gemm(s, dout, false, w.v(), true, dscores, null, t, t, hd, false, bh, slab, slab, square);     // dP = dO V^T
-        gemm(s, w.scores(), true, dout, false, dv, null, t, hd, t, false, bh, square, slab, slab);     // dV = P^T dO
+        gemm(s, op.precision(), dout, false, w.v(), true, dscores, null, t, t, hd, false, bh, slab, slab, square);     // dP = dO V^T
+        gemm(s, op.precision(), w.scores(), true, dout, false, dv, null, t, hd, t, false, bh, square, slab, slab);     // dV = P^T dO
         s.task("attn_dscores", AttentionKernels::scoreGradRows, w.scores(), dscores, dout, out, bh * t, t, hd); // dS = P (dP - rowsum(dO O))
-        gemm(s, dscores, false, w.k(), false, dq, null, t, hd, t, false, bh, square, slab, slab);      // dQ = dS K (times scale below)
-        gemm(s, dscores, true, w.q(), false, dk, null, t, hd, t, false, bh, square, slab, slab);       // dK = dS^T (scale Q)
+        gemm(s, op.precision(), dscores, false, w.k(), false, dq, null, t, hd, t, false, bh, square, slab, slab);      // dQ = dS K (times scale below)
+        gemm(s, op.precision(), dscores, true, w.q(), false, dk, null, t, hd, t, false, bh, square, slab, slab);       // dK = dS^T (scale Q)
         s.task("attn_grad", AttentionKernels::gradientToQkv, dq, dk, dv, write ? s.gradWrite(op.qkv()) : s.gradUpdate(op.qkv()),
                 total, t, heads, dim, hd, op.scale(), write ? 0 : 1);
     }
