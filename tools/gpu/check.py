@@ -346,8 +346,8 @@ class Check:
 
     def tornado_cmd(self, target, main_args, heap=0.5, classpath=None):
         t = target
-        cmd = [self.java, "@" + self.argfile(t["variant"]), "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-               "-Xss4m", self.heap(heap)]
+        cmd = [self.java, "@" + self.argfile(t["variant"]), "--add-modules", "jdk.incubator.vector",
+               "--enable-native-access=ALL-UNNAMED" + (",erw.engine,erw.engine.tornado" if classpath is None else ""), "-Xss4m", self.heap(heap)]
         if t.get("device", 0):
             cmd.append(f"-Dtornado.device={t['device']}")
         if t.get("mem_mib"):  # TornadoVM caps what it allocates on a device at 4 GB unless told (tornado.device.memory)
@@ -775,7 +775,7 @@ class Check:
             self.outcome(f"{cls} {' '.join(args)}".strip(), r, ok, ("; ".join(perf) or ok_line) if gpu else "modules resolve (java --dry-run; no GPU)",
                          dict(lines=perf))
         # erw on the CUDA backend, where its GEMMs are cuBLAS library tasks (erw/cublas): parity with the CPU, then a step's speed
-        base = [self.java, "@" + argfile, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+        base = [self.java, "@" + argfile, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED,erw.engine,erw.engine.tornado",
                 "-Xss4m", self.heap(0.4)] + ([] if gpu else ["--dry-run"])
         rep = os.path.join(self.logs, "junit-tornado-cuda")
         shutil.rmtree(rep, ignore_errors=True)
@@ -1046,8 +1046,19 @@ class Check:
                         t = tt.get((mm, "torch " + c.split()[-1]))
                         cells.append(f"{e / t['img_per_s']:.3f}" if e and t else "-")
                     w(f"| {mm} | " + " | ".join(cells) + " |")
+            def rss_parts(d):
+                if not d.get("rss_kb"):
+                    return ""
+                g = lambda kb: f"{kb / 2**20:.2f}"
+                zr = max(0, d.get('mirror_zero_mapped_resident_kb', 0))
+                return (f" (at the end {g(d['rss_kb'])}: heap {g(d.get('heap_used_kb', 0))}, mirrors {g(d.get('mirror_kb', 0))}"
+                        f" + {g(d.get('mirror_zero_mapped_kb', 0))} zero-mapped ({g(zr)} resident), "
+                        f"rest {g(max(0, d['rss_kb'] - d.get('heap_used_kb', 0) - d.get('mirror_kb', 0) - zr))})")
+
             w("\nPeak memory: GPU memory in use (nvidia-smi, sampled every 100 ms, minus the level before; PyTorch: "
-              "max_memory_allocated in brackets) and the process's peak RSS:\n")
+              "max_memory_allocated in brackets) and the process's peak RSS; for erw also its RSS at the end of the run in GiB, split into the "
+              "Java heap in use, the TornadoVM backend's host mirrors of device buffers (filled, and zero-mapped: resident only where written or "
+              "pinned) and the rest (free heap, JVM, native libraries, the device runtime):\n")
             w("| model | " + " | ".join(f"erw {c}" for c in erw_cols) + (" | " + " | ".join(torch_cols) if torch_cols else "") + " |")
             w("|---|" + "---|" * (len(erw_cols) + len(torch_cols)))
             for mm, *_ in TRAIN[self.mode or "gpu"]:
@@ -1056,7 +1067,7 @@ class Check:
                     r = tr.get((mm, c))
                     d = r["data"] if r else {}
                     g = f"GPU {d['gpu_mem_peak_mib'] - (d.get('gpu_mem_before_mib') or 0):.0f} MiB, " if d.get("gpu_mem_peak_mib") is not None else ""
-                    cells.append(f"{g}RSS {d['peak_rss_kb'] / 2**20:.2f} GiB" if d.get("peak_rss_kb") else "-")
+                    cells.append(f"{g}RSS {d['peak_rss_kb'] / 2**20:.2f} GiB" + rss_parts(d) if d.get("peak_rss_kb") else "-")
                 for c in torch_cols:
                     j = tt.get((mm, c))
                     cells.append("-" if not j else (f"GPU {j['gpu_mem_peak_mib'] - (j.get('gpu_mem_before_mib') or 0):.0f} MiB (process, all precisions) "

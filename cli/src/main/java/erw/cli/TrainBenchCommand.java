@@ -50,7 +50,40 @@ final class TrainBenchCommand implements Callable<Integer> {
     @Option(names = "--in-process", hidden = true, description = "Measure erw in this process (used by the runner).") boolean inProcess;
 
     /** {@code plannedBytes}: the buffer planner's figure for the step (erw only; 0 for the peer). */
-    record Result(double imgPerSec, double secondsPerStep, long peakRssKb, long params, long plannedBytes, long baselineRssKb) {}
+    record Result(double imgPerSec, double secondsPerStep, long peakRssKb, long params, long plannedBytes, long baselineRssKb, Memory memory) {
+        Result(double imgPerSec, double secondsPerStep, long peakRssKb, long params, long plannedBytes, long baselineRssKb) {
+            this(imgPerSec, secondsPerStep, peakRssKb, params, plannedBytes, baselineRssKb, null);
+        }
+    }
+
+    /**
+     * Where erw's resident memory is at the end of the timed steps (kB): the process's RSS, the Java heap in use
+     * (after a collection) and committed, and the backend's host mirrors of device buffers (filled, and
+     * zero-mapped: resident only where written); the rest of the RSS is the JVM's own (code, compiler, metaspace)
+     * and native libraries' (a device runtime, its compiler and, with PoCL, the device buffers themselves).
+     */
+    record Memory(long rssKb, long heapUsedKb, long heapCommittedKb, long mirrorKb, long mirrorZeroMappedKb, long mirrorZeroMappedResidentKb) {
+        static Memory now(erw.engine.Backend backend) {
+            System.gc();
+            var heap = java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+            long[] m = backend.hostMirrorBytes();
+            return new Memory(TrainBenchCommand.rssKb("VmRSS:"), heap.getUsed() >> 10, heap.getCommitted() >> 10, m[0] >> 10, m[1] >> 10, m[2] >> 10);
+        }
+
+        String json() {
+            return String.format(Locale.ROOT, "\"rss_kb\": %d, \"heap_used_kb\": %d, \"heap_committed_kb\": %d, \"mirror_kb\": %d, \"mirror_zero_mapped_kb\": %d, "
+                    + "\"mirror_zero_mapped_resident_kb\": %d", rssKb, heapUsedKb, heapCommittedKb, mirrorKb, mirrorZeroMappedKb, mirrorZeroMappedResidentKb);
+        }
+
+        String describe() {
+            String mirrors = mirrorKb + mirrorZeroMappedKb == 0 ? "" : String.format(Locale.ROOT, ", host mirrors of device buffers %.0f MiB filled + %.0f MiB zero-mapped%s",
+                    mirrorKb / 1024.0, mirrorZeroMappedKb / 1024.0, mirrorZeroMappedKb == 0 || mirrorZeroMappedResidentKb < 0 ? ""
+                            : String.format(Locale.ROOT, " (%.0f MiB of it resident)", mirrorZeroMappedResidentKb / 1024.0));
+            return String.format(Locale.ROOT, "RSS %.0f MiB at the end: Java heap %.0f MiB in use (%.0f MiB committed)%s; the rest (free heap, JVM, native libraries%s) %.0f MiB",
+                    rssKb / 1024.0, heapUsedKb / 1024.0, heapCommittedKb / 1024.0, mirrors, mirrors.isEmpty() ? "" : ", device runtime",
+                    Math.max(0, rssKb - heapUsedKb - mirrorKb - Math.max(0, mirrorZeroMappedResidentKb)) / 1024.0);
+        }
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -59,8 +92,8 @@ final class TrainBenchCommand implements Callable<Integer> {
         if (inProcess) {
             if (models.size() != 1) throw new IllegalArgumentException("--in-process measures one --model");
             Result r = measure(models.get(0));
-            System.out.printf(Locale.ROOT, "{\"img_per_s\": %.4f, \"s_per_step\": %.5f, \"peak_rss_kb\": %d, \"params\": %d, \"planned_bytes\": %d, \"baseline_rss_kb\": %d}%n",
-                    r.imgPerSec(), r.secondsPerStep(), r.peakRssKb(), r.params(), r.plannedBytes(), r.baselineRssKb());
+            System.out.printf(Locale.ROOT, "{\"img_per_s\": %.4f, \"s_per_step\": %.5f, \"peak_rss_kb\": %d, \"params\": %d, \"planned_bytes\": %d, \"baseline_rss_kb\": %d, %s}%n",
+                    r.imgPerSec(), r.secondsPerStep(), r.peakRssKb(), r.params(), r.plannedBytes(), r.baselineRssKb(), r.memory().json());
             return 0;
         }
         boolean peer = !noPeer && Files.isExecutable(Path.of(PYTHON)) && Files.isRegularFile(Path.of(TORCH_SCRIPT));
@@ -71,9 +104,11 @@ final class TrainBenchCommand implements Callable<Integer> {
         blas = peer ? peerBlas(threads) : null;
         System.out.printf("%-10s %5s %10s %13s %7s %13s %7s %12s %13s %13s %7s %12s%n", "config", "batch", "erw img/s", "torch default", "ratio",
                 "torch passive", "ratio", "erw planned", "erw peak RSS", "torch RSS", "ratio", "erw growth");
+        List<String> memory = new ArrayList<>();
         for (String m : models) {
             int b = batch(m);
             Result e = child(m);
+            if (e.memory() != null && e.memory().rssKb() > 0) memory.add("erw " + m + ": " + e.memory().describe());
             Result td = peer ? torch(m, b, true) : null, tp = peer ? torch(m, b, false) : null;
             long growth = e.baselineRssKb() > 0 ? e.peakRssKb() - e.baselineRssKb() : 0;
             System.out.printf(Locale.ROOT, "%-10s %5d %10.2f %13s %7s %13s %7s %12s %13s %13s %7s %12s%n", m, b, e.imgPerSec(), rate(td), ratio(e, td), rate(tp), ratio(e, tp),
@@ -86,6 +121,7 @@ final class TrainBenchCommand implements Callable<Integer> {
                 + "erw growth: its peak RSS less the JVM's resident set before the model was built, and how far that is from the planned figure");
         System.out.println("img/s from the median step time" + (peer ? "; peer: PyTorch (" + TORCH_SCRIPT
                 + ", same model, loss, clip, AdamW and EMA), as installed (GNU OpenMP's default spin-waiting) and with OMP_WAIT_POLICY=PASSIVE" : ""));
+        memory.forEach(System.out::println);
         if (blas != null) {
             System.out.printf(Locale.ROOT, "peer's BLAS: %s (the fastest of bench/numpy_gemm.py --best at 4096x768x192: %.1f GFLOP/s, as installed %.1f)%n",
                     blas.config(), blas.gflops(), blas.defaultGflops());
@@ -139,7 +175,9 @@ final class TrainBenchCommand implements Callable<Integer> {
                 "--threads", Integer.toString(threads), "--backend", backend, "--recompute", recompute, "--precision", precision));
         JsonNode j = runJson(new ProcessBuilder(cmd), "erw (" + m + ")");
         return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.get("peak_rss_kb").asLong(), j.get("params").asLong(),
-                j.path("planned_bytes").asLong(0), j.path("baseline_rss_kb").asLong(0));
+                j.path("planned_bytes").asLong(0), j.path("baseline_rss_kb").asLong(0),
+                new Memory(j.path("rss_kb").asLong(0), j.path("heap_used_kb").asLong(0), j.path("heap_committed_kb").asLong(0),
+                        j.path("mirror_kb").asLong(0), j.path("mirror_zero_mapped_kb").asLong(0), j.path("mirror_zero_mapped_resident_kb").asLong(-1)));
     }
 
     /** PyTorch's step; {@code defaultOmp}: as installed, else with passive OpenMP waiting. */
@@ -217,7 +255,8 @@ final class TrainBenchCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "%s batch %d, %d threads: %.3f s/step (median of %d), %.1f img/s%n", m, b, threads, med, timed, b / med);
                 BenchCommand.printProfile(cb.profile());
             }
-            return new Result(b / med, med, peakRssKb(), t.parameters().trainableCount(), planned, baseline);
+            long peak = peakRssKb();
+            return new Result(b / med, med, peak, t.parameters().trainableCount(), planned, baseline, Memory.now(cpu));
         } finally {
             try (var files = Files.list(tmp)) {
                 for (Path f : files.toList()) Files.deleteIfExists(f);

@@ -59,6 +59,15 @@ public interface Backend extends AutoCloseable {
     default void syncToDevice(Collection<Tensor> tensors) {
     }
 
+    /**
+     * Host memory a device backend holds beside the tensors' own arrays (its host copies of device buffers), in
+     * bytes: {filled when made, zero-mapped (untouched anonymous memory), of those resident (-1 if unknown)}.
+     * Zeros on the CPU, which holds none. For memory reports.
+     */
+    default long[] hostMirrorBytes() {
+        return new long[3];
+    }
+
     @Override
     void close();
 }

@@ -152,6 +152,11 @@ public final class TornadoBackend implements Backend {
         }
     }
 
+    @Override
+    public long[] hostMirrorBytes() {
+        return buffers.bytes();
+    }
+
     /** A cycle's plans are all closed: forget the buffers no open cycle uses. */
     void closed(TornadoCycle cycle) {
         synchronized (cycles) {

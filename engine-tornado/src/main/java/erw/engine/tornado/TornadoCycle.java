@@ -222,7 +222,7 @@ final class TornadoCycle implements AutoCloseable {
         for (int s = partStart[part]; s < partStart[part + 1]; s++) {
             Segment seg = segments.get(s);
             // FIRST_EXECUTION uploads what the FloatArray holds then: the host's values at the first run
-            if (!seg.executed) for (FloatArray a : seg.firstUse) DeviceBuffers.copyIn(hostOf.get(a), a);
+            if (!seg.executed) for (FloatArray a : seg.firstUse) DeviceBuffers.upload(hostOf.get(a), a);
             for (FloatArray a : seg.in) DeviceBuffers.copyIn(hostOf.get(a), a);
             lastResult = Execution.run(graphName(part) + " (" + seg.id + ")", plan, s);
             executions++;
