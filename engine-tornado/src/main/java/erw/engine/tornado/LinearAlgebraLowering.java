@@ -108,13 +108,13 @@ final class LinearAlgebraLowering {
      * where the GEMMs are cuBLAS calls, unless {@code -Derw.tornado.attention=fused|gemm} chooses (read at each lowering,
      * so that the parity tests run the GEMM path on any device). The fused kernel multiplies in fp32 only.
      */
-    static boolean attentionByGemm(TaskSink s, Attention op) {
+    static boolean gemmAttention(TaskSink s) {
         String p = System.getProperty("erw.tornado.attention");
         return p == null ? s.libraryGemm() : p.equals("gemm");
     }
 
     static void attention(Attention op, TaskSink s) {
-        if (attentionByGemm(s, op)) {
+        if (gemmAttention(s)) {
             requirePrecision(s, "attention", op.name(), op.precision());
             attentionByGemm(op, s);
             return;
@@ -131,7 +131,7 @@ final class LinearAlgebraLowering {
     static void attentionBackward(Attention op, boolean write, TaskSink s) {
         Tensor qkv = op.qkv(), out = op.out();
         if (!qkv.requiresGrad()) return;
-        if (attentionByGemm(s, op)) {
+        if (gemmAttention(s)) {
             requirePrecision(s, "attention", op.name(), op.precision());
             attentionBackwardByGemm(op, write, s);
             return;
