@@ -166,8 +166,29 @@ public final class Sgemm {
         }
     }
 
-    /** The unified level-2 cache of cpu0 from sysfs ({@code index<i>/level} 2, {@code size} like "2048K"), else 0. */
+    /**
+     * The unified level-2 cache of cpu0 from sysfs ({@code index<i>/level} 2, {@code size} like "2048K"); where a VM hides
+     * sysfs's cache directory (seen on a Zen 5 EPYC), glibc's {@code sysconf(_SC_LEVEL2_CACHE_SIZE)}, which reads CPUID; else 0.
+     */
     private static long l2Bytes() {
+        long sysfs = l2FromSysfs();
+        return sysfs > 0 ? sysfs : l2FromSysconf();
+    }
+
+    /** glibc's {@code sysconf(_SC_LEVEL2_CACHE_SIZE)} (191 in glibc's unistd constants), 0 without native access or on failure. */
+    private static long l2FromSysconf() {
+        if (!Sgemm.class.getModule().isNativeAccessEnabled() || !System.getProperty("os.name", "").startsWith("Linux")) return 0;
+        try {
+            Linker linker = Linker.nativeLinker();
+            var sysconf = linker.downcallHandle(linker.defaultLookup().find("sysconf").orElseThrow(),
+                    FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+            return Math.max(0, (long) sysconf.invokeExact(191));
+        } catch (Throwable e) { // no sysconf, no linker (a non-glibc C library may number it otherwise: only sizes > 0 are used)
+            return 0;
+        }
+    }
+
+    private static long l2FromSysfs() {
         Path dir = Path.of("/sys/devices/system/cpu/cpu0/cache");
         for (int i = 0; i < 8; i++) {
             Path idx = dir.resolve("index" + i);
