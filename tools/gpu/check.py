@@ -7,11 +7,12 @@ the check goes on):
               TornadoVM sees with each backend the machine can start (PTX where libcuda.so.1 loads,
               OpenCL where a platform is found)
   2 parity    engine-tornado's tests (every op forward and backward, a SiT forward, sampler steps, ERW
-              training steps, residency) on the device against the CPU backend, JUnit console launcher
+              training steps, residency) on the device against the CPU backend, JUnit console launcher; on
+              PTX the training steps once more replayed as CUDA graphs (-Derw.tornado.cudaGraph=true)
   3 train     erw's training step (erw bench train --in-process: forward, velocity + alignment loss,
               backward, clip, AdamW, EMA) for tiny (on a GPU; SiT-S/2 and SiT-B/2 run in stage 7), batch 64,
-              on TornadoVM's OpenCL/PTX and on the CPU backend: median step time, img/s, peak RSS and peak
-              device memory
+              on TornadoVM's OpenCL/PTX (on PTX also replayed as CUDA graphs) and on the CPU backend: median
+              step time, img/s, peak RSS and peak device memory
   4 torch     bench/torch_train_step.py on the same GPU and configs: fp32, TF32, bf16 autocast, and
               torch.compile (fp32) where it works
   5 sample    SDE sampling (250 steps, CFG 1.8 on t in [0, 0.7]) of one checkpoint with erw (TornadoVM
@@ -24,8 +25,8 @@ the check goes on):
               capture) on its CUDA backend, from the bundle's tornado-cuda part, with PyTorch's NVIDIA
               libraries (cuBLAS, NVRTC) on LD_LIBRARY_PATH: does the path erw's GEMMs take work here? Then
               erw itself on that backend, where its GEMMs are cuBLAS library tasks (erw/cublas): CublasTest
-              and OpParityTest against the CPU backend, then the training step of SiT-B/2 in bf16, tf32 and
-              fp32, SiT-S/2 in bf16 and tiny in fp32, reported with the ratios to PyTorch in the same math
+              and OpParityTest against the CPU backend, then the training step of SiT-B/2 in bf16 (also
+              replayed as CUDA graphs), tf32 and fp32, SiT-S/2 in bf16 and tiny in fp32 (also as CUDA graphs), reported with the ratios to PyTorch in the same math
               mode (stage 4) in the training tables.
               In smoke mode each program is only resolved (java --dry-run)
 Outputs in --out (default $OUT, else build/gpu-check-out): gpu-check.md (the report), gpu-check.json
@@ -69,6 +70,12 @@ SAMPLE = {"gpu": dict(preset="tiny", n=64, steps=250, cfg=1.8, lo=0.0, hi=0.7, s
 SMOKE_PARITY = ["--select-class", "erw.engine.tornado.DeviceExecutionTest", "--select-class", "erw.engine.tornado.SamplerStepParityTest",
                 "--select-class", "erw.engine.tornado.ResidencyTest", "--select-class", "erw.engine.tornado.OpParityTest"]
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def untimed(data):
+    """The untimed (warm-up) steps' seconds of an erw bench train result: the first compiles a device backend's kernels."""
+    u = data.get("untimed_step_s")
+    return " + ".join(f"{x:.1f}" for x in u) + " s" if u else "?"
 
 
 def now():
@@ -513,15 +520,20 @@ class Check:
             others = [a for c in self.test_classes() if not c.endswith(".TrainingStepParityTest") for a in ("--select-class", c)]
             groups = [("ops, SiT forward, sampler steps, residency", others),
                       ("ERW training steps", ["--select-class", "erw.engine.tornado.TrainingStepParityTest"])]
+        graph_group = ("ERW training steps, replayed as CUDA graphs (-Derw.tornado.cudaGraph=true)",
+                       ["-Derw.tornado.cudaGraph=true", "--select-class", "erw.engine.tornado.TrainingStepParityTest"])
         for i, t in enumerate(self.targets):
-            for k, (what, sel) in enumerate(groups):
+            # TornadoVM captures CUDA graphs on PTX (and CUDA), not on OpenCL
+            for k, (what, sel) in enumerate(groups + ([graph_group] if self.mode == "gpu" and t["variant"] == "ptx" else [])):
                 name = f"parity on {t['label']}: {what}"
+                jvm = [a for a in sel if a.startswith("-D")]
+                sel = [a for a in sel if not a.startswith("-D")]
                 if (i > 0 or k > 0) and self.left() < 45:
                     self.item(name, "skip", None, "not enough time left in this stage")
                     continue
                 rep = os.path.join(self.logs, f"junit-{t['label']}-{k}")
                 shutil.rmtree(rep, ignore_errors=True)
-                cmd = self.tornado_cmd(t, ["-Dtornado.recover.bailout=False", "org.junit.platform.console.ConsoleLauncher", "execute", *sel,
+                cmd = self.tornado_cmd(t, jvm + ["-Dtornado.recover.bailout=False", "org.junit.platform.console.ConsoleLauncher", "execute", *sel,
                                            "--details=flat", "--disable-banner", "--disable-ansi-colors", "--reports-dir", rep],
                                        heap=0.4, classpath=[self.tests_jar] + self.erw_cp + [self.junit_jar])
                 r = self.run(f"2-parity-{t['label']}-{k}", cmd, 10**6, env=self.jvm_env())
@@ -600,13 +612,15 @@ class Check:
             # on the first TornadoVM target the big configs first (kernel compilation may eat the budget: the headline numbers
             # come first); elsewhere the cheap ones first
             for model, batch, tv, cpu in (mode_train[::-1] if k == 0 and t else mode_train):
-                runs.append((t, model, batch, tv if t else cpu))
+                runs.append((t, model, batch, tv if t else cpu, []))
+                if k == 0 and t and t["variant"] == "ptx" and self.mode == "gpu":  # the same step replayed as CUDA graphs
+                    runs.append((t, model, batch, tv, ["-Derw.tornado.cudaGraph=true"]))
         if self.mode == "smoke":
             self.item("SiT-S/2, SiT-B/2 training", "skip", None, "smoke mode (no GPU): the tiny model only")
-        for t, model, batch, (warmup, steps, cap) in runs:
-            label = t["label"] if t else "cpu"
+        for t, model, batch, (warmup, steps, cap), jvm in runs:
+            label = (t["label"] if t else "cpu") + (" CUDA graphs" if jvm else "")
             name = f"train {model} batch {batch} on {label}"
-            args = ["-m", "erw/erw.cli.Main", "bench", "train", "--in-process", "--model", model, "--batch", str(batch),
+            args = jvm + ["-m", "erw/erw.cli.Main", "bench", "train", "--in-process", "--model", model, "--batch", str(batch),
                     "--steps", str(steps), "--warmup", str(warmup), "--backend", "tornado" if t else "cpu"]
             cmd = self.tornado_cmd(t, args) if t else self.cpu_cmd(args)
             mem = GpuMem(self.smi if t else None, os.path.join(self.logs, "gpumem.tmp"))
@@ -619,7 +633,7 @@ class Check:
             peak, base = mem.peak()
             if peak is not None:
                 data.update(gpu_mem_peak_mib=peak, gpu_mem_before_mib=base)
-            detail = (f"{data['img_per_s']:.2f} img/s, {data['s_per_step']:.4f} s/step (median of {steps} after {warmup} warmup), "
+            detail = (f"{data['img_per_s']:.2f} img/s, {data['s_per_step']:.4f} s/step (median of {steps} after {warmup} untimed: {untimed(data)}), "
                       f"peak RSS {data.get('peak_rss_kb', 0) / 2**20:.2f} GiB" + (f", GPU memory +{peak - (base or 0):.0f} MiB" if peak is not None else "")
                       if j else "")
             self.outcome(name, r, bool(j), detail, data)
@@ -795,23 +809,25 @@ class Check:
         else:
             self.outcome("erw parity on tornado-cuda (GEMMs in cuBLAS)", r, True, "modules resolve (java --dry-run; no GPU)")
         # the training step on the CUDA backend, the headline first: SiT-B/2 in bf16 (issue 16: at least PyTorch's bf16 autocast)
-        plans = [("SiT-B/2", "bf16"), ("SiT-B/2", "tf32"), ("SiT-B/2", "fp32"), ("SiT-S/2", "bf16"), ("tiny", "fp32")] if gpu else [("tiny", "fp32")]
-        for model, prec in plans:
+        # (the bf16 step once more replayed as CUDA graphs: TornadoVM's interpreter then issues one launch per TaskGraph)
+        plans = [("SiT-B/2", "bf16", False), ("SiT-B/2", "bf16", True), ("SiT-B/2", "tf32", False), ("SiT-B/2", "fp32", False),
+                 ("SiT-S/2", "bf16", False), ("tiny", "fp32", False), ("tiny", "fp32", True)] if gpu else [("tiny", "fp32", False)]
+        for model, prec, graphs in plans:
             _, batch, (warmup, steps, cap), _ = next(x for x in TRAIN[self.mode] if x[0] == model)
-            label = f"tornado-cuda {prec}"
-            cmd = base + ["--module-path", os.pathsep.join([os.path.join(cu, "jars")] + self.erw_mp + [self.erw_tornado_jar]),
+            label = f"tornado-cuda {prec}" + (" graphs" if graphs else "")
+            cmd = base + (["-Derw.tornado.cudaGraph=true"] if graphs else []) + ["--module-path", os.pathsep.join([os.path.join(cu, "jars")] + self.erw_mp + [self.erw_tornado_jar]),
                           "-m", "erw/erw.cli.Main", "bench", "train", "--in-process", "--model", model, "--batch", str(batch),
                           "--steps", str(steps), "--warmup", str(warmup), "--backend", "tornado", "--precision", prec]
             mem = GpuMem(self.smi if gpu else None, os.path.join(self.logs, "gpumem.tmp"))
             with mem:
-                r = self.run(f"7-train-{model}-cuda-{prec}", cmd, min(cap, 60) if gpu else 30, env=env)
+                r = self.run(f"7-train-{model}-cuda-{prec}" + ("-graphs" if graphs else ""), cmd, min(cap, 60) if gpu else 30, env=env)
             j = json_lines(r["text"]) if r and gpu else []
             data = dict(backend=label, model=model, batch=batch, warmup=warmup, steps=steps, precision=prec, **(j[-1] if j else {}))
             peak, base_mib = mem.peak()
             if peak is not None:
                 data.update(gpu_mem_peak_mib=peak, gpu_mem_before_mib=base_mib)
             self.outcome(f"train {model} batch {batch} on {label} (GEMMs in cuBLAS)", r, bool(j) if gpu else True,
-                         (f"{data['img_per_s']:.2f} img/s, {data['s_per_step']:.4f} s/step (median of {steps} after {warmup} warmup), "
+                         (f"{data['img_per_s']:.2f} img/s, {data['s_per_step']:.4f} s/step (median of {steps} after {warmup} untimed: {untimed(data)}), "
                           f"peak RSS {data.get('peak_rss_kb', 0) / 2**20:.2f} GiB" + (f", GPU memory +{peak - (base_mib or 0):.0f} MiB" if peak is not None else "")
                           if j else "") if gpu else "modules resolve (java --dry-run; no GPU)", data)
 
@@ -1003,8 +1019,10 @@ class Check:
                     key = "torch " + ("compile " if j.get("compile") else "") + j.get("precision", "fp32")
                     tt[(j.get("model"), key)] = j
         models = [x[0] for x in TRAIN[self.mode or "gpu"]]
-        cuda_cols = [c for c in ("tornado-cuda fp32", "tornado-cuda tf32", "tornado-cuda bf16") if any((mm, c) in tr for mm in models)]
-        erw_cols = [t["label"] for t in self.targets] + ["cpu"] + cuda_cols
+        cuda_cols = [c for c in ("tornado-cuda fp32", "tornado-cuda fp32 graphs", "tornado-cuda tf32", "tornado-cuda bf16", "tornado-cuda bf16 graphs")
+                     if any((mm, c) in tr for mm in models)]
+        erw_cols = [c for t in self.targets for c in (t["label"], t["label"] + " CUDA graphs") if c == t["label"] or any((mm, c) in tr for mm in models)] \
+            + ["cpu"] + cuda_cols
         torch_cols = [c for c in ["torch fp32", "torch tf32", "torch bf16", "torch compile fp32"] if any((mm, c) in tt for mm in models)]
         if tr or tt:
             w("img/s (s/step); erw rows from `erw bench train --in-process`, PyTorch from `bench/torch_train_step.py` on "
@@ -1036,14 +1054,14 @@ class Check:
                     w(f"| {mm} | " + " | ".join(cells) + " |")
             if cuda_cols and torch_cols:
                 w("\nRatio erw on the CUDA backend (GEMMs in cuBLAS) / PyTorch in the same math mode, img/s (> 1: erw faster; issue 16 asks >= 1):\n")
-                w("| model | " + " | ".join(f"{c} / torch {c.split()[-1]}" for c in cuda_cols) + " |")
+                w("| model | " + " | ".join(f"{c} / torch {c.split()[1]}" for c in cuda_cols) + " |")
                 w("|---|" + "---|" * len(cuda_cols))
                 for mm, *_ in TRAIN[self.mode or "gpu"]:
                     cells = []
                     for c in cuda_cols:
                         r = tr.get((mm, c))
                         e = r["data"].get("img_per_s") if r and r["status"] == "pass" else None
-                        t = tt.get((mm, "torch " + c.split()[-1]))
+                        t = tt.get((mm, "torch " + c.split()[1]))
                         cells.append(f"{e / t['img_per_s']:.3f}" if e and t else "-")
                     w(f"| {mm} | " + " | ".join(cells) + " |")
             def rss_parts(d):

@@ -92,8 +92,9 @@ final class TrainBenchCommand implements Callable<Integer> {
         if (inProcess) {
             if (models.size() != 1) throw new IllegalArgumentException("--in-process measures one --model");
             Result r = measure(models.get(0));
-            System.out.printf(Locale.ROOT, "{\"img_per_s\": %.4f, \"s_per_step\": %.5f, \"peak_rss_kb\": %d, \"params\": %d, \"planned_bytes\": %d, \"baseline_rss_kb\": %d, %s}%n",
-                    r.imgPerSec(), r.secondsPerStep(), r.peakRssKb(), r.params(), r.plannedBytes(), r.baselineRssKb(), r.memory().json());
+            System.out.printf(Locale.ROOT, "{\"img_per_s\": %.4f, \"s_per_step\": %.5f, \"peak_rss_kb\": %d, \"params\": %d, \"planned_bytes\": %d, \"baseline_rss_kb\": %d, %s, \"untimed_step_s\": %s}%n",
+                    r.imgPerSec(), r.secondsPerStep(), r.peakRssKb(), r.params(), r.plannedBytes(), r.baselineRssKb(), r.memory().json(),
+                    Arrays.stream(warmupSeconds).mapToObj(x -> String.format(Locale.ROOT, "%.3f", x)).collect(java.util.stream.Collectors.joining(", ", "[", "]")));
             return 0;
         }
         boolean peer = !noPeer && Files.isExecutable(Path.of(PYTHON)) && Files.isRegularFile(Path.of(TORCH_SCRIPT));
@@ -217,6 +218,9 @@ final class TrainBenchCommand implements Callable<Integer> {
         throw new TrainingException(what + " benchmark printed no result line");
     }
 
+    /** Seconds of each untimed step of the last {@link #measure} (the first compiles a device backend's kernels). */
+    private double[] warmupSeconds = new double[0];
+
     /** One config measured in this process: median step time after warmup, peak RSS from /proc. */
     Result measure(String m) throws IOException {
         long baseline = rssKb("VmRSS:"); // the JVM's own memory before any model, data or engine
@@ -236,12 +240,20 @@ final class TrainBenchCommand implements Callable<Integer> {
         });
         Path tmp = Files.createTempDirectory("erw-bench");
         double[] times = new double[timed];
+        warmupSeconds = new double[warmup];
         erw.engine.Backends.Choice choice = erw.engine.Backends.choose(backend);
         try (erw.engine.Backend cpu = choice.isCpu() ? new CpuBackend(new WorkerPool(threads), true, profile) : choice.create(threads);
              Trainer t = new Trainer(cfg, c, new ArrayBatchSource(img, new int[]{c.inChannels(), c.inputSize(), c.inputSize()}, lab, c.numClasses(), feat,
                      new int[]{c.tokens(), c.zDim()}), tmp, cpu, new Trainer.Listener() {
                  @Override public void onStep(Trainer.StepLog l) {
-                     if (l.step() > warmup) times[(int) (l.step() - warmup - 1)] = l.seconds();
+                     if (l.step() > warmup) {
+                         times[(int) (l.step() - warmup - 1)] = l.seconds();
+                     } else {
+                         // the untimed steps compile a device backend's kernels: say how long each took, so that a run
+                         // killed by a time limit still tells where its time went (the device check keeps the log tail)
+                         warmupSeconds[(int) l.step() - 1] = l.seconds();
+                         if (!choice.isCpu()) System.err.printf(Locale.ROOT, "[erw bench] %s batch %d: untimed step %d of %d took %.2f s%n", m, b, l.step(), warmup, l.seconds());
+                     }
                  }
              })) {
             erw.training.Recompute rc = erw.training.Recompute.parse(recompute);

@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Map;
 import uk.ac.manchester.tornado.api.TornadoRuntime;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
+import uk.ac.manchester.tornado.api.enums.TornadoVMBackendType;
 import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
 
 /**
@@ -65,11 +66,33 @@ final class RankDevice {
         return Holder.LIBRARY_GEMM;
     }
 
+    /** The backend of this process's device (TornadoVM's default device when no rank chose one). */
+    static TornadoVMBackendType backendType() {
+        return Holder.BACKEND;
+    }
+
+    /**
+     * Whether this process's execution plans are captured as CUDA graphs ({@code -Derw.tornado.cudaGraph=true}): each
+     * TaskGraph's transfers and launches (kernels and cuBLAS calls) are recorded on its first execution and replayed as one
+     * graph launch after, instead of TornadoVM's interpreter issuing every launch. TornadoVM 5.2 captures on its PTX and
+     * CUDA backends only (OpenCL has no graphs), so asking for it on another backend is an error.
+     */
+    static boolean cudaGraph() {
+        return Holder.CUDA_GRAPH;
+    }
+
+    /** The error for {@code -Derw.tornado.cudaGraph=true} on a backend without CUDA graphs, or null when the option is valid. */
+    static String cudaGraphError(boolean asked, TornadoVMBackendType backend) {
+        if (!asked || backend == TornadoVMBackendType.PTX || backend == TornadoVMBackendType.CUDA) return null;
+        return "-Derw.tornado.cudaGraph=true needs TornadoVM's PTX or CUDA backend; this process's device is on " + backend
+                + " (choose the backend with -Dtornado.backend, or drop the option)";
+    }
+
     private static final class Holder {
         static final TornadoDevice DEVICE = resolve();
-        static final boolean LIBRARY_GEMM = !"false".equals(System.getProperty("erw.tornado.cublas"))
-                && (DEVICE != null ? DEVICE : TornadoRuntimeProvider.getTornadoRuntime().getDefaultDevice()).getTornadoVMBackend()
-                        == uk.ac.manchester.tornado.api.enums.TornadoVMBackendType.CUDA;
+        static final TornadoVMBackendType BACKEND = (DEVICE != null ? DEVICE : TornadoRuntimeProvider.getTornadoRuntime().getDefaultDevice()).getTornadoVMBackend();
+        static final boolean LIBRARY_GEMM = !"false".equals(System.getProperty("erw.tornado.cublas")) && BACKEND == TornadoVMBackendType.CUDA;
+        static final boolean CUDA_GRAPH = Boolean.getBoolean("erw.tornado.cudaGraph");
 
         private static TornadoDevice resolve() {
             TornadoRuntime rt = TornadoRuntimeProvider.getTornadoRuntime();

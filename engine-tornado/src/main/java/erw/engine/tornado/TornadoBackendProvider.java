@@ -23,6 +23,8 @@ public final class TornadoBackendProvider implements BackendProvider {
     public Backend create(int threads) {
         String why = unavailableReason();
         if (why != null) throw new erw.engine.EngineException("--backend tornado: " + why);
+        String graphs = RankDevice.cudaGraphError(RankDevice.cudaGraph(), RankDevice.backendType());
+        if (graphs != null) throw new erw.engine.EngineException("--backend tornado: " + graphs);
         return new TornadoBackend(threads);
     }
 }

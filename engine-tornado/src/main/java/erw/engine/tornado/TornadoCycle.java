@@ -187,6 +187,10 @@ final class TornadoCycle implements AutoCloseable {
         if (RankDevice.device() != null) plan.withDevice(RankDevice.device()); // one device per local rank of a data-parallel job
         if (anyGrid) plan.withGridScheduler(gs);
         if (PROFILE) plan.withProfiler(uk.ac.manchester.tornado.api.enums.ProfilerMode.SILENT);
+        // TornadoVM 5.2 keeps a TaskGraph's allocations and FIRST_EXECUTION uploads outside the captured region, so a
+        // replay neither re-uploads resident buffers nor reallocates; every-execution copies and launches are replayed
+        // from the same (pinned) host addresses, which the host I/O mirrors keep
+        if (RankDevice.cudaGraph()) plan.withCUDAGraph();
         lastResult = null;
         started = false;
         nextPart = 0;
