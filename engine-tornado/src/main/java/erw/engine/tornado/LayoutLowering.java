@@ -30,7 +30,20 @@ final class LayoutLowering {
     }
 
     static void chunk(Chunk op, TaskSink s, boolean backward) {
-        concat(op.parts(), op.whole(), true, op.offsets(), s, backward);
+        List<Tensor> parts = op.parts();
+        Tensor whole = op.whole();
+        boolean six = parts.size() == 6 && parts.stream().allMatch(p -> p.cols() * 6 == whole.cols());
+        if (six && !backward) { // adaLN's six modulation vectors: one task
+            FloatArray[] p = new FloatArray[6];
+            for (int k = 0; k < 6; k++) p[k] = s.write(parts.get(k));
+            s.task("chunk6", LayoutKernels::chunk6, s.read(whole), p[0], p[1], p[2], p[3], p[4], p[5], parts.get(0).cols(), whole.size());
+        } else if (six && whole.requiresGrad() && whole.grad() != null && parts.stream().allMatch(p -> p.grad() != null)) {
+            FloatArray[] g = new FloatArray[6];
+            for (int k = 0; k < 6; k++) g[k] = s.gradRead(parts.get(k));
+            s.task("chunk6_bwd", LayoutKernels::chunk6Backward, g[0], g[1], g[2], g[3], g[4], g[5], s.gradUpdate(whole), parts.get(0).cols(), whole.size());
+        } else {
+            concat(parts, whole, true, op.offsets(), s, backward);
+        }
     }
 
     static void embedding(Embedding op, TaskSink s) {

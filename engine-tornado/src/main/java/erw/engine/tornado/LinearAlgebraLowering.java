@@ -30,6 +30,14 @@ final class LinearAlgebraLowering {
      */
     static void gemm(TaskSink s, Precision p, FloatArray a, boolean transA, FloatArray b, boolean transB, FloatArray c, FloatArray bias,
                      int m, int n, int k, boolean accumulate, int batch, int strideA, int strideB, int strideC) {
+        if (bias != null && biasByGemm(s)) {
+            // C = 1 bias (a rank-1 product, exact in fp32), then C += op(A) op(B): no bias kernel to compile, and the bias
+            // is where the CPU's GEMM starts its sums
+            if (accumulate || batch != 1 && strideC != m * n) throw new EngineException("TornadoVM backend: a GEMM with a bias neither accumulates nor leaves gaps between its products");
+            gemm(s, Precision.FP32, s.onesVector(batch * m), false, bias, false, c, null, batch * m, n, 1, false);
+            gemm(s, p, a, transA, b, transB, c, null, m, n, k, true, batch, strideA, strideB, strideC);
+            return;
+        }
         if (s.libraryGemm()) {
             Cublas.Call call = Cublas.Call.of(transA, transB, m, n, k);
             s.libraryTask("cublas_gemm", Cublas::gemm, call.opX(), call.opY(), call.rows(), call.cols(), call.depth(), b, call.ldx(), strideB,
@@ -57,8 +65,23 @@ final class LinearAlgebraLowering {
         }
     }
 
-    /** out[c] += column sums of x (rows x cols). */
+    /**
+     * Whether a GEMM's bias rows and the bias gradient's column sums are GEMMs with a vector of ones rather than kernels of
+     * their own: where GEMMs are cuBLAS calls (a library task compiles nothing; TornadoVM compiles each kernel task on its
+     * own), unless {@code -Derw.tornado.biasByGemm=true|false} chooses (read at each lowering, so that the parity tests run
+     * this path with the JIT GEMM kernel on any device).
+     */
+    static boolean biasByGemm(TaskSink s) {
+        String p = System.getProperty("erw.tornado.biasByGemm");
+        return p == null ? s.libraryGemm() : p.equals("true");
+    }
+
+    /** out[c] += column sums of x (rows x cols): {@code 1^T x} as a GEMM where {@link #biasByGemm}, else a reduction kernel. */
     static void columnSums(TaskSink s, FloatArray x, FloatArray out, int rows, int cols) {
+        if (biasByGemm(s)) {
+            gemm(s, Precision.FP32, s.onesVector(rows), false, x, false, out, null, 1, cols, rows, true);
+            return;
+        }
         KernelContext ctx = new KernelContext();
         String id = s.task("colsum", ReduceKernels::columnSums, ctx, x, out, rows, cols);
         s.grid2(id, cols, 16, 16, 16);

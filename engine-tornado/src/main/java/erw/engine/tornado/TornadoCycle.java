@@ -22,7 +22,7 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 /**
  * Graphs that run in a fixed order, round after round (forward, backward, optimizer, EMA), as one
  * TornadoExecutionPlan: TornadoVM shares device buffers only between the task graphs of one plan.
- * A graph runs as segments of at most {@link #MAX_TASKS} tasks, each a TaskGraph: TornadoVM 5.2 builds a
+ * A graph runs as segments of at most {@link #MAX_TASKS} tasks and {@link #MAX_BUFFERS} buffers, each a TaskGraph: TornadoVM 5.2 builds a
  * TaskGraph as a graph of at most 1,024 nodes (tasks, their arguments, transfers; "Tornado Graph resize not
  * implemented yet" beyond, which 256 of erw's tasks reached) and encodes it into a bytecode buffer that
  * {@link TornadoBackend} enlarges (at TornadoVM's default 4 KiB, segments of more than 8 tasks bailed out).
@@ -53,6 +53,12 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
  */
 final class TornadoCycle implements AutoCloseable {
     static final int MAX_TASKS = Integer.getInteger("erw.tornado.tasksPerGraph", 32);
+    /**
+     * Distinct buffers per TaskGraph: TornadoVM adds about four graph nodes per buffer (the object, its allocation or copy,
+     * a read after each write, its persist or release), so the grouped optimizer tasks ({@code MultiTensorKernels}, up to
+     * 12 buffers each) ran 32 tasks into the 1,024-node limit; 128 buffers keep a segment near 600 nodes.
+     */
+    static final int MAX_BUFFERS = Integer.getInteger("erw.tornado.buffersPerGraph", 128);
     /** -Derw.tornado.profile=true: TornadoVM's profiler counts the bytes each execution copies (see {@link #profile()}). */
     static final boolean PROFILE = Boolean.getBoolean("erw.tornado.profile");
 
@@ -89,7 +95,7 @@ final class TornadoCycle implements AutoCloseable {
     private boolean started, closed, rebuild;
     private long lastRun;
     private int openPlans;
-    private long executions, rounds, bytesIn, bytesOut, firstRoundBytesIn, readBackBytes, syncedBytes, kernelNanos, transferNanos, totalNanos, wallNanos;
+    private long executions, rounds, bytesIn, bytesOut, firstRoundBytesIn, readBackBytes, syncedBytes, kernelNanos, transferNanos, totalNanos, wallNanos, graalNanos, driverNanos;
 
     /**
      * @param ids makes a process-unique TaskGraph name from a base (names key the grid scheduler)
@@ -102,9 +108,19 @@ final class TornadoCycle implements AutoCloseable {
         for (int p = 0; p < parts.size(); p++) {
             partStart[p] = segments.size();
             List<TaskSink.Task> tasks = parts.get(p).sink().tasks();
-            for (int from = 0; from < tasks.size(); from += MAX_TASKS) {
-                segments.add(new Segment(p, tasks.subList(from, Math.min(tasks.size(), from + MAX_TASKS))));
+            Set<FloatArray> distinct = identitySet();
+            int from = 0;
+            for (int i = 0; i < tasks.size(); i++) {
+                int fresh = 0;
+                for (FloatArray a : tasks.get(i).buffers()) if (!distinct.contains(a)) fresh++;
+                if (i > from && (i - from == MAX_TASKS || distinct.size() + fresh > MAX_BUFFERS)) {
+                    segments.add(new Segment(p, tasks.subList(from, i)));
+                    from = i;
+                    distinct.clear();
+                }
+                distinct.addAll(tasks.get(i).buffers());
             }
+            if (from < tasks.size()) segments.add(new Segment(p, tasks.subList(from, tasks.size())));
         }
         partStart[parts.size()] = segments.size();
         classify();
@@ -246,7 +262,11 @@ final class TornadoCycle implements AutoCloseable {
         long in = r.getProfilerResult().getTotalBytesCopyIn();
         bytesIn += in;
         bytesOut += r.getProfilerResult().getTotalBytesCopyOut();
-        if (first) firstRoundBytesIn += in;
+        if (first) {
+            firstRoundBytesIn += in;
+            graalNanos += r.getProfilerResult().getTornadoCompilerTime();
+            driverNanos += r.getProfilerResult().getDriverInstallTime();
+        }
         if (!first) {
             kernelNanos += r.getProfilerResult().getDeviceKernelTime();
             transferNanos += r.getProfilerResult().getDataTransfersTime();
@@ -263,8 +283,8 @@ final class TornadoCycle implements AutoCloseable {
     String profile() {
         if (!PROFILE || rounds == 0) return "";
         return String.format(java.util.Locale.ROOT,
-                "cycle '%s' (TornadoVM profiler): %d rounds, %d TaskGraph executions (%d per round); host-to-device %.1f KiB at first executions, then %.1f KiB per round; device-to-host %.1f KiB per round + %.1f KiB read back; %.1f KiB synced to the host in all (checkpoints, transition); after the first round, per round %.3f s wall, %.3f s in TornadoVM's executions, %.3f s of it device kernels and %.3f s transfers",
-                name, rounds, executions, executions / rounds, firstRoundBytesIn / 1024.0, (bytesIn - firstRoundBytesIn) / 1024.0 / Math.max(1, rounds - 1),
+                "cycle '%s' (TornadoVM profiler): %d rounds, %d TaskGraph executions (%d per round); %d tasks compiled in %.1f s by TornadoVM's compiler (Graal) + %.1f s by the driver; host-to-device %.1f KiB at first executions, then %.1f KiB per round; device-to-host %.1f KiB per round + %.1f KiB read back; %.1f KiB synced to the host in all (checkpoints, transition); after the first round, per round %.3f s wall, %.3f s in TornadoVM's executions, %.3f s of it device kernels and %.3f s transfers",
+                name, rounds, executions, executions / rounds, segments.stream().mapToInt(x -> x.tasks.size()).sum(), graalNanos / 1e9, driverNanos / 1e9, firstRoundBytesIn / 1024.0, (bytesIn - firstRoundBytesIn) / 1024.0 / Math.max(1, rounds - 1),
                 bytesOut / 1024.0 / rounds, readBackBytes / 1024.0 / rounds, syncedBytes / 1024.0,
                 wallNanos / 1e9 / Math.max(1, rounds - 1), totalNanos / 1e9 / Math.max(1, rounds - 1), kernelNanos / 1e9 / Math.max(1, rounds - 1), transferNanos / 1e9 / Math.max(1, rounds - 1));
     }
@@ -375,10 +395,15 @@ final class TornadoCycle implements AutoCloseable {
         for (int p = 0; p < parts.size(); p++) {
             graphs.append(p == 0 ? "" : ", ").append(graphName(p)).append(' ').append(partStart[p + 1] - partStart[p]);
         }
+        // tasks per kernel, most first: each task is compiled on its own (TornadoVM 5.2 keys compiled code by task)
+        Map<String, Integer> perKernel = new LinkedHashMap<>();
+        for (Segment s : segments) for (TaskSink.Task t : s.tasks) perKernel.merge(t.id().substring(t.id().indexOf('_') + 1), 1, Integer::sum);
+        String kernels = perKernel.entrySet().stream().sorted(Map.Entry.<String, Integer>comparingByValue().reversed())
+                .map(e -> e.getKey() + " " + e.getValue()).collect(java.util.stream.Collectors.joining(", "));
         return String.format(java.util.Locale.ROOT,
-                "cycle '%s': %d tasks in %d TaskGraphs (%s); %d resident buffers (%d KiB, uploaded at most once); per round %d host-to-device transfers (%d KiB), "
+                "cycle '%s': %d tasks in %d TaskGraphs (%s; by kernel: %s); %d resident buffers (%d KiB, uploaded at most once); per round %d host-to-device transfers (%d KiB), "
                         + "%d device-to-host (%d KiB) + %d read back (%d KiB)",
-                name, tasks, segments.size(), graphs, residentRange.size(), onceBytes / 1024, in, inBytes / 1024, out, outBytes / 1024, readBack, readBackBytes / 1024);
+                name, tasks, segments.size(), graphs, kernels, residentRange.size(), onceBytes / 1024, in, inBytes / 1024, out, outBytes / 1024, readBack, readBackBytes / 1024);
     }
 
     /** Called by each of its plans' close(); the last one frees the device buffers. */

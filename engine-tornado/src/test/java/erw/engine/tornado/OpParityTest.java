@@ -44,6 +44,23 @@ class OpParityTest {
     }
 
     /**
+     * Bias rows and bias gradients as GEMMs with a vector of ones (the CUDA backend's path, where they are cuBLAS calls and
+     * compile nothing), here with the JIT GEMM kernel: the products with a bias (all four transposes, forward and backward)
+     * and a broadcast add's column sums, against the CPU backend.
+     */
+    @TestFactory
+    Stream<DynamicTest> biasAsGemms() {
+        return cases().stream().filter(c -> c.name().startsWith("matmul_") || c.name().equals("add_broadcast")).map(c -> DynamicTest.dynamicTest(c.name() + "_bias_by_gemm", () -> {
+            System.setProperty("erw.tornado.biasByGemm", "true");
+            try {
+                Parity.check(c.name() + "_bias_by_gemm", c.backward(), c.rtol(), c.atol(), c.build());
+            } finally {
+                System.clearProperty("erw.tornado.biasByGemm");
+            }
+        }));
+    }
+
+    /**
      * Attention as batched GEMMs and row kernels (the CUDA backend's path, where the GEMMs are cuBLAS calls), here with
      * the JIT GEMM kernel doing the batched products: the decomposition's index arithmetic against the CPU backend.
      */
@@ -193,6 +210,7 @@ class OpParityTest {
             add(cases, "embedding", true, 0, 0, (g, ts) -> List.of(g.embedding("emb", ts.param("table", 11, 6), ts.indices("idx", 25, 11))));
             add(cases, "concat", true, 0, 0, (g, ts) -> List.of(g.concat("cat", List.of(ts.withGrad("a", 4, 3), ts.withGrad("b", 4, 5)))));
             add(cases, "chunk", true, 0, 0, (g, ts) -> g.chunk("ch", ts.withGrad("x", 4, 12), 3));
+            add(cases, "chunk_6", true, 0, 0, (g, ts) -> g.chunk("ch", ts.withGrad("x", 5, 2, 18), 6)); // adaLN's six: one task each way
         }
 
         { // losses
@@ -270,6 +288,40 @@ class OpParityTest {
                 Tensor p = ts.param("p", 300);
                 g.add(new ZeroGrad("zero", List.of(p)));
                 return List.of(p); // and its zeroed gradient
+            });
+            // many tensors: the grouped kernels (MultiTensorKernels: 3 per AdamW task, 8 per norm / clip / zero task, 6 per
+            // EMA task) and the tensors past the last full group one by one; sizes from 1 element to several norm chunks
+            int[] sizes = {300, 17, 1, 20_000, 5, 64, 9_000, 3, 128, 1_000, 7, 40_000, 2, 33, 700, 11, 8_193, 4, 250};
+            add(cases, "adamw_grouped", false, 1e-5, 1e-7, (g, ts) -> {
+                List<Tensor> ps = new java.util.ArrayList<>();
+                for (int k = 0; k < 7; k++) ps.add(ts.param("p" + k, sizes[k]));
+                AdamW adam = g.add(new AdamW("adam", ps, ts.scalar("lr", 1e-2f), ts.scalar("step", 3), 0.9f, 0.999f, 1e-8f, 0.01f));
+                List<Tensor> out = new java.util.ArrayList<>(ps);
+                out.addAll(adam.firstMoments());
+                out.addAll(adam.secondMoments());
+                return out;
+            });
+            add(cases, "clip_grouped", false, 1e-5, 1e-7, (g, ts) -> {
+                List<Tensor> ps = new java.util.ArrayList<>();
+                for (int k = 0; k < sizes.length; k++) ps.add(ts.param("p" + k, sizes[k]));
+                Tensor norm = ts.scalar("norm", 0);
+                g.add(new ClipGradNorm("clip", ps, 1.0f, norm));
+                return List.of(norm);
+            });
+            add(cases, "ema_grouped", false, 1e-6, 1e-7, (g, ts) -> {
+                List<Tensor> ps = new java.util.ArrayList<>(), es = new java.util.ArrayList<>();
+                for (int k = 0; k < 13; k++) {
+                    ps.add(ts.param("p" + k, sizes[k]));
+                    es.add(ts.state("e" + k, sizes[k]));
+                }
+                g.add(new EmaUpdate("ema", ps, es, ts.scalar("decay", 0.99f)));
+                return es;
+            });
+            add(cases, "zero_grad_grouped", false, 0, 0, (g, ts) -> {
+                List<Tensor> ps = new java.util.ArrayList<>();
+                for (int k = 0; k < 17; k++) ps.add(ts.param("p" + k, sizes[k]));
+                g.add(new ZeroGrad("zero", ps));
+                return ps;
             });
             add(cases, "randn", false, 1e-6, 1e-6, (g, ts) -> {
                 Tensor out = Tensor.state("noise", 4, 1, 9, 9);

@@ -50,6 +50,60 @@ public final class LayoutKernels {
         }
     }
 
+    /**
+     * A (rows x 6w) matrix cut into its six column blocks of width w at once (adaLN's shift, scale and gate pairs):
+     * one task instead of six. Launch over rows * 6w elements.
+     */
+    public static void chunk6(FloatArray src, FloatArray p0, FloatArray p1, FloatArray p2, FloatArray p3, FloatArray p4, FloatArray p5, int w, int total) {
+        for (@Parallel int e = 0; e < total; e++) {
+            int width = 6 * w;
+            int r = e / width;
+            int c = e % width;
+            int k = c / w;
+            int d = r * w + c - k * w;
+            float v = src.get(e);
+            if (k == 0) {
+                p0.set(d, v);
+            } else if (k == 1) {
+                p1.set(d, v);
+            } else if (k == 2) {
+                p2.set(d, v);
+            } else if (k == 3) {
+                p3.set(d, v);
+            } else if (k == 4) {
+                p4.set(d, v);
+            } else {
+                p5.set(d, v);
+            }
+        }
+    }
+
+    /** The backward of {@link #chunk6}: the six blocks' gradients added into the whole's, at their columns. */
+    public static void chunk6Backward(FloatArray g0, FloatArray g1, FloatArray g2, FloatArray g3, FloatArray g4, FloatArray g5, FloatArray dst, int w, int total) {
+        for (@Parallel int e = 0; e < total; e++) {
+            int width = 6 * w;
+            int r = e / width;
+            int c = e % width;
+            int k = c / w;
+            int d = r * w + c - k * w;
+            float v = 0f;
+            if (k == 0) {
+                v = g0.get(d);
+            } else if (k == 1) {
+                v = g1.get(d);
+            } else if (k == 2) {
+                v = g2.get(d);
+            } else if (k == 3) {
+                v = g3.get(d);
+            } else if (k == 4) {
+                v = g4.get(d);
+            } else {
+                v = g5.get(d);
+            }
+            dst.set(e, dst.get(e) + v);
+        }
+    }
+
     /** out[i, :] = table[index[i], :]. */
     public static void embedding(FloatArray table, FloatArray index, FloatArray out, int d, int total) {
         for (@Parallel int e = 0; e < total; e++) {
