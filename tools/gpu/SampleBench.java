@@ -22,7 +22,7 @@ import java.util.Map;
  *
  * <pre>
  * SampleBench --checkpoint F --backend cpu|tornado --n N --steps K --cfg S --guidance-interval LO,HI
- *             --seed S [--threads T] --out samples.safetensors
+ *             --seed S [--threads T] [--precision fp32|tf32|bf16] --out samples.safetensors
  * </pre>
  * Prints one JSON line: samples_per_s, s_per_batch, compile_s, calls, rows, backend, device.
  */
@@ -40,6 +40,7 @@ public final class SampleBench {
         String[] gi = a.getOrDefault("guidance-interval", "0,1").split(",");
         long seed = Long.parseLong(a.getOrDefault("seed", "0"));
         int threads = Integer.parseInt(a.getOrDefault("threads", Integer.toString(WorkerPool.defaultThreads())));
+        erw.engine.Precision precision = erw.engine.Precision.parse("--precision", a.getOrDefault("precision", "fp32"));
 
         SiT model = Checkpoint.load(ckpt, false, null);
         int numClasses = model.config().numClasses(), c = model.config().inChannels(), side = model.config().inputSize();
@@ -58,7 +59,7 @@ public final class SampleBench {
             }
         }
         WorkerPool pool = backend.host();
-        try (backend; SiTVelocity field = new SiTVelocity(model, backend)) {
+        try (backend; SiTVelocity field = new SiTVelocity(model, backend, precision)) {
             int d = field.sampleSize();
             Sampler s = new Sampler(field, d, opt, pool);
             // warm-up: record + compile the graphs of both batch sizes the run uses (2n rows guided, n unguided)
@@ -87,8 +88,8 @@ public final class SampleBench {
             SampleOutput.writeSafetensors(out, x, n, c, side, side, labels, meta);
             System.out.printf(Locale.ROOT,
                     "{\"samples_per_s\": %.4f, \"s_per_batch\": %.4f, \"s_per_call\": %.6f, \"compile_s\": %.3f, \"calls\": %d, \"rows\": %d, "
-                            + "\"n\": %d, \"steps\": %d, \"cfg\": %s, \"backend\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"out\": \"%s\"}%n",
-                    n / sec, sec, sec / st.fieldCalls(), compile, st.fieldCalls(), st.rowsEvaluated(), n, steps, cfg, backendName,
+                            + "\"n\": %d, \"steps\": %d, \"cfg\": %s, \"backend\": \"%s\", \"precision\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"out\": \"%s\"}%n",
+                    n / sec, sec, sec / st.fieldCalls(), compile, st.fieldCalls(), st.rowsEvaluated(), n, steps, cfg, backendName, precision.id(),
                     device.replace("\\", "\\\\").replace("\"", "'"), threads, out.toString().replace("\\", "\\\\").replace("\"", "'"));
         }
     }

@@ -703,7 +703,8 @@ class Check:
         common = ["--checkpoint", ck, "--n", str(p["n"]), "--steps", str(p["steps"]), "--cfg", str(p["cfg"]),
                   "--guidance-interval", f"{p['lo']},{p['hi']}", "--seed", str(p["seed"])]
         erw_files = {}
-        for t in self.targets[:1] + [None] + self.targets[1:]:
+
+        def erw_sample(t):
             label = t["label"] if t else "cpu"
             f = os.path.join(d, f"erw-{label}.safetensors")
             if os.path.exists(f):
@@ -726,16 +727,13 @@ class Check:
                 erw_files[label] = f
             self.outcome(f"sample erw {label}", r, bool(j), f"{data.get('samples_per_s', 0):.2f} samples/s, {data.get('s_per_batch', 0):.2f} s for "
                          f"{p['n']} samples x {p['steps']} steps (+ {data.get('compile_s', 0):.1f} s graph compile/warmup)", data)
-        # erw TornadoVM vs erw CPU
-        if "cpu" in erw_files:
-            for label, f in erw_files.items():
-                if label != "cpu":
-                    try:
-                        self.item(f"samples erw {label} vs erw cpu", "pass", None, self.diff_text(self.diff(f, erw_files["cpu"])),
-                                  dict(a=label, b="cpu", **self.diff(f, erw_files["cpu"])))
-                    except (OSError, ValueError, KeyError) as ex:
-                        self.item(f"samples erw {label} vs erw cpu", "fail", None, str(ex))
-        cuda = self.mode == "gpu" and not self.torch_ok(True)
+
+        # on a GPU: erw on the first TornadoVM target, then PyTorch (the peer the ratio needs), then the slow CPU run and the
+        # other targets while time lasts (on 2026-12-01 the CPU run took the time PyTorch's would have had)
+        gpu = self.mode == "gpu"
+        for t in self.targets[:1] + ([] if gpu else [None] + self.targets[1:]):
+            erw_sample(t)
+        cuda = gpu and not self.torch_ok(True)
         precisions = ["fp32", "bf16"] if cuda else ["fp32"]
         for prec in precisions:
             name = f"sample torch {'cuda' if cuda else 'cpu'} {prec}"
@@ -757,6 +755,18 @@ class Check:
             for k, c in (data.get("compare") or {}).items():
                 det += f"; vs {k}: " + self.diff_text(c)
             self.outcome(name, r, bool(j) and "error" not in data, det, data)
+        if gpu:
+            for t in [None] + self.targets[1:]:
+                erw_sample(t)
+        # erw TornadoVM vs erw CPU
+        if "cpu" in erw_files:
+            for label, f in erw_files.items():
+                if label != "cpu":
+                    try:
+                        self.item(f"samples erw {label} vs erw cpu", "pass", None, self.diff_text(self.diff(f, erw_files["cpu"])),
+                                  dict(a=label, b="cpu", **self.diff(f, erw_files["cpu"])))
+                    except (OSError, ValueError, KeyError) as ex:
+                        self.item(f"samples erw {label} vs erw cpu", "fail", None, str(ex))
 
     # ------------------------------------------------------------------ stage 7
     def nvidia_lib_dirs(self):
@@ -814,7 +824,9 @@ class Check:
         # (TornadoVM's interpreter then issues one launch per TaskGraph)
         plans = [("tiny", "fp32", False), ("SiT-B/2", "bf16", False), ("SiT-B/2", "bf16", True), ("tiny", "fp32", True), ("SiT-B/2", "tf32", False),
                  ("SiT-B/2", "fp32", False), ("SiT-S/2", "bf16", False)] if gpu else [("tiny", "fp32", False)]
-        for model, prec, graphs in plans:
+        for i, (model, prec, graphs) in enumerate(plans):
+            if i == 2 and gpu:  # the sampler after the headline training step (issue 16: at least PyTorch's samples/s)
+                self.cuda_sample(base, cu, env)
             _, batch, (warmup, steps, cap), _ = next(x for x in TRAIN[self.mode] if x[0] == model)
             label = f"tornado-cuda {prec}" + (" graphs" if graphs else "")
             cmd = base + (["-Derw.tornado.cudaGraph=true"] if graphs else []) + ["--module-path", os.pathsep.join([os.path.join(cu, "jars")] + self.erw_mp + [self.erw_tornado_jar]),
@@ -832,6 +844,31 @@ class Check:
                          (f"{data['img_per_s']:.2f} img/s, {data['s_per_step']:.4f} s/step (median of {steps} after {warmup} untimed: {untimed(data)}), "
                           f"peak RSS {data.get('peak_rss_kb', 0) / 2**20:.2f} GiB" + (f", GPU memory +{peak - (base_mib or 0):.0f} MiB" if peak is not None else "")
                           if j else "") if gpu else "modules resolve (java --dry-run; no GPU)", data)
+
+    def cuda_sample(self, base, cu, env):
+        """erw's SDE sampler on the CUDA backend (GEMMs in cuBLAS), fp32 and bf16, from stage 5's checkpoint and settings."""
+        p = SAMPLE[self.mode]
+        d = os.path.join(self.work, "sample")
+        ck = os.path.join(d, f"checkpoint-{p['preset']}.safetensors")
+        if not os.path.isfile(ck):
+            return self.item("sample erw tornado-cuda", "skip", None, "no checkpoint (stage 5 writes it)")
+        for prec in ("fp32", "bf16"):
+            label = f"tornado-cuda {prec}"
+            f = os.path.join(d, f"erw-tornado-cuda-{prec}.safetensors")
+            cmd = base + ["--module-path", os.pathsep.join([os.path.join(cu, "jars")] + self.erw_mp + [self.erw_tornado_jar]),
+                          "--add-modules", "ALL-MODULE-PATH", "-cp", self.tools_jar, "SampleBench", "--checkpoint", ck, "--n", str(p["n"]),
+                          "--steps", str(p["steps"]), "--cfg", str(p["cfg"]), "--guidance-interval", f"{p['lo']},{p['hi']}", "--seed", str(p["seed"]),
+                          "--out", f, "--threads", str(self.env.get("nproc") or 2), "--backend", "tornado", "--precision", prec]
+            mem = GpuMem(self.smi, os.path.join(self.logs, "gpumem.tmp"))
+            with mem:
+                r = self.run(f"7-sample-erw-cuda-{prec}", cmd, 45, env=env)
+            j = json_lines(r["text"]) if r else []
+            data = dict(runner=f"erw {label}", **(j[-1] if j else {}))
+            peak, base_mib = mem.peak()
+            if peak is not None:
+                data.update(gpu_mem_peak_mib=peak, gpu_mem_before_mib=base_mib)
+            self.outcome(f"sample erw {label} (GEMMs in cuBLAS)", r, bool(j), f"{data.get('samples_per_s', 0):.2f} samples/s, {data.get('s_per_batch', 0):.2f} s "
+                         f"for {p['n']} samples x {p['steps']} steps (+ {data.get('compile_s', 0):.1f} s graph compile/warmup)", data)
 
     # ------------------------------------------------------------------ stage 6
     def vae(self):
@@ -1109,13 +1146,20 @@ class Check:
           f"PyTorch: `bench/torch_sample.py` (timed run with torch's RNG; then the same schedule with erw's Philox noise and labels, "
           f"compared with erw's samples).\n")
         w("| runner | samples/s | s per batch | compile/warm-up | GPU memory |\n|---|---|---|---|---|")
-        for r in self.results:
-            if r["stage"] == 5 and r["data"].get("runner"):
-                d = r["data"]
-                g = f"{d['gpu_mem_peak_mib'] - (d.get('gpu_mem_before_mib') or 0):.0f} MiB" if d.get("gpu_mem_peak_mib") is not None else "-"
-                sps = f"{d['samples_per_s']:.2f}" if r["status"] == "pass" and d.get("samples_per_s") else r["status"]
-                sb = f"{d['s_per_batch']:.2f}" if d.get("s_per_batch") else "-"
-                w(f"| {d['runner']} | {sps} | {sb} | {fmt_s(d.get('compile_s'))} | {g} |")
+        sampled = [r for r in self.results if r["stage"] in (5, 7) and (r["data"] or {}).get("runner")]
+        for r in sampled:
+            d = r["data"]
+            g = f"{d['gpu_mem_peak_mib'] - (d.get('gpu_mem_before_mib') or 0):.0f} MiB" if d.get("gpu_mem_peak_mib") is not None else "-"
+            sps = f"{d['samples_per_s']:.2f}" if r["status"] == "pass" and d.get("samples_per_s") else r["status"]
+            sb = f"{d['s_per_batch']:.2f}" if d.get("s_per_batch") else "-"
+            w(f"| {d['runner']} | {sps} | {sb} | {fmt_s(d.get('compile_s'))} | {g} |")
+        peers = {d["runner"].split()[-1]: d["samples_per_s"] for d in (r["data"] for r in sampled)
+                 if d["runner"].startswith("torch cuda") and d.get("samples_per_s")}
+        ratios = [(d["runner"], d["samples_per_s"] / peers[d.get("precision", "fp32")], d.get("precision", "fp32")) for d in (r["data"] for r in sampled)
+                  if d["runner"].startswith("erw") and d.get("samples_per_s") and d.get("precision", "fp32") in peers]
+        if ratios:
+            w("\nRatio erw samples/s / PyTorch on CUDA in the same precision (> 1: erw faster; issue 16 asks >= 1): "
+              + "; ".join(f"{a} / torch cuda {pr}: {x:.3f}" for a, x, pr in ratios) + "\n")
         diffs = []
         for r in self.results:
             if r["stage"] != 5:
