@@ -558,9 +558,11 @@ public final class Graph {
             case Matmul m -> (t == m.a() || t == m.b()) && m.a().root() != m.b().root();
             case Gelu g -> t == g.x(); // elementwise: every element of the input's gradient written once
             case Silu s -> t == s.x();
-            case GatedResidual r -> (t == r.x() || t == r.h()) && r.x().root() != r.h().root();
+            case GatedResidual r -> (t == r.x() || t == r.h()) && r.x().root() != r.h().root()
+                    || t == r.gate() && r.gate().root() != r.x().root() && r.gate().root() != r.h().root(); // a sum over tokens per (sample, column)
             case Attention a -> t == a.qkv(); // each (sample, head) writes its own q, k and v columns once
-            case Modulate m -> t == m.x() && m.x().root() != m.shift().root() && m.x().root() != m.scale().root();
+            case Modulate m -> (t == m.x() || t == m.shift() || t == m.scale()) // shift and scale: sums over tokens (adaLN's chunks)
+                    && m.x().root() != m.shift().root() && m.x().root() != m.scale().root() && m.shift().root() != m.scale().root();
             default -> false; // every other VJP adds into a zeroed gradient (always correct)
         };
     }

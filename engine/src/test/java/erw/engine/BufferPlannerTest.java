@@ -34,7 +34,7 @@ class BufferPlannerTest {
 
     /** A residual MLP of three blocks, each a recompute segment, trained with AdamW. */
     static final class Net {
-        final Tensor x = Tensor.input("x", 8, 16), target = Tensor.input("target", 8, 16);
+        final Tensor x = Tensor.input("x", 8, 16), target = Tensor.input("target", 8, 16), cond = Tensor.input("cond", 2, 8);
         final List<Tensor> params = new ArrayList<>();
         final Graph fwd = new Graph("fwd");
         final Tensor loss;
@@ -46,13 +46,15 @@ class BufferPlannerTest {
                 Tensor w1 = param("b" + b + ".w1", 32, 16), w2 = param("b" + b + ".w2", 16, 32), bias = param("b" + b + ".bias", 32);
                 fwd.beginSegment("b" + b);
                 Tensor wqkv = param("b" + b + ".qkv", 48, 16);
-                Tensor shift = param("b" + b + ".shift", 2, 16), scale = param("b" + b + ".scale", 2, 16);
+                // adaLN: shift, scale and gate per sample from the conditioning (chunks of an activation, as in SiT)
+                List<Tensor> ada = fwd.chunk("b" + b + ".ada_chunk", fwd.linear("b" + b + ".ada", cond, param("b" + b + ".ada.w", 48, 8), null), 3);
+                Tensor shift = ada.get(0), scale = ada.get(1);
                 Tensor normed = fwd.modulate("b" + b + ".modulate", fwd.layerNorm("b" + b + ".norm", h, null, null, 1e-6f), shift, scale);
                 // attention over 2 samples of 4 tokens, 2 heads: its input gradient is written whole too
                 Tensor att = fwd.attention("b" + b + ".attn", fwd.linear("b" + b + ".qkv", normed, wqkv, null), 2, 2);
                 Tensor u = fwd.gelu("b" + b + ".act", fwd.linear("b" + b + ".fc1", fwd.add("b" + b + ".mix", normed, att), w1, bias));
                 Tensor v = fwd.linear("b" + b + ".fc2", u, w2, null);
-                Tensor gate = param("b" + b + ".gate", 1, 16);
+                Tensor gate = ada.get(2);
                 h = fwd.gatedResidual("b" + b + ".residual", h, gate, fwd.silu("b" + b + ".silu", v));
                 fwd.endSegment();
                 hidden.add(h);
@@ -61,6 +63,9 @@ class BufferPlannerTest {
             float[] xs = new float[x.size()], ts = new float[target.size()];
             Philox.normal(5, 1, 0, xs, 0, xs.length);
             Philox.normal(5, 2, 0, ts, 0, ts.length);
+            float[] cs = new float[cond.size()];
+            Philox.normal(5, 3, 0, cs, 0, cs.length);
+            cond.copyFrom(cs);
             x.copyFrom(xs);
             target.copyFrom(ts);
         }
@@ -131,9 +136,10 @@ class BufferPlannerTest {
         // per block: the inputs of fc2 (the GELU output), fc1 (the mix) and the attention (the qkv projection),
         // the GELU's and SiLU's inputs (fc1's and fc2's outputs), the gated residual's h (the SiLU output); in
         // blocks 1 and 2 (block 0 starts from the input x, needing no gradient) also the gated residual's x (the
-        // block's input) and the modulation's x (the LayerNorm output): 22 gradients. The modulation's output
-        // feeds the mix (an add, which accumulates) and the qkv projection, so it is zeroed.
-        assertEquals(22, written.size(), written.toString());
+        // block's input) and the modulation's x (the LayerNorm output): 22 gradients; and in every block the adaLN
+        // chunks' (shift, scale: sums over tokens in the modulation; gate: in the gated residual): 31. The modulation's
+        // output feeds the mix (an add, which accumulates) and the qkv projection, so it is zeroed.
+        assertEquals(31, written.size(), written.toString());
         for (Tensor t : written) assertTrue(zeroed.stream().noneMatch(z -> z == t), t + " is written whole and zeroed as well");
         Net c = new Net();
         float[] control = c.train(c.stepWithoutFirstWrites(), 3);
@@ -178,7 +184,7 @@ class BufferPlannerTest {
         // block 2's forward is replayed first (the last block's gradients come first), block 0's last
         int replay2 = names.indexOf("b2.norm"), replay0 = names.indexOf("b0.norm"), grad2 = names.indexOf("b2.norm.backward");
         assertTrue(replay2 >= 0 && replay2 < grad2 && grad2 < replay0, names.toString());
-        assertEquals(n.fwd.backward(n.loss, false).ops().size() + 3 * 10, names.size(), "every segment's 10 ops replayed once: " + names);
+        assertEquals(n.fwd.backward(n.loss, false).ops().size() + 3 * 12, names.size(), "every segment's 12 ops replayed once: " + names);
     }
 
     @Test

@@ -106,8 +106,8 @@ final class Lowerings {
             case Scale o -> PointwiseLowering.scaleBackward(o, s);
             case Silu o -> PointwiseLowering.siluBackward(o, step.overwrites(o.x()), s);
             case Gelu o -> PointwiseLowering.geluBackward(o, step.overwrites(o.x()), s);
-            case GatedResidual o -> PointwiseLowering.gatedResidualBackward(o, step.overwrites(o.x()), step.overwrites(o.h()), s);
-            case Modulate o -> PointwiseLowering.modulateBackward(o, step.overwrites(o.x()), s);
+            case GatedResidual o -> PointwiseLowering.gatedResidualBackward(o, step.overwrites(o.x()), step.overwrites(o.h()), step.overwrites(o.gate()), s);
+            case Modulate o -> PointwiseLowering.modulateBackward(o, step.overwrites(o.x()), step.overwrites(o.shift()), step.overwrites(o.scale()), s);
             case LayerNorm o -> RowLowering.layerNormBackward(o, s);
             case Softmax o -> RowLowering.softmaxBackward(o, s);
             case SoftmaxCrossEntropy o -> RowLowering.crossEntropyBackward(o, s);

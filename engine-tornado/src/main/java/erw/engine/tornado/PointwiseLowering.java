@@ -119,7 +119,7 @@ final class PointwiseLowering {
     }
 
     /** {@code writeX}/{@code writeH}: the step writes that input's gradient whole (its first write) instead of adding to it. */
-    static void gatedResidualBackward(GatedResidual op, boolean writeX, boolean writeH, TaskSink s) {
+    static void gatedResidualBackward(GatedResidual op, boolean writeX, boolean writeH, boolean writeGate, TaskSink s) {
         Tensor x = op.x(), gate = op.gate(), h = op.h(), out = op.out();
         int n = op.n(), t = op.t(), d = op.d(), size = x.size();
         FloatArray go = s.gradRead(out);
@@ -132,13 +132,13 @@ final class PointwiseLowering {
             s.task("gated_residual_bwd_h", PointwiseKernels::broadcastProductBackward, go, gd, gh, t, d, size, writeH ? 0 : 1);
         }
         if (gate.requiresGrad()) {
-            FloatArray hd = s.read(h), gg = s.gradUpdate(gate);
-            s.task("gated_residual_bwd_gate", PointwiseKernels::tokenSums, go, hd, 1, gg, n, t, d);
+            FloatArray hd = s.read(h), gg = writeGate ? s.gradWrite(gate) : s.gradUpdate(gate);
+            s.task("gated_residual_bwd_gate", PointwiseKernels::tokenSums, go, hd, 1, gg, n, t, d, writeGate ? 0 : 1);
         }
     }
 
-    /** {@code writeX}: the step writes x's gradient whole (its first write) instead of adding to it. */
-    static void modulateBackward(Modulate op, boolean writeX, TaskSink s) {
+    /** {@code writeX}, {@code writeShift}, {@code writeScale}: the step writes that gradient whole (its first write) instead of adding to it. */
+    static void modulateBackward(Modulate op, boolean writeX, boolean writeShift, boolean writeScale, TaskSink s) {
         Tensor x = op.x(), shift = op.shift(), scale = op.scale(), out = op.out();
         int n = op.n(), t = op.t(), d = op.d(), size = x.size();
         FloatArray go = s.gradRead(out);
@@ -147,12 +147,12 @@ final class PointwiseLowering {
             s.task("modulate_bwd_x", PointwiseKernels::modulateBackwardX, go, sc, gx, t, d, size, writeX ? 0 : 1);
         }
         if (shift.requiresGrad()) {
-            FloatArray gsh = s.gradUpdate(shift), none = s.dummy();
-            s.task("modulate_bwd_shift", PointwiseKernels::tokenSums, go, none, 0, gsh, n, t, d);
+            FloatArray gsh = writeShift ? s.gradWrite(shift) : s.gradUpdate(shift), none = s.dummy();
+            s.task("modulate_bwd_shift", PointwiseKernels::tokenSums, go, none, 0, gsh, n, t, d, writeShift ? 0 : 1);
         }
         if (scale.requiresGrad()) {
-            FloatArray xd = s.read(x), gsc = s.gradUpdate(scale);
-            s.task("modulate_bwd_scale", PointwiseKernels::tokenSums, go, xd, 1, gsc, n, t, d);
+            FloatArray xd = s.read(x), gsc = writeScale ? s.gradWrite(scale) : s.gradUpdate(scale);
+            s.task("modulate_bwd_scale", PointwiseKernels::tokenSums, go, xd, 1, gsc, n, t, d, writeScale ? 0 : 1);
         }
     }
 }

@@ -106,8 +106,8 @@ public final class Kernels {
             case Scale o -> PointwiseKernels.scaleBackward(o, pool);
             case Silu o -> PointwiseKernels.siluBackward(o, step.overwrites(o.x()), pool);
             case Gelu o -> PointwiseKernels.geluBackward(o, step.overwrites(o.x()), pool);
-            case GatedResidual o -> PointwiseKernels.gatedResidualBackward(o, step.overwrites(o.x()), step.overwrites(o.h()), pool);
-            case Modulate o -> PointwiseKernels.modulateBackward(o, step.overwrites(o.x()), pool);
+            case GatedResidual o -> PointwiseKernels.gatedResidualBackward(o, step.overwrites(o.x()), step.overwrites(o.h()), step.overwrites(o.gate()), pool);
+            case Modulate o -> PointwiseKernels.modulateBackward(o, step.overwrites(o.x()), step.overwrites(o.shift()), step.overwrites(o.scale()), pool);
             case LayerNorm o -> RowKernels.layerNormBackward(o, pool);
             case Softmax o -> RowKernels.softmaxBackward(o, pool);
             case SoftmaxCrossEntropy o -> RowKernels.crossEntropyBackward(o, pool);

@@ -218,10 +218,11 @@ final class PointwiseKernels {
     }
 
     /**
-     * {@code writeX}/{@code writeH}: the step writes that input's gradient whole (its first write) instead of adding
-     * to it, as a sum with zero (the same bits). The gate's gradient sums over tokens and is always added to.
+     * {@code writeX}/{@code writeH}/{@code writeGate}: the step writes that input's gradient whole (its first write)
+     * instead of adding to it, as a sum with zero (the same bits); the gate's gradient sums over a sample's tokens,
+     * starting from zero at its first token then.
      */
-    static void gatedResidualBackward(GatedResidual op, boolean writeX, boolean writeH, WorkerPool pool) {
+    static void gatedResidualBackward(GatedResidual op, boolean writeX, boolean writeH, boolean writeGate, WorkerPool pool) {
         Tensor x = op.x(), gate = op.gate(), h = op.h();
         int n = op.n(), t = op.t(), d = op.d();
         float[] gd = gate.data(), hd = h.data(), g = op.out().grad();
@@ -234,18 +235,19 @@ final class PointwiseKernels {
                 int s = b * d;
                 for (int r = b * t; r < (b + 1) * t; r++) {
                     int o = r * d, i = 0;
+                    boolean first = writeGate && r == b * t; // the sum over the sample's tokens starts from zero
                     // the scalar loop's roundings: a product, then a sum (no fused multiply-add)
                     for (int ub = S.loopBound(d); i < ub; i += S.length()) {
                         FloatVector gi = FloatVector.fromArray(S, g, o + i);
                         if (gx != null) (writeX ? zero : FloatVector.fromArray(S, gx, o + i)).add(gi).intoArray(gx, o + i);
                         if (gh != null) (writeH ? zero : FloatVector.fromArray(S, gh, o + i)).add(gi.mul(FloatVector.fromArray(S, gd, s + i))).intoArray(gh, o + i);
-                        if (gg != null) FloatVector.fromArray(S, gg, s + i).add(gi.mul(FloatVector.fromArray(S, hd, o + i))).intoArray(gg, s + i);
+                        if (gg != null) (first ? zero : FloatVector.fromArray(S, gg, s + i)).add(gi.mul(FloatVector.fromArray(S, hd, o + i))).intoArray(gg, s + i);
                     }
                     for (; i < d; i++) {
                         float gi = g[o + i];
                         if (gx != null) gx[o + i] = (writeX ? 0f : gx[o + i]) + gi;
                         if (gh != null) gh[o + i] = (writeH ? 0f : gh[o + i]) + gi * gd[s + i];
-                        if (gg != null) gg[s + i] += gi * hd[o + i];
+                        if (gg != null) gg[s + i] = (first ? 0f : gg[s + i]) + gi * hd[o + i];
                     }
                 }
             }
@@ -264,10 +266,11 @@ final class PointwiseKernels {
     }
 
     /**
-     * {@code writeX}: the step writes x's gradient whole (its first write) instead of adding to it, as a sum with
-     * zero (the same bits). The shift and scale gradients sum over tokens and are always added to.
+     * {@code writeX}, {@code writeShift}, {@code writeScale}: the step writes that gradient whole (its first write)
+     * instead of adding to it, as a sum with zero (the same bits); the shift and scale gradients sum over a sample's
+     * tokens, starting from zero at its first token then.
      */
-    static void modulateBackward(Modulate op, boolean writeX, WorkerPool pool) {
+    static void modulateBackward(Modulate op, boolean writeX, boolean writeShift, boolean writeScale, WorkerPool pool) {
         Tensor x = op.x(), shift = op.shift(), scale = op.scale();
         int n = op.n(), t = op.t(), d = op.d();
         float[] xd = x.data(), sc = scale.data(), g = op.out().grad();
@@ -280,6 +283,7 @@ final class PointwiseKernels {
                 int s = b * d;
                 for (int r = b * t; r < (b + 1) * t; r++) {
                     int o = r * d, i = 0;
+                    boolean firstShift = writeShift && r == b * t, firstScale = writeScale && r == b * t; // sums over the sample's tokens
                     // the scalar loop's roundings: 1 + scale, a product, then a sum (no fused multiply-add)
                     for (int ub = S.loopBound(d); i < ub; i += S.length()) {
                         FloatVector gi = FloatVector.fromArray(S, g, o + i);
@@ -287,14 +291,14 @@ final class PointwiseKernels {
                             FloatVector prod = gi.mul(FloatVector.fromArray(S, sc, s + i).add(1f));
                             (writeX ? zero : FloatVector.fromArray(S, gx, o + i)).add(prod).intoArray(gx, o + i);
                         }
-                        if (gsh != null) FloatVector.fromArray(S, gsh, s + i).add(gi).intoArray(gsh, s + i);
-                        if (gsc != null) FloatVector.fromArray(S, gsc, s + i).add(gi.mul(FloatVector.fromArray(S, xd, o + i))).intoArray(gsc, s + i);
+                        if (gsh != null) (firstShift ? zero : FloatVector.fromArray(S, gsh, s + i)).add(gi).intoArray(gsh, s + i);
+                        if (gsc != null) (firstScale ? zero : FloatVector.fromArray(S, gsc, s + i)).add(gi.mul(FloatVector.fromArray(S, xd, o + i))).intoArray(gsc, s + i);
                     }
                     for (; i < d; i++) {
                         float gi = g[o + i];
                         if (gx != null) gx[o + i] = (writeX ? 0f : gx[o + i]) + gi * (1f + sc[s + i]);
-                        if (gsh != null) gsh[s + i] += gi;
-                        if (gsc != null) gsc[s + i] += gi * xd[o + i];
+                        if (gsh != null) gsh[s + i] = (firstShift ? 0f : gsh[s + i]) + gi;
+                        if (gsc != null) gsc[s + i] = (firstScale ? 0f : gsc[s + i]) + gi * xd[o + i];
                     }
                 }
             }

@@ -118,10 +118,11 @@ public final class PointwiseKernels {
     }
 
     /**
-     * Per-sample sums over tokens: out[b, c] += sum_{r in sample b} g[r, c] * (other[r, c] or 1),
-     * one work-item per (b, c), rows in order (the gate, shift and scale gradients).
+     * Per-sample sums over tokens: out[b, c] (+)= sum_{r in sample b} g[r, c] * (other[r, c] or 1),
+     * one work-item per (b, c), rows in order (the gate, shift and scale gradients); {@code accumulate} 0 writes the
+     * sums (as a sum with zero: the same bits as adding to a zeroed gradient).
      */
-    public static void tokenSums(FloatArray g, FloatArray other, int useOther, FloatArray out, int batch, int t, int d) {
+    public static void tokenSums(FloatArray g, FloatArray other, int useOther, FloatArray out, int batch, int t, int d, int accumulate) {
         for (@Parallel int e = 0; e < batch * d; e++) {
             int b = e / d;
             int c = e % d;
@@ -133,7 +134,7 @@ public final class PointwiseKernels {
                 }
                 s += v;
             }
-            out.set(e, out.get(e) + s);
+            out.set(e, (accumulate == 1 ? out.get(e) : 0f) + s);
         }
     }
 
