@@ -12,20 +12,16 @@ import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
 /**
- * layernorm, softmax and softmax_cross_entropy: one work-group per row. Row statistics live in
- * scratch buffers of the graph that needs them; the backward recomputes them rather than carrying
- * state between graphs.
+ * layernorm, softmax and softmax_cross_entropy: one work-group per row. LayerNorm's forward is one kernel that
+ * also writes the op's saved mean and rstd, which its backward reads (resident buffers, like attention's saved
+ * log-sum-exp); groupnorm's statistics live in scratch buffers of the graph that needs them.
  */
 final class RowLowering {
     private RowLowering() {}
 
-    private static FloatArray layerNormStats(LayerNorm op, TaskSink s, FloatArray x) {
-        return rowStats(s, "layernorm_stats", x, op.rows(), op.d(), op.eps());
-    }
-
     /**
      * Mean and 1/sqrt(biased variance + eps) of each of {@code rows} consecutive runs of {@code width}
-     * values, into a scratch buffer (2 per row): layernorm's rows, and groupnorm's (sample, group) slabs.
+     * values, into a scratch buffer (2 per row): groupnorm's (sample, group) slabs.
      */
     static FloatArray rowStats(TaskSink s, String name, FloatArray x, int rows, int width, float eps) {
         FloatArray stats = s.scratch(2 * rows);
@@ -38,10 +34,11 @@ final class RowLowering {
     static void layerNorm(LayerNorm op, TaskSink s) {
         Tensor x = op.x(), w = op.weight(), b = op.bias();
         FloatArray xd = s.read(x);
-        FloatArray stats = layerNormStats(op, s, xd);
         FloatArray wd = w == null ? s.dummy() : s.read(w), bd = b == null ? s.dummy() : s.read(b), od = s.write(op.out());
-        int affine = w == null ? 0 : 1, d = op.d(), n = x.size();
-        s.task("layernorm_apply", RowKernels::layerNormApply, xd, stats, wd, bd, od, affine, d, n);
+        int affine = w == null ? 0 : 1, d = op.d();
+        KernelContext ctx = new KernelContext();
+        String id = s.task("layernorm", RowKernels::layerNormForward, ctx, xd, wd, bd, od, s.write(op.mean()), s.write(op.rstd()), affine, d, op.eps());
+        s.grid1(id, (long) op.rows() * RowKernels.GROUP, RowKernels.GROUP);
     }
 
     static void softmax(Softmax op, TaskSink s) {
@@ -99,20 +96,19 @@ final class RowLowering {
     static void layerNormBackward(LayerNorm op, TaskSink s) {
         Tensor x = op.x(), w = op.weight(), b = op.bias(), out = op.out();
         int rows = op.rows(), d = op.d();
-        FloatArray xd = s.read(x), go = s.gradRead(out);
-        FloatArray stats = layerNormStats(op, s, xd);
+        FloatArray xd = s.read(x), go = s.gradRead(out), mean = s.read(op.mean()), rstd = s.read(op.rstd());
         if (x.requiresGrad()) {
             FloatArray wd = w == null ? s.dummy() : s.read(w), gx = s.gradUpdate(x);
             int affine = w == null ? 0 : 1;
             KernelContext ctx = new KernelContext();
-            String id = s.task("layernorm_bwd_x", RowKernels::layerNormBackwardInput, ctx, xd, stats, wd, go, gx, affine, d);
+            String id = s.task("layernorm_bwd_x", RowKernels::layerNormBackwardInput, ctx, xd, mean, rstd, wd, go, gx, affine, d);
             s.grid1(id, (long) rows * RowKernels.GROUP, RowKernels.GROUP);
         }
         if (w != null && (w.requiresGrad() || b.requiresGrad())) {
             FloatArray gw = s.gradUpdateOrDummy(w), gb = s.gradUpdateOrDummy(b);
             int useW = w.requiresGrad() ? 1 : 0, useB = b.requiresGrad() ? 1 : 0;
             KernelContext ctx = new KernelContext();
-            String id = s.task("layernorm_bwd_affine", RowKernels::layerNormBackwardAffine, ctx, xd, stats, go, gw, gb, useW, useB, rows, d);
+            String id = s.task("layernorm_bwd_affine", RowKernels::layerNormBackwardAffine, ctx, xd, mean, rstd, go, gw, gb, useW, useB, rows, d);
             s.grid2(id, d, 16, 16, 16);
         }
     }
