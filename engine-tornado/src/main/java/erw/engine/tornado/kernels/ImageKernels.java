@@ -237,16 +237,9 @@ public final class ImageKernels {
             int img = i / plane;
             s += g.get((img * k + ch) * plane + i % plane);
         }
-        buf[lid] = s;
-        ctx.localBarrier();
-        for (int st = 128; st > 0; st >>= 1) {
-            if (lid < st) {
-                buf[lid] += buf[lid + st];
-            }
-            ctx.localBarrier();
-        }
+        float sum = WorkGroup.sum(ctx, buf, lid, 256, s);
         if (lid == 0) {
-            gb.set(ch, gb.get(ch) + buf[0]);
+            gb.set(ch, gb.get(ch) + sum);
         }
     }
 

@@ -47,26 +47,22 @@ public final class MultiTensorKernels {
         }
     }
 
-    private static void emaAt(FloatArray p, FloatArray e, float d, int j) {
-        e.set(j, d * e.get(j) + (1f - d) * p.get(j));
-    }
-
     /** ema_k = d ema_k + (1 - d) p_k for 6 tensors, d read from a scalar buffer. */
     public static void ema6(FloatArray p0, FloatArray e0, FloatArray p1, FloatArray e1, FloatArray p2, FloatArray e2, FloatArray p3, FloatArray e3, FloatArray p4, FloatArray e4, FloatArray p5, FloatArray e5, FloatArray decay, int c0, int c1, int c2, int c3, int c4, int c5) {
         for (@Parallel int i = 0; i < c5; i++) {
             float d = decay.get(0);
             if (i < c0) {
-                emaAt(p0, e0, d, i);
+                OptimizerKernels.emaAt(p0, e0, d, i);
             } else if (i < c1) {
-                emaAt(p1, e1, d, i - c0);
+                OptimizerKernels.emaAt(p1, e1, d, i - c0);
             } else if (i < c2) {
-                emaAt(p2, e2, d, i - c1);
+                OptimizerKernels.emaAt(p2, e2, d, i - c1);
             } else if (i < c3) {
-                emaAt(p3, e3, d, i - c2);
+                OptimizerKernels.emaAt(p3, e3, d, i - c2);
             } else if (i < c4) {
-                emaAt(p4, e4, d, i - c3);
+                OptimizerKernels.emaAt(p4, e4, d, i - c3);
             } else {
-                emaAt(p5, e5, d, i - c4);
+                OptimizerKernels.emaAt(p5, e5, d, i - c4);
             }
         }
     }
@@ -101,27 +97,15 @@ public final class MultiTensorKernels {
         }
     }
 
-    private static void adamwAt(FloatArray p, FloatArray g, FloatArray m, FloatArray v, FloatArray coef, float beta1, float beta2, float eps, int decay, int j) {
-        float stepSize = coef.get(0);
-        float bc2Sqrt = coef.get(1);
-        float gi = g.get(j);
-        float pi = decay == 1 ? p.get(j) * coef.get(2) : p.get(j);
-        float mi = beta1 * m.get(j) + (1f - beta1) * gi;
-        float vi = beta2 * v.get(j) + (1f - beta2) * gi * gi;
-        m.set(j, mi);
-        v.set(j, vi);
-        p.set(j, pi - stepSize * mi / (TornadoMath.sqrt(vi) / bc2Sqrt + eps));
-    }
-
     /** AdamW ({@link OptimizerKernels#adamw}) for 3 tensors. */
     public static void adamw3(FloatArray p0, FloatArray g0, FloatArray m0, FloatArray v0, FloatArray p1, FloatArray g1, FloatArray m1, FloatArray v1, FloatArray p2, FloatArray g2, FloatArray m2, FloatArray v2, FloatArray coef, float beta1, float beta2, float eps, int decay, int c0, int c1, int c2) {
         for (@Parallel int i = 0; i < c2; i++) {
             if (i < c0) {
-                adamwAt(p0, g0, m0, v0, coef, beta1, beta2, eps, decay, i);
+                OptimizerKernels.adamwAt(p0, g0, m0, v0, coef, beta1, beta2, eps, decay, i);
             } else if (i < c1) {
-                adamwAt(p1, g1, m1, v1, coef, beta1, beta2, eps, decay, i - c0);
+                OptimizerKernels.adamwAt(p1, g1, m1, v1, coef, beta1, beta2, eps, decay, i - c0);
             } else {
-                adamwAt(p2, g2, m2, v2, coef, beta1, beta2, eps, decay, i - c1);
+                OptimizerKernels.adamwAt(p2, g2, m2, v2, coef, beta1, beta2, eps, decay, i - c1);
             }
         }
     }
@@ -157,16 +141,9 @@ public final class MultiTensorKernels {
             }
             s += v * v;
         }
-        buf[lid] = s;
-        ctx.localBarrier();
-        for (int st = 128; st > 0; st >>= 1) {
-            if (lid < st) {
-                buf[lid] += buf[lid + st];
-            }
-            ctx.localBarrier();
-        }
+        float total = WorkGroup.sum(ctx, buf, lid, 256, s);
         if (lid == 0) {
-            partial.set(base + ctx.groupIdx, buf[0]);
+            partial.set(base + ctx.groupIdx, total);
         }
     }
 }

@@ -26,16 +26,21 @@ public final class OptimizerKernels {
 
     public static void adamw(FloatArray p, FloatArray g, FloatArray m, FloatArray v, FloatArray coef, float beta1, float beta2, float eps, int decay, int n) {
         for (@Parallel int i = 0; i < n; i++) {
-            float stepSize = coef.get(0);
-            float bc2Sqrt = coef.get(1);
-            float gi = g.get(i);
-            float pi = decay == 1 ? p.get(i) * coef.get(2) : p.get(i);
-            float mi = beta1 * m.get(i) + (1f - beta1) * gi;
-            float vi = beta2 * v.get(i) + (1f - beta2) * gi * gi;
-            m.set(i, mi);
-            v.set(i, vi);
-            p.set(i, pi - stepSize * mi / (TornadoMath.sqrt(vi) / bc2Sqrt + eps));
+            adamwAt(p, g, m, v, coef, beta1, beta2, eps, decay, i);
         }
+    }
+
+    /** AdamW's update of element j (also {@link MultiTensorKernels#adamw3}'s). */
+    static void adamwAt(FloatArray p, FloatArray g, FloatArray m, FloatArray v, FloatArray coef, float beta1, float beta2, float eps, int decay, int j) {
+        float stepSize = coef.get(0);
+        float bc2Sqrt = coef.get(1);
+        float gi = g.get(j);
+        float pi = decay == 1 ? p.get(j) * coef.get(2) : p.get(j);
+        float mi = beta1 * m.get(j) + (1f - beta1) * gi;
+        float vi = beta2 * v.get(j) + (1f - beta2) * gi * gi;
+        m.set(j, mi);
+        v.set(j, vi);
+        p.set(j, pi - stepSize * mi / (TornadoMath.sqrt(vi) / bc2Sqrt + eps));
     }
 
     /** g *= min(1, maxNorm / (norm + 1e-6)) when that is below 1 and finite (torch's clip_grad_norm_). */
@@ -51,9 +56,13 @@ public final class OptimizerKernels {
     /** ema = d ema + (1 - d) p, d read from a scalar buffer. */
     public static void ema(FloatArray p, FloatArray e, FloatArray decay, int n) {
         for (@Parallel int i = 0; i < n; i++) {
-            float d = decay.get(0);
-            e.set(i, d * e.get(i) + (1f - d) * p.get(i));
+            emaAt(p, e, decay.get(0), i);
         }
+    }
+
+    /** The EMA update of element j (also {@link MultiTensorKernels#ema6}'s). */
+    static void emaAt(FloatArray p, FloatArray e, float d, int j) {
+        e.set(j, d * e.get(j) + (1f - d) * p.get(j));
     }
 
     /**

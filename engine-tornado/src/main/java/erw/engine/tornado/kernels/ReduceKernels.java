@@ -34,16 +34,9 @@ public final class ReduceKernels {
             }
             s += v;
         }
-        buf[lid] = s;
-        ctx.localBarrier();
-        for (int st = 128; st > 0; st >>= 1) {
-            if (lid < st) {
-                buf[lid] += buf[lid + st];
-            }
-            ctx.localBarrier();
-        }
+        float total = WorkGroup.sum(ctx, buf, lid, 256, s);
         if (lid == 0) {
-            float r = buf[0] * scale;
+            float r = total * scale;
             if (accumulate == 1) {
                 r += out.get(outIdx);
             }
