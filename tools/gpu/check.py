@@ -207,6 +207,19 @@ class Check:
         self.say(f"  {status.upper():7s} {name} ({fmt_s(seconds)}){': ' + detail.splitlines()[0][:160] if detail else ''}")
         return r
 
+    def measured(self, name, cmd, cap, sample_gpu, base, env=None, cwd=None):
+        """Runs cmd (self.run) with the GPU's memory sampled when sample_gpu; returns (result, its JSON lines, data): base,
+        updated with the last JSON line and the GPU memory peak and the level before."""
+        mem = GpuMem(self.smi if sample_gpu else None, os.path.join(self.logs, "gpumem.tmp"))
+        with mem:
+            r = self.run(name, cmd, cap, env=env, cwd=cwd)
+        j = json_lines(r["text"]) if r else []
+        data = dict(base, **(j[-1] if j else {}))
+        peak, before = mem.peak()
+        if peak is not None:
+            data.update(gpu_mem_peak_mib=peak, gpu_mem_before_mib=before)
+        return r, j, data
+
     def run(self, name, cmd, cap, env=None, cwd=None, min_s=5):
         """Runs cmd with a timeout of min(cap, time left); output to logs/<name>.log. Returns dict(rc, seconds, timed_out, text, log)
         or None when too little time is left (the caller reports the item as skipped)."""
@@ -625,16 +638,10 @@ class Check:
             args = jvm + ["-m", "erw/erw.cli.Main", "bench", "train", "--in-process", "--model", model, "--batch", str(batch),
                     "--steps", str(steps), "--warmup", str(warmup), "--backend", "tornado" if t else "cpu"]
             cmd = self.tornado_cmd(t, args) if t else self.cpu_cmd(args)
-            mem = GpuMem(self.smi if t else None, os.path.join(self.logs, "gpumem.tmp"))
-            with mem:
-                r = self.run("3-" + name, cmd, cap, env=self.jvm_env() if t else None)
-            j = json_lines(r["text"]) if r else []
-            data = dict(backend=label, model=model, batch=batch, warmup=warmup, steps=steps, wall_s=r and r["seconds"])
-            if j:
-                data.update(j[-1])
-            peak, base = mem.peak()
-            if peak is not None:
-                data.update(gpu_mem_peak_mib=peak, gpu_mem_before_mib=base)
+            r, j, data = self.measured("3-" + name, cmd, cap, bool(t), dict(backend=label, model=model, batch=batch, warmup=warmup, steps=steps),
+                                       env=self.jvm_env() if t else None)
+            data.setdefault("wall_s", r and r["seconds"])
+            peak, base = data.get("gpu_mem_peak_mib"), data.get("gpu_mem_before_mib")
             detail = (f"{data['img_per_s']:.2f} img/s, {data['s_per_step']:.4f} s/step (median of {steps} after {warmup} untimed: {untimed(data)}), "
                       f"peak RSS {data.get('peak_rss_kb', 0) / 2**20:.2f} GiB" + (f", GPU memory +{peak - (base or 0):.0f} MiB" if peak is not None else "")
                       if j else "")
@@ -717,14 +724,7 @@ class Check:
             else:
                 cmd = self.cpu_cmd(["--add-modules", "ALL-MODULE-PATH", "-cp", self.tools_jar, *main])
             cap = (90 if t else 60) if self.mode == "gpu" else 1500
-            mem = GpuMem(self.smi if t else None, os.path.join(self.logs, "gpumem.tmp"))
-            with mem:
-                r = self.run(f"5-sample-erw-{label}", cmd, cap, env=self.jvm_env() if t else None)
-            j = json_lines(r["text"]) if r else []
-            data = dict(runner=f"erw {label}", **(j[-1] if j else {}))
-            peak, base = mem.peak()
-            if peak is not None:
-                data.update(gpu_mem_peak_mib=peak, gpu_mem_before_mib=base)
+            r, j, data = self.measured(f"5-sample-erw-{label}", cmd, cap, bool(t), dict(runner=f"erw {label}"), env=self.jvm_env() if t else None)
             if j and os.path.isfile(f):
                 erw_files[label] = f
             self.outcome(f"sample erw {label}", r, bool(j), f"{data.get('samples_per_s', 0):.2f} samples/s, {data.get('s_per_batch', 0):.2f} s for "
@@ -745,14 +745,7 @@ class Check:
                    "--out", os.path.join(d, f"torch-{prec}.safetensors")]
             if erw_files:
                 cmd += ["--compare", ",".join(erw_files[k] for k in erw_files)]
-            mem = GpuMem(self.smi if cuda else None, os.path.join(self.logs, "gpumem.tmp"))
-            with mem:
-                r = self.run("5-" + name, cmd, (60 if cuda else 1500), cwd=ROOT)
-            j = json_lines(r["text"]) if r else []
-            data = dict(runner=f"torch {'cuda' if cuda else 'cpu'} {prec}", **(j[-1] if j else {}))
-            peak, base = mem.peak()
-            if peak is not None:
-                data.update(gpu_mem_peak_mib=peak, gpu_mem_before_mib=base)
+            r, j, data = self.measured("5-" + name, cmd, (60 if cuda else 1500), cuda, dict(runner=f"torch {'cuda' if cuda else 'cpu'} {prec}"), cwd=ROOT)
             det = f"{data.get('samples_per_s', 0):.2f} samples/s"
             for k, c in (data.get("compare") or {}).items():
                 det += f"; vs {k}: " + self.diff_text(c)
@@ -837,14 +830,10 @@ class Check:
             cmd = base + flags[variant] + ["--module-path", os.pathsep.join([os.path.join(cu, "jars")] + self.erw_mp + [self.erw_tornado_jar]),
                           "-m", "erw/erw.cli.Main", "bench", "train", "--in-process", "--model", model, "--batch", str(batch),
                           "--steps", str(steps), "--warmup", str(warmup), "--backend", "tornado", "--precision", prec]
-            mem = GpuMem(self.smi if gpu else None, os.path.join(self.logs, "gpumem.tmp"))
-            with mem:
-                r = self.run(f"7-train-{model}-cuda-{prec}" + (f"-{variant}" if variant else ""), cmd, (cap if model == "SiT-B/2" else min(cap, 60)) if gpu else 30, env=env)
-            j = json_lines(r["text"]) if r and gpu else []
-            data = dict(backend=label, model=model, batch=batch, warmup=warmup, steps=steps, precision=prec, **(j[-1] if j else {}))
-            peak, base_mib = mem.peak()
-            if peak is not None:
-                data.update(gpu_mem_peak_mib=peak, gpu_mem_before_mib=base_mib)
+            r, j, data = self.measured(f"7-train-{model}-cuda-{prec}" + (f"-{variant}" if variant else ""), cmd,
+                                       (cap if model == "SiT-B/2" else min(cap, 60)) if gpu else 30, gpu,
+                                       dict(backend=label, model=model, batch=batch, warmup=warmup, steps=steps, precision=prec), env=env)
+            peak, base_mib = data.get("gpu_mem_peak_mib"), data.get("gpu_mem_before_mib")
             self.outcome(f"train {model} batch {batch} on {label} (GEMMs in cuBLAS)", r, bool(j) if gpu else True,
                          (f"{data['img_per_s']:.2f} img/s, {data['s_per_step']:.4f} s/step (median of {steps} after {warmup} untimed: {untimed(data)}), "
                           f"peak RSS {data.get('peak_rss_kb', 0) / 2**20:.2f} GiB" + (f", GPU memory +{peak - (base_mib or 0):.0f} MiB" if peak is not None else "")
@@ -865,14 +854,7 @@ class Check:
                           "--add-modules", "ALL-MODULE-PATH", "-cp", self.tools_jar, "SampleBench", "--checkpoint", ck, "--n", str(p["n"]),
                           "--steps", str(p["steps"]), "--cfg", str(p["cfg"]), "--guidance-interval", f"{p['lo']},{p['hi']}", "--seed", str(p["seed"]),
                           "--out", f, "--threads", str(self.env.get("nproc") or 2), "--backend", "tornado", "--precision", prec]
-            mem = GpuMem(self.smi, os.path.join(self.logs, "gpumem.tmp"))
-            with mem:
-                r = self.run(f"7-sample-erw-cuda-{prec}", cmd, 45, env=env)
-            j = json_lines(r["text"]) if r else []
-            data = dict(runner=f"erw {label}", **(j[-1] if j else {}))
-            peak, base_mib = mem.peak()
-            if peak is not None:
-                data.update(gpu_mem_peak_mib=peak, gpu_mem_before_mib=base_mib)
+            r, j, data = self.measured(f"7-sample-erw-cuda-{prec}", cmd, 45, True, dict(runner=f"erw {label}"), env=env)
             self.outcome(f"sample erw {label} (GEMMs in cuBLAS)", r, bool(j), f"{data.get('samples_per_s', 0):.2f} samples/s, {data.get('s_per_batch', 0):.2f} s "
                          f"for {p['n']} samples x {p['steps']} steps (+ {data.get('compile_s', 0):.1f} s graph compile/warmup)", data)
 
@@ -888,14 +870,8 @@ class Check:
             label = t["label"] if t else "cpu"
             args = base + ["--backend", "tornado" if t else "cpu"]
             cmd = self.tornado_cmd(t, args) if t else self.cpu_cmd(args)
-            mem = GpuMem(self.smi if t else None, os.path.join(self.logs, "gpumem.tmp"))
-            with mem:
-                r = self.run(f"6-vae-erw-{label}", cmd, (45 if t else 40) if self.mode == "gpu" else 900, env=self.jvm_env() if t else None)
-            j = json_lines(r["text"]) if r else []
-            data = dict(runner=f"erw {label}", **(j[-1] if j else {}))
-            peak, base_mib = mem.peak()
-            if peak is not None:
-                data.update(gpu_mem_peak_mib=peak, gpu_mem_before_mib=base_mib)
+            r, j, data = self.measured(f"6-vae-erw-{label}", cmd, (45 if t else 40) if self.mode == "gpu" else 900, bool(t), dict(runner=f"erw {label}"),
+                                       env=self.jvm_env() if t else None)
             self.outcome(f"VAE decode erw {label}", r, bool(j), f"{data.get('s_per_batch', 0):.3f} s per batch of {p['batch']} "
                          f"({p['side']}x{p['side']}x4 latents; kernel compilation in the untimed warmup)", data)
         why = self.torch_ok(False)
