@@ -118,41 +118,41 @@ final class PointwiseLowering {
         }
     }
 
-    /** {@code writeX}/{@code writeH}: the step writes that input's gradient whole (its first write) instead of adding to it. */
+    /**
+     * One pass over the output gradient (a work-item per (sample, column), its tokens in order) for all three gradients;
+     * {@code writeX}/{@code writeH}/{@code writeGate}: the step writes that gradient whole (its first write) instead of
+     * adding to it.
+     */
     static void gatedResidualBackward(GatedResidual op, boolean writeX, boolean writeH, boolean writeGate, TaskSink s) {
         Tensor x = op.x(), gate = op.gate(), h = op.h(), out = op.out();
-        int n = op.n(), t = op.t(), d = op.d(), size = x.size();
-        FloatArray go = s.gradRead(out);
-        if (x.requiresGrad()) {
-            if (writeX) s.task("gated_residual_bwd_x", PointwiseKernels::assign, go, s.gradWrite(x), size);
-            else s.task("gated_residual_bwd_x", PointwiseKernels::accumulate, go, s.gradUpdate(x), size);
-        }
-        if (h.requiresGrad()) {
-            FloatArray gd = s.read(gate), gh = writeH ? s.gradWrite(h) : s.gradUpdate(h);
-            s.task("gated_residual_bwd_h", PointwiseKernels::broadcastProductBackward, go, gd, gh, t, d, size, writeH ? 0 : 1);
-        }
-        if (gate.requiresGrad()) {
-            FloatArray hd = s.read(h), gg = writeGate ? s.gradWrite(gate) : s.gradUpdate(gate);
-            s.task("gated_residual_bwd_gate", PointwiseKernels::tokenSums, go, hd, 1, gg, n, t, d, writeGate ? 0 : 1);
-        }
+        boolean nx = x.requiresGrad(), nh = h.requiresGrad(), ng = gate.requiresGrad();
+        if (!nx && !nh && !ng) return;
+        FloatArray go = s.gradRead(out), gd = s.read(gate), hd = ng ? s.read(h) : s.dummy();
+        FloatArray gx = !nx ? s.dummy() : writeX ? s.gradWrite(x) : s.gradUpdate(x);
+        FloatArray gh = !nh ? s.dummy() : writeH ? s.gradWrite(h) : s.gradUpdate(h);
+        FloatArray gg = !ng ? s.dummy() : writeGate ? s.gradWrite(gate) : s.gradUpdate(gate);
+        s.task("gated_residual_bwd", PointwiseKernels::gatedResidualBackward, go, gd, hd, gx, gh, gg, flag(nx), flag(nx && !writeX), flag(nh),
+                flag(nh && !writeH), flag(ng), flag(ng && !writeGate), op.n(), op.t(), op.d());
     }
 
-    /** {@code writeX}, {@code writeShift}, {@code writeScale}: the step writes that gradient whole (its first write) instead of adding to it. */
+    /**
+     * One pass over the output gradient (a work-item per (sample, column), its tokens in order) for x's, shift's and
+     * scale's gradients; {@code writeX}, {@code writeShift}, {@code writeScale}: the step writes that gradient whole (its
+     * first write) instead of adding to it.
+     */
     static void modulateBackward(Modulate op, boolean writeX, boolean writeShift, boolean writeScale, TaskSink s) {
         Tensor x = op.x(), shift = op.shift(), scale = op.scale(), out = op.out();
-        int n = op.n(), t = op.t(), d = op.d(), size = x.size();
-        FloatArray go = s.gradRead(out);
-        if (x.requiresGrad()) {
-            FloatArray sc = s.read(scale), gx = writeX ? s.gradWrite(x) : s.gradUpdate(x);
-            s.task("modulate_bwd_x", PointwiseKernels::modulateBackwardX, go, sc, gx, t, d, size, writeX ? 0 : 1);
-        }
-        if (shift.requiresGrad()) {
-            FloatArray gsh = writeShift ? s.gradWrite(shift) : s.gradUpdate(shift), none = s.dummy();
-            s.task("modulate_bwd_shift", PointwiseKernels::tokenSums, go, none, 0, gsh, n, t, d, writeShift ? 0 : 1);
-        }
-        if (scale.requiresGrad()) {
-            FloatArray xd = s.read(x), gsc = writeScale ? s.gradWrite(scale) : s.gradUpdate(scale);
-            s.task("modulate_bwd_scale", PointwiseKernels::tokenSums, go, xd, 1, gsc, n, t, d, writeScale ? 0 : 1);
-        }
+        boolean nx = x.requiresGrad(), nsh = shift.requiresGrad(), nsc = scale.requiresGrad();
+        if (!nx && !nsh && !nsc) return;
+        FloatArray go = s.gradRead(out), xd = nsc ? s.read(x) : s.dummy(), sc = nx ? s.read(scale) : s.dummy();
+        FloatArray gx = !nx ? s.dummy() : writeX ? s.gradWrite(x) : s.gradUpdate(x);
+        FloatArray gsh = !nsh ? s.dummy() : writeShift ? s.gradWrite(shift) : s.gradUpdate(shift);
+        FloatArray gsc = !nsc ? s.dummy() : writeScale ? s.gradWrite(scale) : s.gradUpdate(scale);
+        s.task("modulate_bwd", PointwiseKernels::modulateBackward, go, xd, sc, gx, gsh, gsc, flag(nx), flag(nx && !writeX), flag(nsh),
+                flag(nsh && !writeShift), flag(nsc), flag(nsc && !writeScale), op.n(), op.t(), op.d());
+    }
+
+    private static int flag(boolean b) {
+        return b ? 1 : 0;
     }
 }

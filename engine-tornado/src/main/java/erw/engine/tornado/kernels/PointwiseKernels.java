@@ -32,13 +32,6 @@ public final class PointwiseKernels {
         }
     }
 
-    /** dst = src (as a sum with zero: the value adding src to a zeroed dst gives); a gradient's first write. */
-    public static void assign(FloatArray src, FloatArray dst, int n) {
-        for (@Parallel int i = 0; i < n; i++) {
-            dst.set(i, 0f + src.get(i));
-        }
-    }
-
     /** dst += src * other. */
     public static void accumulateProduct(FloatArray src, FloatArray other, FloatArray dst, int n) {
         for (@Parallel int i = 0; i < n; i++) {
@@ -108,36 +101,6 @@ public final class PointwiseKernels {
         }
     }
 
-    /** gh (+)= g * gate[row / t]: added to gh when acc is 1, else written (from zero). */
-    public static void broadcastProductBackward(FloatArray g, FloatArray gate, FloatArray gh, int t, int d, int n, int acc) {
-        for (@Parallel int i = 0; i < n; i++) {
-            int s = (i / d) / t * d + i % d;
-            float base = acc != 0 ? gh.get(i) : 0f;
-            gh.set(i, base + g.get(i) * gate.get(s));
-        }
-    }
-
-    /**
-     * Per-sample sums over tokens: out[b, c] (+)= sum_{r in sample b} g[r, c] * (other[r, c] or 1),
-     * one work-item per (b, c), rows in order (the gate, shift and scale gradients); {@code accumulate} 0 writes the
-     * sums (as a sum with zero: the same bits as adding to a zeroed gradient).
-     */
-    public static void tokenSums(FloatArray g, FloatArray other, int useOther, FloatArray out, int batch, int t, int d, int accumulate) {
-        for (@Parallel int e = 0; e < batch * d; e++) {
-            int b = e / d;
-            int c = e % d;
-            float s = 0f;
-            for (int r = b * t; r < (b + 1) * t; r++) {
-                float v = g.get(r * d + c);
-                if (useOther == 1) {
-                    v = v * other.get(r * d + c);
-                }
-                s += v;
-            }
-            out.set(e, (accumulate == 1 ? out.get(e) : 0f) + s);
-        }
-    }
-
     /** out = x * (1 + scale[row / t]) + shift[row / t]. */
     public static void modulate(FloatArray x, FloatArray shift, FloatArray scale, FloatArray out, int t, int d, int n) {
         for (@Parallel int i = 0; i < n; i++) {
@@ -146,13 +109,71 @@ public final class PointwiseKernels {
         }
     }
 
-    /** gx += g * (1 + scale[row / t]). */
-    /** gx (+)= g * (1 + scale[row / t]): added to gx when acc is 1, else written (from zero). */
-    public static void modulateBackwardX(FloatArray g, FloatArray scale, FloatArray gx, int t, int d, int n, int acc) {
-        for (@Parallel int i = 0; i < n; i++) {
-            int s = (i / d) / t * d + i % d;
-            float base = acc != 0 ? gx.get(i) : 0f;
-            gx.set(i, base + g.get(i) * (1f + scale.get(s)));
+    /**
+     * Modulate's backward in one pass over g, a work-item per (sample b, column c) going through b's tokens in order:
+     * gx[r, c] = g[r, c] (1 + scale[b, c]) (+ gx), and the shift and scale gradients' sums over the tokens of g and of
+     * g x (+ theirs). {@code needX/needShift/needScale}: 1 computes that gradient; {@code accX/accShift/accScale}: 1 adds
+     * to it, 0 writes it (as a sum with zero: the bits of adding to a zeroed gradient).
+     */
+    public static void modulateBackward(FloatArray g, FloatArray x, FloatArray scale, FloatArray gx, FloatArray gsh, FloatArray gsc,
+                                        int needX, int accX, int needShift, int accShift, int needScale, int accScale, int batch, int t, int d) {
+        for (@Parallel int e = 0; e < batch * d; e++) {
+            int b = e / d;
+            int c = e % d;
+            float sc = needX == 1 ? 1f + scale.get(e) : 0f;
+            float ssh = 0f;
+            float ssc = 0f;
+            for (int r = b * t; r < (b + 1) * t; r++) {
+                int i = r * d + c;
+                float gi = g.get(i);
+                if (needX == 1) {
+                    float base = accX == 1 ? gx.get(i) : 0f;
+                    gx.set(i, base + gi * sc);
+                }
+                ssh += gi;
+                if (needScale == 1) {
+                    ssc += gi * x.get(i);
+                }
+            }
+            if (needShift == 1) {
+                gsh.set(e, (accShift == 1 ? gsh.get(e) : 0f) + ssh);
+            }
+            if (needScale == 1) {
+                gsc.set(e, (accScale == 1 ? gsc.get(e) : 0f) + ssc);
+            }
+        }
+    }
+
+    /**
+     * The gated residual's backward (out = x + gate[b] h) in one pass over g, a work-item per (sample b, column c) going
+     * through b's tokens in order: gx = g (+ gx), gh = g gate[b, c] (+ gh), and the gate's gradient the sum over the
+     * tokens of g h (+ its own); flags as {@link #modulateBackward}'s.
+     */
+    public static void gatedResidualBackward(FloatArray g, FloatArray gate, FloatArray h, FloatArray gx, FloatArray gh, FloatArray gg,
+                                             int needX, int accX, int needH, int accH, int needGate, int accGate, int batch, int t, int d) {
+        for (@Parallel int e = 0; e < batch * d; e++) {
+            int b = e / d;
+            int c = e % d;
+            float gt = gate.get(e);
+            float sg = 0f;
+            for (int r = b * t; r < (b + 1) * t; r++) {
+                int i = r * d + c;
+                float gi = g.get(i);
+                if (needX == 1) {
+                    float base = accX == 1 ? gx.get(i) : 0f;
+                    gx.set(i, base + gi);
+                }
+                if (needH == 1) {
+                    float base = accH == 1 ? gh.get(i) : 0f;
+                    gh.set(i, base + gi * gt);
+                }
+                if (needGate == 1) {
+                    sg += gi * h.get(i);
+                }
+            }
+            if (needGate == 1) {
+                gg.set(e, (accGate == 1 ? gg.get(e) : 0f) + sg);
+            }
         }
     }
 
