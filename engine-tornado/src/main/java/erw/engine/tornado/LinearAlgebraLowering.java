@@ -208,9 +208,8 @@ final class LinearAlgebraLowering {
         FloatArray dout = s.sharedScratch("attn.dout", total), out = s.sharedScratch("attn.out", total);
         FloatArray dq = s.sharedScratch("attn.dq", total), dk = s.sharedScratch("attn.dk", total), dv = s.sharedScratch("attn.dv", total);
         FloatArray dscores = s.sharedScratch("attn.dscores", bh * square);
-        s.task("attn_split", AttentionKernels::split, s.read(op.qkv()), w.q(), w.k(), w.v(), total, t, heads, dim, hd, op.scale());
-        s.task("attn_slabs", AttentionKernels::slabs, s.gradRead(op.out()), dout, total, t, heads, dim, hd);
-        s.task("attn_slabs", AttentionKernels::slabs, s.read(op.out()), out, total, t, heads, dim, hd);
+        s.task("attn_split_bwd", AttentionKernels::splitForBackward, s.read(op.qkv()), w.q(), w.k(), w.v(), s.read(op.out()), out, s.gradRead(op.out()), dout,
+                total, t, heads, dim, hd, op.scale());
         gemm(s, op.precision(), w.q(), false, w.k(), true, w.scores(), null, t, t, hd, false, bh, slab, slab, square);
         s.task("attn_exp", AttentionKernels::expRows, w.scores(), s.read(op.lse()), bh * t, t);
         gemm(s, op.precision(), dout, false, w.v(), true, dscores, null, t, t, hd, false, bh, slab, slab, square);     // dP = dO V^T

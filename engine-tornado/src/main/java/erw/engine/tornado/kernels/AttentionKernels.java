@@ -278,30 +278,40 @@ public final class AttentionKernels {
     // Slabs are (N*h, T, d) row-major: head h of sample b is slab b*h + h. Every kernel is one work-item per element
     // or per row.
 
+    /** Where element x of a (N*T, D) row-major tensor goes in the (N*h, T, d) slabs. */
+    private static int slabIndex(int x, int t, int heads, int dim, int hd) {
+        int c = x % dim;
+        int bi = x / dim;
+        int i = bi % t;
+        int b = bi / t;
+        return ((b * heads + c / hd) * t + i) * hd + c % hd;
+    }
+
     /** q, k, v slabs from packed qkv (N*T, 3D); q times {@code scale}. {@code total} = N*T*D. */
     public static void split(FloatArray qkv, FloatArray q, FloatArray k, FloatArray v, int total, int t, int heads, int dim, int hd, float scale) {
         for (@Parallel int x = 0; x < total; x++) {
-            int c = x % dim;
-            int bi = x / dim;
-            int i = bi % t;
-            int b = bi / t;
-            int h = c / hd;
-            int dst = ((b * heads + h) * t + i) * hd + c % hd;
-            int src = bi * 3 * dim + c;
+            int dst = slabIndex(x, t, heads, dim, hd);
+            int src = x / dim * 3 * dim + x % dim;
             q.set(dst, qkv.get(src) * scale);
             k.set(dst, qkv.get(src + dim));
             v.set(dst, qkv.get(src + 2 * dim));
         }
     }
 
-    /** Slabs of a (N*T, D) tensor (attention's output or its gradient). {@code total} = N*T*D. */
-    public static void slabs(FloatArray src, FloatArray dst, int total, int t, int heads, int dim, int hd) {
+    /**
+     * The backward's gathers in one pass: {@link #split}'s q, k, v slabs, and the slabs of the output and of its gradient
+     * (both (N*T, D)). {@code total} = N*T*D.
+     */
+    public static void splitForBackward(FloatArray qkv, FloatArray q, FloatArray k, FloatArray v, FloatArray out, FloatArray outSlabs, FloatArray gout,
+                                        FloatArray goutSlabs, int total, int t, int heads, int dim, int hd, float scale) {
         for (@Parallel int x = 0; x < total; x++) {
-            int c = x % dim;
-            int bi = x / dim;
-            int i = bi % t;
-            int b = bi / t;
-            dst.set(((b * heads + c / hd) * t + i) * hd + c % hd, src.get(x));
+            int dst = slabIndex(x, t, heads, dim, hd);
+            int src = x / dim * 3 * dim + x % dim;
+            q.set(dst, qkv.get(src) * scale);
+            k.set(dst, qkv.get(src + dim));
+            v.set(dst, qkv.get(src + 2 * dim));
+            outSlabs.set(dst, out.get(x));
+            goutSlabs.set(dst, gout.get(x));
         }
     }
 
