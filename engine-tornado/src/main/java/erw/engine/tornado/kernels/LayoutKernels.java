@@ -56,11 +56,8 @@ public final class LayoutKernels {
      */
     public static void chunk6(FloatArray src, FloatArray p0, FloatArray p1, FloatArray p2, FloatArray p3, FloatArray p4, FloatArray p5, int w, int total) {
         for (@Parallel int e = 0; e < total; e++) {
-            int width = 6 * w;
-            int r = e / width;
-            int c = e % width;
-            int k = c / w;
-            int d = r * w + c - k * w;
+            int k = e % (6 * w) / w; // the block
+            int d = e / (6 * w) * w + e % w; // its element
             float v = src.get(e);
             if (k == 0) {
                 p0.set(d, v);
@@ -81,11 +78,8 @@ public final class LayoutKernels {
     /** The backward of {@link #chunk6}: the six blocks' gradients added into the whole's, at their columns. */
     public static void chunk6Backward(FloatArray g0, FloatArray g1, FloatArray g2, FloatArray g3, FloatArray g4, FloatArray g5, FloatArray dst, int w, int total) {
         for (@Parallel int e = 0; e < total; e++) {
-            int width = 6 * w;
-            int r = e / width;
-            int c = e % width;
-            int k = c / w;
-            int d = r * w + c - k * w;
+            int k = e % (6 * w) / w; // the block
+            int d = e / (6 * w) * w + e % w; // its element
             float v = 0f;
             if (k == 0) {
                 v = g0.get(d);
