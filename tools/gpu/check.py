@@ -795,7 +795,7 @@ class Check:
                          dict(lines=perf))
         # erw on the CUDA backend, where its GEMMs are cuBLAS library tasks (erw/cublas): parity with the CPU, then a step's speed
         base = [self.java, "@" + argfile, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED,erw.engine,erw.engine.tornado",
-                "-Xss4m", self.heap(0.4)] + ([] if gpu else ["--dry-run"])
+                "-Xss4m", self.heap(0.4)] + self.device_memory_flag() + ([] if gpu else ["--dry-run"])
         rep = os.path.join(self.logs, "junit-tornado-cuda")
         shutil.rmtree(rep, ignore_errors=True)
         sel = [a for c in ("erw.engine.tornado.CublasTest", "erw.engine.tornado.OpParityTest") for a in ("--select-class", c)]
@@ -839,6 +839,15 @@ class Check:
                           f"peak RSS {data.get('peak_rss_kb', 0) / 2**20:.2f} GiB" + (f", GPU memory +{peak - (base_mib or 0):.0f} MiB" if peak is not None else "")
                           + "".join("\n" + ln.strip() for ln in (r["text"] if r else "").splitlines() if "(TornadoVM profiler)" in ln)
                           if j else "") if gpu else "modules resolve (java --dry-run; no GPU)", data)
+
+    def device_memory_flag(self):
+        """-Dtornado.device.memory at 90% of GPU 0's memory (nvidia-smi), as tornado_cmd gives the OpenCL/PTX targets: TornadoVM caps
+        every backend, the CUDA one too, at 4 GB unless told (SiT-B/2 at batch 64 plans about 16 GiB)."""
+        for line in self.env.get("gpus") or []:
+            m = re.search(r",\s*([0-9]+)\s*MiB", line)
+            if m:
+                return [f"-Dtornado.device.memory={max(1024, int(int(m.group(1)) * 0.9))}MB"]
+        return []
 
     def cuda_sample(self, base, cu, env):
         """erw's SDE sampler on the CUDA backend (GEMMs in cuBLAS), fp32 and bf16, from stage 5's checkpoint and settings."""
