@@ -813,21 +813,21 @@ class Check:
             self.outcome("erw parity on tornado-cuda (GEMMs in cuBLAS): CublasTest, OpParityTest", r, ok, detail, dict(counts=counts, failed=failed))
         else:
             self.outcome("erw parity on tornado-cuda (GEMMs in cuBLAS)", r, True, "modules resolve (java --dry-run; no GPU)")
-        # the training step on the CUDA backend, the headline first: SiT-B/2 in bf16 (issue 16: at least PyTorch's bf16 autocast)
-        # the tiny model first: quick, and its untimed first step says what compiling a step's kernels costs on this backend
-        # (NVRTC), which decides whether SiT-B/2 fits its cap; then the bf16 step once more replayed as CUDA graphs
-        # (TornadoVM's interpreter then issues one launch per TaskGraph)
-        # variants: "graphs" replays each TaskGraph as a CUDA graph; "profiled" turns on TornadoVM's profiler, whose line at
-        # the end splits a step's time into device kernels, transfers and the rest (launches, the interpreter, syncs)
+        # the training step on the CUDA backend: the tiny model first (quick, and its untimed first step says what compiling a
+        # step's kernels costs here, NVRTC), then the headline, SiT-B/2 in bf16 (issue 16: at least PyTorch's bf16 autocast),
+        # the sampler, then variants: "graphs" replays each TaskGraph as a CUDA graph (one launch per TaskGraph instead of
+        # TornadoVM's interpreter issuing each), "profiled" turns on TornadoVM's profiler, whose line at the end splits a
+        # step's time into device kernels, transfers and the rest (launches, the interpreter, syncs)
         plans = [("tiny", "fp32", None), ("SiT-B/2", "bf16", None), ("SiT-B/2", "bf16", "graphs"), ("tiny", "fp32", "graphs"), ("tiny", "fp32", "profiled"),
                  ("SiT-B/2", "tf32", None), ("SiT-B/2", "fp32", None), ("SiT-S/2", "bf16", None)] if gpu else [("tiny", "fp32", None)]
         flags = {None: [], "graphs": ["-Derw.tornado.cudaGraph=true"], "profiled": ["-Derw.tornado.profile=true"]}
+        erw_cuda_mp = os.pathsep.join([os.path.join(cu, "jars")] + self.erw_mp + [self.erw_tornado_jar])  # TornadoVM's CUDA backend and erw
         for i, (model, prec, variant) in enumerate(plans):
             if i == 2 and gpu:  # the sampler after the headline training step (issue 16: at least PyTorch's samples/s)
-                self.cuda_sample(base, cu, env)
+                self.cuda_sample(base, erw_cuda_mp, env)
             _, batch, (warmup, steps, cap), _ = next(x for x in TRAIN[self.mode] if x[0] == model)
             label = f"tornado-cuda {prec}" + (f" {variant}" if variant else "")
-            cmd = base + flags[variant] + ["--module-path", os.pathsep.join([os.path.join(cu, "jars")] + self.erw_mp + [self.erw_tornado_jar]),
+            cmd = base + flags[variant] + ["--module-path", erw_cuda_mp,
                           "-m", "erw/erw.cli.Main", "bench", "train", "--in-process", "--model", model, "--batch", str(batch),
                           "--steps", str(steps), "--warmup", str(warmup), "--backend", "tornado", "--precision", prec]
             r, j, data = self.measured(f"7-train-{model}-cuda-{prec}" + (f"-{variant}" if variant else ""), cmd,
@@ -849,7 +849,7 @@ class Check:
                 return [f"-Dtornado.device.memory={max(1024, int(int(m.group(1)) * 0.9))}MB"]
         return []
 
-    def cuda_sample(self, base, cu, env):
+    def cuda_sample(self, base, erw_cuda_mp, env):
         """erw's SDE sampler on the CUDA backend (GEMMs in cuBLAS), fp32 and bf16, from stage 5's checkpoint and settings."""
         p = SAMPLE[self.mode]
         d = os.path.join(self.work, "sample")
@@ -859,7 +859,7 @@ class Check:
         for prec in ("fp32", "bf16"):
             label = f"tornado-cuda {prec}"
             f = os.path.join(d, f"erw-tornado-cuda-{prec}.safetensors")
-            cmd = base + ["--module-path", os.pathsep.join([os.path.join(cu, "jars")] + self.erw_mp + [self.erw_tornado_jar]),
+            cmd = base + ["--module-path", erw_cuda_mp,
                           "--add-modules", "ALL-MODULE-PATH", "-cp", self.tools_jar, "SampleBench", "--checkpoint", ck, "--n", str(p["n"]),
                           "--steps", str(p["steps"]), "--cfg", str(p["cfg"]), "--guidance-interval", f"{p['lo']},{p['hi']}", "--seed", str(p["seed"]),
                           "--out", f, "--threads", str(self.env.get("nproc") or 2), "--backend", "tornado", "--precision", prec]

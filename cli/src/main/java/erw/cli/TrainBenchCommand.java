@@ -49,10 +49,15 @@ final class TrainBenchCommand implements Callable<Integer> {
     String precision = "fp32";
     @Option(names = "--in-process", hidden = true, description = "Measure erw in this process (used by the runner).") boolean inProcess;
 
-    /** {@code plannedBytes}: the buffer planner's figure for the step (erw only; 0 for the peer). */
-    record Result(double imgPerSec, double secondsPerStep, long peakRssKb, long params, long plannedBytes, long baselineRssKb, Memory memory) {
+    /**
+     * {@code plannedBytes}: the buffer planner's figure for the step (erw only; 0 for the peer); {@code memory} and
+     * {@code untimedSeconds} (each untimed step's seconds: on a device backend, the first compiles its kernels): erw's
+     * own process only, else null.
+     */
+    record Result(double imgPerSec, double secondsPerStep, long peakRssKb, long params, long plannedBytes, long baselineRssKb, Memory memory,
+                  double[] untimedSeconds) {
         Result(double imgPerSec, double secondsPerStep, long peakRssKb, long params, long plannedBytes, long baselineRssKb) {
-            this(imgPerSec, secondsPerStep, peakRssKb, params, plannedBytes, baselineRssKb, null);
+            this(imgPerSec, secondsPerStep, peakRssKb, params, plannedBytes, baselineRssKb, null, null);
         }
     }
 
@@ -94,7 +99,7 @@ final class TrainBenchCommand implements Callable<Integer> {
             Result r = measure(models.get(0));
             System.out.printf(Locale.ROOT, "{\"img_per_s\": %.4f, \"s_per_step\": %.5f, \"peak_rss_kb\": %d, \"params\": %d, \"planned_bytes\": %d, \"baseline_rss_kb\": %d, %s, \"untimed_step_s\": %s}%n",
                     r.imgPerSec(), r.secondsPerStep(), r.peakRssKb(), r.params(), r.plannedBytes(), r.baselineRssKb(), r.memory().json(),
-                    Arrays.stream(warmupSeconds).mapToObj(x -> String.format(Locale.ROOT, "%.3f", x)).collect(java.util.stream.Collectors.joining(", ", "[", "]")));
+                    Arrays.stream(r.untimedSeconds()).mapToObj(x -> String.format(Locale.ROOT, "%.3f", x)).collect(java.util.stream.Collectors.joining(", ", "[", "]")));
             return 0;
         }
         boolean peer = !noPeer && Files.isExecutable(Path.of(PYTHON)) && Files.isRegularFile(Path.of(TORCH_SCRIPT));
@@ -178,7 +183,7 @@ final class TrainBenchCommand implements Callable<Integer> {
         return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.get("peak_rss_kb").asLong(), j.get("params").asLong(),
                 j.path("planned_bytes").asLong(0), j.path("baseline_rss_kb").asLong(0),
                 new Memory(j.path("rss_kb").asLong(0), j.path("heap_used_kb").asLong(0), j.path("heap_committed_kb").asLong(0),
-                        j.path("mirror_kb").asLong(0), j.path("mirror_zero_mapped_kb").asLong(0), j.path("mirror_zero_mapped_resident_kb").asLong(-1)));
+                        j.path("mirror_kb").asLong(0), j.path("mirror_zero_mapped_kb").asLong(0), j.path("mirror_zero_mapped_resident_kb").asLong(-1)), null);
     }
 
     /** PyTorch's step; {@code defaultOmp}: as installed, else with passive OpenMP waiting. */
@@ -218,9 +223,6 @@ final class TrainBenchCommand implements Callable<Integer> {
         throw new TrainingException(what + " benchmark printed no result line");
     }
 
-    /** Seconds of each untimed step of the last {@link #measure} (the first compiles a device backend's kernels). */
-    private double[] warmupSeconds = new double[0];
-
     /** One config measured in this process: median step time after warmup, peak RSS from /proc. */
     Result measure(String m) throws IOException {
         long baseline = rssKb("VmRSS:"); // the JVM's own memory before any model, data or engine
@@ -240,7 +242,7 @@ final class TrainBenchCommand implements Callable<Integer> {
         });
         Path tmp = Files.createTempDirectory("erw-bench");
         double[] times = new double[timed];
-        warmupSeconds = new double[warmup];
+        double[] untimed = new double[warmup];
         erw.engine.Backends.Choice choice = erw.engine.Backends.choose(backend);
         try (erw.engine.Backend cpu = choice.isCpu() ? new CpuBackend(new WorkerPool(threads), true, profile) : choice.create(threads);
              Trainer t = new Trainer(cfg, c, new ArrayBatchSource(img, new int[]{c.inChannels(), c.inputSize(), c.inputSize()}, lab, c.numClasses(), feat,
@@ -251,7 +253,7 @@ final class TrainBenchCommand implements Callable<Integer> {
                      } else {
                          // the untimed steps compile a device backend's kernels: say how long each took, so that a run
                          // killed by a time limit still tells where its time went (the device check keeps the log tail)
-                         warmupSeconds[(int) l.step() - 1] = l.seconds();
+                         untimed[(int) l.step() - 1] = l.seconds();
                          if (!choice.isCpu()) System.err.printf(Locale.ROOT, "[erw bench] %s batch %d: untimed step %d of %d took %.2f s%n", m, b, l.step(), warmup, l.seconds());
                      }
                  }
@@ -268,7 +270,7 @@ final class TrainBenchCommand implements Callable<Integer> {
                 BenchCommand.printProfile(cb.profile());
             }
             long peak = peakRssKb();
-            return new Result(b / med, med, peak, t.parameters().trainableCount(), planned, baseline, Memory.now(cpu));
+            return new Result(b / med, med, peak, t.parameters().trainableCount(), planned, baseline, Memory.now(cpu), untimed);
         } finally {
             try (var files = Files.list(tmp)) {
                 for (Path f : files.toList()) Files.deleteIfExists(f);

@@ -72,8 +72,13 @@ final class LinearAlgebraLowering {
      * this path with the JIT GEMM kernel on any device).
      */
     static boolean biasByGemm(TaskSink s) {
-        String p = System.getProperty("erw.tornado.biasByGemm");
-        return p == null ? s.libraryGemm() : p.equals("true");
+        return cublasPath(s, "erw.tornado.biasByGemm", "true");
+    }
+
+    /** The CUDA backend's way of lowering (where GEMMs are cuBLAS calls), unless {@code -D<property>} says: its value {@code yes} or not. */
+    private static boolean cublasPath(TaskSink s, String property, String yes) {
+        String p = System.getProperty(property);
+        return p == null ? s.libraryGemm() : p.equals(yes);
     }
 
     /** out[c] += column sums of x (rows x cols): {@code 1^T x} as a GEMM where {@link #biasByGemm}, else a reduction kernel. */
@@ -132,8 +137,7 @@ final class LinearAlgebraLowering {
      * so that the parity tests run the GEMM path on any device). The fused kernel multiplies in fp32 only.
      */
     static boolean gemmAttention(TaskSink s) {
-        String p = System.getProperty("erw.tornado.attention");
-        return p == null ? s.libraryGemm() : p.equals("gemm");
+        return cublasPath(s, "erw.tornado.attention", "gemm");
     }
 
     static void attention(Attention op, TaskSink s) {

@@ -40,7 +40,6 @@ final class TaskSink {
     private final List<FloatArray> scratch = new ArrayList<>();
     private final List<Runnable> hostChecks = new ArrayList<>();
     private String currentOp = "?";
-    private FloatArray ones;
 
     /** Host arrays this graph copies in and out like inputs although their tensors are not inputs (a data-parallel rank's gradients). */
     private final java.util.Set<float[]> hostStaged;
@@ -140,29 +139,25 @@ final class TaskSink {
     private final Map<Integer, FloatArray> onesVectors = new java.util.HashMap<>();
 
     /**
-     * A buffer of {@code n} ones, filled by a task at this graph's first request for that length (GEMMs that add a bias
-     * row or sum columns, {@link LinearAlgebraLowering#biasByGemm}).
+     * A read-only buffer of {@code n} ones, its host array filled once (uploaded with the graph's first run, like any
+     * resident buffer): the "no factor" of a scale and unused optional operands ({@code n} = 1), and the vector that GEMMs
+     * adding a bias row or summing columns multiply by ({@link LinearAlgebraLowering#biasByGemm}).
      */
     FloatArray onesVector(int n) {
-        FloatArray a = onesVectors.get(n);
-        if (a == null) {
-            a = scratch(n);
-            task("ones", erw.engine.tornado.kernels.PointwiseKernels::fill, a, 1f, n);
-            onesVectors.put(n, a);
-        }
-        return a;
+        return onesVectors.computeIfAbsent(n, k -> {
+            float[] host = new float[k];
+            java.util.Arrays.fill(host, 1f);
+            FloatArray a = buffers.of(host);
+            hostOf.put(a, host);
+            bufferOf.put(host, a);
+            access.merge(a, READ, (x, y) -> x | y);
+            return a;
+        });
     }
 
-    /** A one-element buffer holding 1 (the "no factor" of a scale, unused optional operands). */
+    /** A one-element buffer holding 1. */
     FloatArray ones() {
-        if (ones == null) {
-            float[] host = {1f};
-            ones = buffers.of(host);
-            hostOf.put(ones, host);
-            bufferOf.put(host, ones);
-            access.merge(ones, READ, (x, y) -> x | y);
-        }
-        return ones;
+        return onesVector(1);
     }
 
     FloatArray dummy() {
