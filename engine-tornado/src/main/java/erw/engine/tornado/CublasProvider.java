@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import uk.ac.manchester.tornado.api.enums.TornadoVMBackendType;
 import uk.ac.manchester.tornado.api.exceptions.TornadoRuntimeException;
 import uk.ac.manchester.tornado.runtime.common.TornadoXPUDevice;
 import uk.ac.manchester.tornado.runtime.library.spi.LibraryContext;
@@ -84,11 +85,17 @@ public final class CublasProvider implements TornadoLibraryProvider {
 
     @Override
     public boolean canHandle(TornadoXPUDevice device) {
-        return device instanceof TornadoNativeStreamSupport;
+        return device instanceof TornadoNativeStreamSupport || virtual(device);
+    }
+
+    /** TornadoVM's virtual device (code generation only): its library tasks are never dispatched, so no handle is made. */
+    private static boolean virtual(TornadoXPUDevice device) {
+        return Execution.VIRTUAL_DEVICE && device.getTornadoVMBackend() == TornadoVMBackendType.VIRTUAL;
     }
 
     @Override
     public LibraryContext createContext(TornadoXPUDevice device, long executionPlanId) {
+        if (virtual(device)) return new Context(MemorySegment.NULL, MemorySegment.NULL, MemorySegment.NULL);
         long stream = ((TornadoNativeStreamSupport) device).getNativeStream(executionPlanId);
         Arena arena = Arena.global(); // a plan's handle lives as long as TornadoVM keeps its context
         MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
@@ -134,6 +141,7 @@ public final class CublasProvider implements TornadoLibraryProvider {
 
     @Override
     public void destroyContext(LibraryContext context) {
+        if (((Context) context).handle().equals(MemorySegment.NULL)) return;
         try {
             int ignored = (int) Native.DESTROY.invokeExact(((Context) context).handle());
         } catch (Throwable t) {

@@ -8,6 +8,15 @@ import uk.ac.manchester.tornado.api.TornadoExecutionResult;
 final class Execution {
     private Execution() {}
 
+    /**
+     * TornadoVM's virtual device ({@code -Dtornado.virtual.device=true}): code generation without the device.
+     * TornadoVM then runs every execution as a warm-up (each task compiled, nothing allocated, copied or
+     * launched) and has no memory to copy from, so host transfers are skipped: the process's numbers are
+     * meaningless, its generated kernels ({@code -Dtornado.printKernel=true}) are what it is run for
+     * ({@code tools/gpu/cuda-codegen}).
+     */
+    static final boolean VIRTUAL_DEVICE = Boolean.getBoolean("tornado.virtual.device");
+
     /** Executes the task graph at {@code index} of a plan. */
     static TornadoExecutionResult run(String graph, TornadoExecutionPlan plan, int index) {
         try {
@@ -22,6 +31,7 @@ final class Execution {
      * transfer goes through the plan's selected graph, so that graph is selected first.
      */
     static void transferToHost(String cycle, TornadoExecutionPlan plan, TornadoExecutionResult last, int index, Object... arrays) {
+        if (VIRTUAL_DEVICE) return;
         try {
             plan.withGraph(index);
             last.transferToHost(arrays);
@@ -38,6 +48,7 @@ final class Execution {
      * so later arrays allocated over them fail their copies with CUDA_ERROR_INVALID_VALUE.
      */
     static void close(TornadoExecutionPlan plan) {
+        if (VIRTUAL_DEVICE) return;
         try {
             plan.withAllGraphs();
             plan.close();

@@ -90,9 +90,19 @@ final class RankDevice {
 
     private static final class Holder {
         static final TornadoDevice DEVICE = resolve();
-        static final TornadoVMBackendType BACKEND = (DEVICE != null ? DEVICE : TornadoRuntimeProvider.getTornadoRuntime().getDefaultDevice()).getTornadoVMBackend();
+        static final TornadoVMBackendType BACKEND = backend();
         static final boolean LIBRARY_GEMM = !"false".equals(System.getProperty("erw.tornado.cublas")) && BACKEND == TornadoVMBackendType.CUDA;
         static final boolean CUDA_GRAPH = Boolean.getBoolean("erw.tornado.cudaGraph");
+
+        /**
+         * The device's backend; for TornadoVM's virtual device ({@code -Dtornado.virtual.device=true}: code generation
+         * only) the backend that made it, so the lowering is the one that backend's real devices get.
+         */
+        private static TornadoVMBackendType backend() {
+            TornadoRuntime rt = TornadoRuntimeProvider.getTornadoRuntime();
+            TornadoVMBackendType t = (DEVICE != null ? DEVICE : rt.getDefaultDevice()).getTornadoVMBackend();
+            return t == TornadoVMBackendType.VIRTUAL ? rt.getBackendType(Math.max(0, Integer.getInteger("tornado.backend", 0))) : t;
+        }
 
         private static TornadoDevice resolve() {
             TornadoRuntime rt = TornadoRuntimeProvider.getTornadoRuntime();
