@@ -228,7 +228,6 @@ public final class ImageKernels {
 
     /** gb[ch] += sum over samples and pixels of g[img, ch, :]. One work-group of 256 per channel. */
     public static void channelSums(KernelContext ctx, FloatArray g, FloatArray gb, int n, int k, int plane) {
-        float[] buf = ctx.allocateFloatLocalArray(256);
         int ch = ctx.groupIdx;
         int lid = ctx.localIdx;
         int total = n * plane;
@@ -237,7 +236,7 @@ public final class ImageKernels {
             int img = i / plane;
             s += g.get((img * k + ch) * plane + i % plane);
         }
-        float sum = WorkGroup.sum(ctx, buf, lid, 256, s);
+        float sum = WorkGroup.sum(ctx, lid, 256, s);
         if (lid == 0) {
             gb.set(ch, gb.get(ch) + sum);
         }

@@ -115,7 +115,6 @@ public final class MultiTensorKernels {
      * concatenation of 8 tensors. Launch: global ceil(c7 / NORM_CHUNK) * 256, local 256.
      */
     public static void sumSquares8(KernelContext ctx, FloatArray g0, FloatArray g1, FloatArray g2, FloatArray g3, FloatArray g4, FloatArray g5, FloatArray g6, FloatArray g7, int c0, int c1, int c2, int c3, int c4, int c5, int c6, int c7, FloatArray partial, int base) {
-        float[] buf = ctx.allocateFloatLocalArray(256);
         int lid = ctx.localIdx;
         int from = ctx.groupIdx * NORM_CHUNK;
         int to = TornadoMath.min(from + NORM_CHUNK, c7);
@@ -141,7 +140,7 @@ public final class MultiTensorKernels {
             }
             s += v * v;
         }
-        float total = WorkGroup.sum(ctx, buf, lid, 256, s);
+        float total = WorkGroup.sum(ctx, lid, 256, s);
         if (lid == 0) {
             partial.set(base + ctx.groupIdx, total);
         }

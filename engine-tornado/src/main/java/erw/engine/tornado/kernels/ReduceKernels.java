@@ -21,7 +21,6 @@ public final class ReduceKernels {
      */
     public static void reduce(KernelContext ctx, FloatArray x, FloatArray y, int n, int mode,
                               FloatArray out, int outIdx, float scale, int accumulate) {
-        float[] buf = ctx.allocateFloatLocalArray(256);
         int lid = ctx.localIdx;
         float s = 0f;
         for (int i = lid; i < n; i += 256) {
@@ -34,7 +33,7 @@ public final class ReduceKernels {
             }
             s += v;
         }
-        float total = WorkGroup.sum(ctx, buf, lid, 256, s);
+        float total = WorkGroup.sum(ctx, lid, 256, s);
         if (lid == 0) {
             float r = total * scale;
             if (accumulate == 1) {

@@ -15,32 +15,31 @@ public final class RowKernels {
     public static final int GROUP = 128;
 
     /** The mean of x[o .. o + d) over the work-group. */
-    private static float rowMean(KernelContext ctx, float[] buf, int lid, FloatArray x, int o, int d) {
+    private static float rowMean(KernelContext ctx, int lid, FloatArray x, int o, int d) {
         float s = 0f;
         for (int i = lid; i < d; i += 128) {
             s += x.get(o + i);
         }
-        return WorkGroup.sum(ctx, buf, lid, 128, s) / d;
+        return WorkGroup.sum(ctx, lid, 128, s) / d;
     }
 
     /** The biased variance of x[o .. o + d) about {@code mu} over the work-group (two passes: no cancellation). */
-    private static float rowVariance(KernelContext ctx, float[] buf, int lid, FloatArray x, int o, int d, float mu) {
+    private static float rowVariance(KernelContext ctx, int lid, FloatArray x, int o, int d, float mu) {
         float v = 0f;
         for (int i = lid; i < d; i += 128) {
             float t = x.get(o + i) - mu;
             v += t * t;
         }
-        return WorkGroup.sum(ctx, buf, lid, 128, v) / d;
+        return WorkGroup.sum(ctx, lid, 128, v) / d;
     }
 
     /** stats[2r] = mean, stats[2r+1] = 1/sqrt(var + eps) of row r (width d). */
     public static void layerNormStats(KernelContext ctx, FloatArray x, FloatArray stats, int d, float eps) {
-        float[] buf = ctx.allocateFloatLocalArray(128);
         int row = ctx.groupIdx;
         int lid = ctx.localIdx;
         int o = row * d;
-        float mu = rowMean(ctx, buf, lid, x, o, d);
-        float var = rowVariance(ctx, buf, lid, x, o, d, mu);
+        float mu = rowMean(ctx, lid, x, o, d);
+        float var = rowVariance(ctx, lid, x, o, d, mu);
         if (lid == 0) {
             stats.set(2 * row, mu);
             stats.set(2 * row + 1, 1f / TornadoMath.sqrt(var + eps));
@@ -54,12 +53,11 @@ public final class RowKernels {
      */
     public static void layerNormForward(KernelContext ctx, FloatArray x, FloatArray w, FloatArray b, FloatArray out, FloatArray mean, FloatArray rstd,
                                         int affine, int d, float eps) {
-        float[] buf = ctx.allocateFloatLocalArray(128);
         int row = ctx.groupIdx;
         int lid = ctx.localIdx;
         int o = row * d;
-        float mu = rowMean(ctx, buf, lid, x, o, d);
-        float var = rowVariance(ctx, buf, lid, x, o, d, mu);
+        float mu = rowMean(ctx, lid, x, o, d);
+        float var = rowVariance(ctx, lid, x, o, d, mu);
         float rs = 1f / TornadoMath.sqrt(var + eps);
         for (int i = lid; i < d; i += 128) {
             float y = (x.get(o + i) - mu) * rs;

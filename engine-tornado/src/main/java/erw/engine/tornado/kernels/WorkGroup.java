@@ -6,12 +6,21 @@ import uk.ac.manchester.tornado.api.KernelContext;
 final class WorkGroup {
     private WorkGroup() {}
 
+    /** The most lanes {@link #sum} takes. */
+    static final int MAX_LANES = 256;
+
     /**
-     * The sum of every lane's {@code v} over a work-group of {@code lanes} (a power of two) by a local-memory tree in a
-     * fixed order, returned to every lane; {@code buf} is the kernel's local array of at least {@code lanes} floats, free
-     * again on return.
+     * The sum of every lane's {@code v} over a work-group of {@code lanes} (a power of two, at most {@link #MAX_LANES}) by a
+     * local-memory tree in a fixed order, returned to every lane.
+     *
+     * <p>The local array is allocated here, where it is indexed, never passed in: TornadoVM 5.2's CUDA backend lowers an
+     * access to a local array that reached a method as a parameter like one to a global Java array, a byte offset past an
+     * array header ({@code buf[(lid << 2) + 16]} on a {@code __shared__ float buf[256]}), so such a kernel would read and
+     * write outside its shared memory on a GPU (found in the kernels' CUDA source, {@code tools/gpu/cuda-codegen}, which
+     * now rejects that form). Each call takes its own 1 KiB of local memory.
      */
-    static float sum(KernelContext ctx, float[] buf, int lid, int lanes, float v) {
+    static float sum(KernelContext ctx, int lid, int lanes, float v) {
+        float[] buf = ctx.allocateFloatLocalArray(MAX_LANES);
         buf[lid] = v;
         ctx.localBarrier();
         for (int st = lanes >> 1; st > 0; st >>= 1) {
