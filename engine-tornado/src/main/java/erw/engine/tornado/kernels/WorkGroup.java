@@ -13,11 +13,12 @@ final class WorkGroup {
      * The sum of every lane's {@code v} over a work-group of {@code lanes} (a power of two, at most {@link #MAX_LANES}) by a
      * local-memory tree in a fixed order, returned to every lane.
      *
-     * <p>The local array is allocated here, where it is indexed, never passed in: TornadoVM 5.2's CUDA backend lowers an
-     * access to a local array that reached a method as a parameter like one to a global Java array, a byte offset past an
-     * array header ({@code buf[(lid << 2) + 16]} on a {@code __shared__ float buf[256]}), so such a kernel would read and
-     * write outside its shared memory on a GPU (found in the kernels' CUDA source, {@code tools/gpu/cuda-codegen}, which
-     * now rejects that form). Each call takes its own 1 KiB of local memory.
+     * <p>The local array is allocated here, where it is indexed, never passed in: TornadoVM 5.2 (its CUDA and OpenCL backends
+     * alike) lowers an access to a local array that reached a method as a parameter like one to a global Java array, a byte
+     * offset past an array header ({@code buf[(lid << 2) + 16]} on a {@code __shared__ float buf[256]}), up to four times past
+     * the array. Each lane's slot stayed distinct, so the sums came out right wherever the memory past the array was usable
+     * (PoCL; NVIDIA's OpenCL and PTX on an H200), but the access is out of bounds on every device (found in the kernels' CUDA
+     * source by {@code tools/gpu/cuda-codegen}, which now rejects that form). Each call takes its own 1 KiB of local memory.
      */
     static float sum(KernelContext ctx, int lid, int lanes, float v) {
         float[] buf = ctx.allocateFloatLocalArray(MAX_LANES);
