@@ -17,7 +17,8 @@ final class WorkGroup {
      * alike) lowers an access to a local array that reached a method as a parameter like one to a global Java array, a byte
      * offset past an array header ({@code buf[(lid << 2) + 16]} on a {@code __shared__ float buf[256]}), up to four times past
      * the array. Each lane's slot stayed distinct, so the sums came out right wherever the memory past the array was usable
-     * (PoCL; NVIDIA's OpenCL and PTX on an H200), but the access is out of bounds on every device (found in the kernels' CUDA
+     * (the parity tests passed on PoCL, and on an H200 with NVIDIA's OpenCL and with PTX), but the access is out of bounds
+     * (found in the kernels' CUDA
      * source by {@code tools/gpu/cuda-codegen}, which now rejects that form). Each call takes its own 1 KiB of local memory.
      */
     static float sum(KernelContext ctx, int lid, int lanes, float v) {
