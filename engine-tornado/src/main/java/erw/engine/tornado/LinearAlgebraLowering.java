@@ -199,7 +199,8 @@ final class LinearAlgebraLowering {
         FloatArray o = s.sharedScratch("attn.o", total);
         s.task("attn_split", AttentionKernels::split, s.read(op.qkv()), w.q(), w.k(), w.v(), total, t, heads, dim, hd, op.scale());
         gemm(s, op.precision(), w.q(), false, w.k(), true, w.scores(), null, t, t, hd, false, bh, t * hd, t * hd, t * t);
-        s.task("attn_softmax", AttentionKernels::softmaxRows, w.scores(), s.write(op.lse()), w.rowStat(), bh * t, t);
+        String softmax = s.task("attn_softmax", AttentionKernels::softmaxRows, new KernelContext(), w.scores(), s.write(op.lse()), w.rowStat(), t);
+        s.grid1(softmax, (long) bh * t * AttentionKernels.ROW_GROUP, AttentionKernels.ROW_GROUP);
         gemm(s, op.precision(), w.scores(), false, w.v(), false, o, null, t, hd, t, false, bh, t * t, t * hd, t * hd);
         s.task("attn_output", AttentionKernels::gatherOutput, o, w.rowStat(), s.write(op.out()), total, t, heads, dim, hd);
     }
@@ -215,10 +216,11 @@ final class LinearAlgebraLowering {
         s.task("attn_split_bwd", AttentionKernels::splitForBackward, s.read(op.qkv()), w.q(), w.k(), w.v(), s.read(op.out()), out, s.gradRead(op.out()), dout,
                 total, t, heads, dim, hd, op.scale());
         gemm(s, op.precision(), w.q(), false, w.k(), true, w.scores(), null, t, t, hd, false, bh, slab, slab, square);
-        s.task("attn_exp", AttentionKernels::expRows, w.scores(), s.read(op.lse()), bh * t, t);
+        s.task("attn_exp", AttentionKernels::expRows, w.scores(), s.read(op.lse()), bh * square, t);
         gemm(s, op.precision(), dout, false, w.v(), true, dscores, null, t, t, hd, false, bh, slab, slab, square);     // dP = dO V^T
         gemm(s, op.precision(), w.scores(), true, dout, false, dv, null, t, hd, t, false, bh, square, slab, slab);     // dV = P^T dO
-        s.task("attn_dscores", AttentionKernels::scoreGradRows, w.scores(), dscores, dout, out, bh * t, t, hd); // dS = P (dP - rowsum(dO O))
+        String dscoresTask = s.task("attn_dscores", AttentionKernels::scoreGradRows, new KernelContext(), w.scores(), dscores, dout, out, t, hd);
+        s.grid1(dscoresTask, (long) bh * t * AttentionKernels.ROW_GROUP, AttentionKernels.ROW_GROUP); // dS = P (dP - rowsum(dO O))
         gemm(s, op.precision(), dscores, false, w.k(), false, dq, null, t, hd, t, false, bh, square, slab, slab);      // dQ = dS K (times scale below)
         gemm(s, op.precision(), dscores, true, w.q(), false, dk, null, t, hd, t, false, bh, square, slab, slab);       // dK = dS^T (scale Q)
         s.task("attn_grad", AttentionKernels::gradientToQkv, dq, dk, dv, write ? s.gradWrite(op.qkv()) : s.gradUpdate(op.qkv()),

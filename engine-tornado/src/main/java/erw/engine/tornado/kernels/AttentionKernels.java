@@ -19,12 +19,15 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
  * probabilities from the saved statistics. Kernels stay flat: every reduction is written out where it
  * is used. Moved into static helpers that take the KernelContext and the local arrays (the scores of a
  * chunk with their max, a group sum), the same code gave wrong outputs and NaN on PoCL with TornadoVM 5.2
- * (session 10).
+ * (session 10): TornadoVM indexes a local array that reached a method as a parameter by byte offset, past
+ * its end (see {@link WorkGroup#sum}), which a chunk of 1,024 scores cannot survive.
  */
 public final class AttentionKernels {
     private AttentionKernels() {}
 
     public static final int GROUP = 64;
+    /** Work-items per row of the row kernels of attention as batched products ({@link #softmaxRows}, {@link #scoreGradRows}). */
+    public static final int ROW_GROUP = 128;
     /** Rows of scores held in local memory at once. */
     public static final int CHUNK = 1024;
     /** Largest head dimension: the accumulators of one row (output, dQ, dK, dV) are local arrays of this size. */
@@ -316,19 +319,28 @@ public final class AttentionKernels {
     }
 
     /** Each row of scores becomes exp(s - max) in place; its log-sum-exp and 1/sum are saved. */
-    public static void softmaxRows(FloatArray p, FloatArray lse, FloatArray inv, int rows, int t) {
-        for (@Parallel int r = 0; r < rows; r++) {
-            int o = r * t;
-            float m = -3.4028235e38f;
-            for (int j = 0; j < t; j++) {
-                m = TornadoMath.max(m, p.get(o + j));
-            }
-            float sum = 0f;
-            for (int j = 0; j < t; j++) {
-                float e = TornadoMath.exp(p.get(o + j) - m);
-                p.set(o + j, e);
-                sum += e;
-            }
+    /**
+     * Row r of the (N*h*T, T) scores: exp(s - rowmax) in place, lse[r] = its log-sum-exp, inv[r] = 1/sum. One work-group of
+     * {@link #ROW_GROUP} per row, so a warp reads consecutive scores (one thread per row read them a row apart). Launch:
+     * global rows * ROW_GROUP, local ROW_GROUP.
+     */
+    public static void softmaxRows(KernelContext ctx, FloatArray p, FloatArray lse, FloatArray inv, int t) {
+        int r = ctx.groupIdx;
+        int lid = ctx.localIdx;
+        int o = r * t;
+        float m = -3.4028235e38f;
+        for (int j = lid; j < t; j += ROW_GROUP) {
+            m = TornadoMath.max(m, p.get(o + j));
+        }
+        m = WorkGroup.max(ctx, lid, ROW_GROUP, m);
+        float sum = 0f;
+        for (int j = lid; j < t; j += ROW_GROUP) {
+            float e = TornadoMath.exp(p.get(o + j) - m);
+            p.set(o + j, e);
+            sum += e;
+        }
+        sum = WorkGroup.sum(ctx, lid, ROW_GROUP, sum);
+        if (lid == 0) {
             lse.set(r, m + TornadoMath.log(sum));
             inv.set(r, 1f / sum);
         }
@@ -346,26 +358,28 @@ public final class AttentionKernels {
         }
     }
 
-    /** The probabilities again: each row of scores becomes exp(s - lse). */
-    public static void expRows(FloatArray p, FloatArray lse, int rows, int t) {
-        for (@Parallel int r = 0; r < rows; r++) {
-            float l = lse.get(r);
-            for (int j = 0; j < t; j++) {
-                p.set(r * t + j, TornadoMath.exp(p.get(r * t + j) - l));
-            }
+    /** The probabilities again: each score becomes exp(s - lse of its row); {@code total} = rows * t, element-wise. */
+    public static void expRows(FloatArray p, FloatArray lse, int total, int t) {
+        for (@Parallel int x = 0; x < total; x++) {
+            p.set(x, TornadoMath.exp(p.get(x) - lse.get(x / t)));
         }
     }
 
-    /** dS = P (dP - rowsum(dO O)) in place of dP, per row of the (N*h*T, T) scores. */
-    public static void scoreGradRows(FloatArray p, FloatArray dp, FloatArray dout, FloatArray out, int rows, int t, int hd) {
-        for (@Parallel int r = 0; r < rows; r++) {
-            float di = 0f;
-            for (int c = 0; c < hd; c++) {
-                di += dout.get(r * hd + c) * out.get(r * hd + c);
-            }
-            for (int j = 0; j < t; j++) {
-                dp.set(r * t + j, p.get(r * t + j) * (dp.get(r * t + j) - di));
-            }
+    /**
+     * dS = P (dP - rowsum(dO O)) in place of dP, per row of the (N*h*T, T) scores; one work-group of {@link #ROW_GROUP} per row
+     * (as {@link #softmaxRows}). Launch: global rows * ROW_GROUP, local ROW_GROUP.
+     */
+    public static void scoreGradRows(KernelContext ctx, FloatArray p, FloatArray dp, FloatArray dout, FloatArray out, int t, int hd) {
+        int r = ctx.groupIdx;
+        int lid = ctx.localIdx;
+        float di = 0f;
+        for (int c = lid; c < hd; c += ROW_GROUP) {
+            di += dout.get(r * hd + c) * out.get(r * hd + c);
+        }
+        di = WorkGroup.sum(ctx, lid, ROW_GROUP, di);
+        int o = r * t;
+        for (int j = lid; j < t; j += ROW_GROUP) {
+            dp.set(o + j, p.get(o + j) * (dp.get(o + j) - di));
         }
     }
 
