@@ -83,7 +83,8 @@ final class LossLowering {
     private static FloatArray[] rowCosine(Tensor z, Tensor y, TaskSink s) {
         int rows = z.rows(), width = z.cols();
         FloatArray zd = s.read(z), yd = s.read(y), cos = s.scratch(rows), norms = s.scratch(2 * rows);
-        s.task("row_cosine", LossKernels::rowCosine, zd, yd, cos, norms, rows, width);
+        String id = s.task("row_cosine", LossKernels::rowCosine, new KernelContext(), zd, yd, cos, norms, width);
+        s.grid1(id, (long) rows * LossKernels.ROW_GROUP, LossKernels.ROW_GROUP);
         return new FloatArray[]{cos, norms};
     }
 

@@ -1,5 +1,6 @@
 package erw.engine.tornado.kernels;
 
+import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
@@ -11,20 +12,31 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 public final class LossKernels {
     private LossKernels() {}
 
-    /** Per row r: cos[r] = cos(z_r, y_r), norms[2r] = |z_r|, norms[2r+1] = |y_r| (norms clamped at 1e-12). */
-    public static void rowCosine(FloatArray z, FloatArray y, FloatArray cos, FloatArray norms, int rows, int width) {
-        for (@Parallel int r = 0; r < rows; r++) {
-            int o = r * width;
-            float zz = 0f;
-            float yy = 0f;
-            float zy = 0f;
-            for (int c = 0; c < width; c++) {
-                float a = z.get(o + c);
-                float b = y.get(o + c);
-                zz += a * a;
-                yy += b * b;
-                zy += a * b;
-            }
+    /** Work-items per row of {@link #rowCosine}. */
+    public static final int ROW_GROUP = 128;
+
+    /**
+     * Per row r: cos[r] = cos(z_r, y_r), norms[2r] = |z_r|, norms[2r+1] = |y_r| (norms clamped at 1e-12). One work-group of
+     * {@link #ROW_GROUP} per row, so a warp reads consecutive elements. Launch: global rows * ROW_GROUP, local ROW_GROUP.
+     */
+    public static void rowCosine(KernelContext ctx, FloatArray z, FloatArray y, FloatArray cos, FloatArray norms, int width) {
+        int r = ctx.groupIdx;
+        int lid = ctx.localIdx;
+        int o = r * width;
+        float zz = 0f;
+        float yy = 0f;
+        float zy = 0f;
+        for (int c = lid; c < width; c += ROW_GROUP) {
+            float a = z.get(o + c);
+            float b = y.get(o + c);
+            zz += a * a;
+            yy += b * b;
+            zy += a * b;
+        }
+        zz = WorkGroup.sum(ctx, lid, ROW_GROUP, zz);
+        yy = WorkGroup.sum(ctx, lid, ROW_GROUP, yy);
+        zy = WorkGroup.sum(ctx, lid, ROW_GROUP, zy);
+        if (lid == 0) {
             float zn = TornadoMath.max(TornadoMath.sqrt(zz), 1e-12f);
             float yn = TornadoMath.max(TornadoMath.sqrt(yy), 1e-12f);
             cos.set(r, zy / (zn * yn));
