@@ -8,6 +8,7 @@ import erw.engine.ops.Matmul;
 import erw.engine.tornado.kernels.AttentionKernels;
 import erw.engine.tornado.kernels.GemmKernels;
 import erw.engine.tornado.kernels.ReduceKernels;
+import erw.engine.tornado.kernels.RowKernels;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
@@ -200,7 +201,7 @@ final class LinearAlgebraLowering {
         s.task("attn_split", AttentionKernels::split, s.read(op.qkv()), w.q(), w.k(), w.v(), total, t, heads, dim, hd, op.scale());
         gemm(s, op.precision(), w.q(), false, w.k(), true, w.scores(), null, t, t, hd, false, bh, t * hd, t * hd, t * t);
         String softmax = s.task("attn_softmax", AttentionKernels::softmaxRows, new KernelContext(), w.scores(), s.write(op.lse()), w.rowStat(), t);
-        s.grid1(softmax, (long) bh * t * AttentionKernels.ROW_GROUP, AttentionKernels.ROW_GROUP);
+        s.grid1(softmax, (long) bh * t * RowKernels.GROUP, RowKernels.GROUP);
         gemm(s, op.precision(), w.scores(), false, w.v(), false, o, null, t, hd, t, false, bh, t * t, t * hd, t * hd);
         s.task("attn_output", AttentionKernels::gatherOutput, o, w.rowStat(), s.write(op.out()), total, t, heads, dim, hd);
     }
@@ -220,7 +221,7 @@ final class LinearAlgebraLowering {
         gemm(s, op.precision(), dout, false, w.v(), true, dscores, null, t, t, hd, false, bh, slab, slab, square);     // dP = dO V^T
         gemm(s, op.precision(), w.scores(), true, dout, false, dv, null, t, hd, t, false, bh, square, slab, slab);     // dV = P^T dO
         String dscoresTask = s.task("attn_dscores", AttentionKernels::scoreGradRows, new KernelContext(), w.scores(), dscores, dout, out, t, hd);
-        s.grid1(dscoresTask, (long) bh * t * AttentionKernels.ROW_GROUP, AttentionKernels.ROW_GROUP); // dS = P (dP - rowsum(dO O))
+        s.grid1(dscoresTask, (long) bh * t * RowKernels.GROUP, RowKernels.GROUP); // dS = P (dP - rowsum(dO O))
         gemm(s, op.precision(), dscores, false, w.k(), false, dq, null, t, hd, t, false, bh, square, slab, slab);      // dQ = dS K (times scale below)
         gemm(s, op.precision(), dscores, true, w.q(), false, dk, null, t, hd, t, false, bh, square, slab, slab);       // dK = dS^T (scale Q)
         s.task("attn_grad", AttentionKernels::gradientToQkv, dq, dk, dv, write ? s.gradWrite(op.qkv()) : s.gradUpdate(op.qkv()),

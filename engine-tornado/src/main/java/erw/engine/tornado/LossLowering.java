@@ -10,6 +10,7 @@ import erw.engine.ops.Sum;
 import erw.engine.tornado.kernels.LossKernels;
 import erw.engine.tornado.kernels.PointwiseKernels;
 import erw.engine.tornado.kernels.ReduceKernels;
+import erw.engine.tornado.kernels.RowKernels;
 import java.util.List;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
@@ -84,7 +85,7 @@ final class LossLowering {
         int rows = z.rows(), width = z.cols();
         FloatArray zd = s.read(z), yd = s.read(y), cos = s.scratch(rows), norms = s.scratch(2 * rows);
         String id = s.task("row_cosine", LossKernels::rowCosine, new KernelContext(), zd, yd, cos, norms, width);
-        s.grid1(id, (long) rows * LossKernels.ROW_GROUP, LossKernels.ROW_GROUP);
+        s.grid1(id, (long) rows * RowKernels.GROUP, RowKernels.GROUP);
         return new FloatArray[]{cos, norms};
     }
 

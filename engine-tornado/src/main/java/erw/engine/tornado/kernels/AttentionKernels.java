@@ -26,8 +26,6 @@ public final class AttentionKernels {
     private AttentionKernels() {}
 
     public static final int GROUP = 64;
-    /** Work-items per row of the row kernels of attention as batched products ({@link #softmaxRows}, {@link #scoreGradRows}). */
-    public static final int ROW_GROUP = 128;
     /** Rows of scores held in local memory at once. */
     public static final int CHUNK = 1024;
     /** Largest head dimension: the accumulators of one row (output, dQ, dK, dV) are local arrays of this size. */
@@ -318,28 +316,27 @@ public final class AttentionKernels {
         }
     }
 
-    /** Each row of scores becomes exp(s - max) in place; its log-sum-exp and 1/sum are saved. */
     /**
      * Row r of the (N*h*T, T) scores: exp(s - rowmax) in place, lse[r] = its log-sum-exp, inv[r] = 1/sum. One work-group of
-     * {@link #ROW_GROUP} per row, so a warp reads consecutive scores (one thread per row read them a row apart). Launch:
-     * global rows * ROW_GROUP, local ROW_GROUP.
+     * {@link RowKernels#GROUP} per row, so a warp reads consecutive scores (one thread per row read them a row apart). Launch:
+     * global rows * RowKernels.GROUP, local RowKernels.GROUP.
      */
     public static void softmaxRows(KernelContext ctx, FloatArray p, FloatArray lse, FloatArray inv, int t) {
         int r = ctx.groupIdx;
         int lid = ctx.localIdx;
         int o = r * t;
         float m = -3.4028235e38f;
-        for (int j = lid; j < t; j += ROW_GROUP) {
+        for (int j = lid; j < t; j += RowKernels.GROUP) {
             m = TornadoMath.max(m, p.get(o + j));
         }
-        m = WorkGroup.max(ctx, lid, ROW_GROUP, m);
+        m = WorkGroup.max(ctx, lid, RowKernels.GROUP, m);
         float sum = 0f;
-        for (int j = lid; j < t; j += ROW_GROUP) {
+        for (int j = lid; j < t; j += RowKernels.GROUP) {
             float e = TornadoMath.exp(p.get(o + j) - m);
             p.set(o + j, e);
             sum += e;
         }
-        sum = WorkGroup.sum(ctx, lid, ROW_GROUP, sum);
+        sum = WorkGroup.sum(ctx, lid, RowKernels.GROUP, sum);
         if (lid == 0) {
             lse.set(r, m + TornadoMath.log(sum));
             inv.set(r, 1f / sum);
@@ -366,19 +363,19 @@ public final class AttentionKernels {
     }
 
     /**
-     * dS = P (dP - rowsum(dO O)) in place of dP, per row of the (N*h*T, T) scores; one work-group of {@link #ROW_GROUP} per row
-     * (as {@link #softmaxRows}). Launch: global rows * ROW_GROUP, local ROW_GROUP.
+     * dS = P (dP - rowsum(dO O)) in place of dP, per row of the (N*h*T, T) scores; one work-group of {@link RowKernels#GROUP} per row
+     * (as {@link #softmaxRows}). Launch: global rows * RowKernels.GROUP, local RowKernels.GROUP.
      */
     public static void scoreGradRows(KernelContext ctx, FloatArray p, FloatArray dp, FloatArray dout, FloatArray out, int t, int hd) {
         int r = ctx.groupIdx;
         int lid = ctx.localIdx;
         float di = 0f;
-        for (int c = lid; c < hd; c += ROW_GROUP) {
+        for (int c = lid; c < hd; c += RowKernels.GROUP) {
             di += dout.get(r * hd + c) * out.get(r * hd + c);
         }
-        di = WorkGroup.sum(ctx, lid, ROW_GROUP, di);
+        di = WorkGroup.sum(ctx, lid, RowKernels.GROUP, di);
         int o = r * t;
-        for (int j = lid; j < t; j += ROW_GROUP) {
+        for (int j = lid; j < t; j += RowKernels.GROUP) {
             dp.set(o + j, p.get(o + j) * (dp.get(o + j) - di));
         }
     }

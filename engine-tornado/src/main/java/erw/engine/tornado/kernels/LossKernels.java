@@ -12,12 +12,9 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 public final class LossKernels {
     private LossKernels() {}
 
-    /** Work-items per row of {@link #rowCosine}. */
-    public static final int ROW_GROUP = 128;
-
     /**
      * Per row r: cos[r] = cos(z_r, y_r), norms[2r] = |z_r|, norms[2r+1] = |y_r| (norms clamped at 1e-12). One work-group of
-     * {@link #ROW_GROUP} per row, so a warp reads consecutive elements. Launch: global rows * ROW_GROUP, local ROW_GROUP.
+     * {@link RowKernels#GROUP} per row, so a warp reads consecutive elements. Launch: global rows * RowKernels.GROUP, local RowKernels.GROUP.
      */
     public static void rowCosine(KernelContext ctx, FloatArray z, FloatArray y, FloatArray cos, FloatArray norms, int width) {
         int r = ctx.groupIdx;
@@ -26,16 +23,16 @@ public final class LossKernels {
         float zz = 0f;
         float yy = 0f;
         float zy = 0f;
-        for (int c = lid; c < width; c += ROW_GROUP) {
+        for (int c = lid; c < width; c += RowKernels.GROUP) {
             float a = z.get(o + c);
             float b = y.get(o + c);
             zz += a * a;
             yy += b * b;
             zy += a * b;
         }
-        zz = WorkGroup.sum(ctx, lid, ROW_GROUP, zz);
-        yy = WorkGroup.sum(ctx, lid, ROW_GROUP, yy);
-        zy = WorkGroup.sum(ctx, lid, ROW_GROUP, zy);
+        zz = WorkGroup.sum(ctx, lid, RowKernels.GROUP, zz);
+        yy = WorkGroup.sum(ctx, lid, RowKernels.GROUP, yy);
+        zy = WorkGroup.sum(ctx, lid, RowKernels.GROUP, zy);
         if (lid == 0) {
             float zn = TornadoMath.max(TornadoMath.sqrt(zz), 1e-12f);
             float yn = TornadoMath.max(TornadoMath.sqrt(yy), 1e-12f);

@@ -154,7 +154,6 @@ public final class RowKernels {
     }
 
     public static void softmax(KernelContext ctx, FloatArray x, FloatArray out, int c) {
-        float[] buf = ctx.allocateFloatLocalArray(128);
         int row = ctx.groupIdx;
         int lid = ctx.localIdx;
         int o = row * c;
@@ -162,31 +161,14 @@ public final class RowKernels {
         for (int i = lid; i < c; i += 128) {
             m = TornadoMath.max(m, x.get(o + i));
         }
-        buf[lid] = m;
-        ctx.localBarrier();
-        for (int st = 64; st > 0; st >>= 1) {
-            if (lid < st) {
-                buf[lid] = TornadoMath.max(buf[lid], buf[lid + st]);
-            }
-            ctx.localBarrier();
-        }
-        float mx = buf[0];
-        ctx.localBarrier();
+        float mx = WorkGroup.max(ctx, lid, 128, m);
         float s = 0f;
         for (int i = lid; i < c; i += 128) {
             float e = TornadoMath.exp(x.get(o + i) - mx);
             out.set(o + i, e);
             s += e;
         }
-        buf[lid] = s;
-        ctx.localBarrier();
-        for (int st = 64; st > 0; st >>= 1) {
-            if (lid < st) {
-                buf[lid] += buf[lid + st];
-            }
-            ctx.localBarrier();
-        }
-        float inv = 1f / buf[0];
+        float inv = 1f / WorkGroup.sum(ctx, lid, 128, s);
         for (int i = lid; i < c; i += 128) {
             out.set(o + i, out.get(o + i) * inv);
         }
@@ -194,7 +176,6 @@ public final class RowKernels {
 
     /** gx += y * (g - sum(g * y)). */
     public static void softmaxBackward(KernelContext ctx, FloatArray y, FloatArray g, FloatArray gx, int c) {
-        float[] buf = ctx.allocateFloatLocalArray(128);
         int row = ctx.groupIdx;
         int lid = ctx.localIdx;
         int o = row * c;
@@ -202,15 +183,7 @@ public final class RowKernels {
         for (int i = lid; i < c; i += 128) {
             s += g.get(o + i) * y.get(o + i);
         }
-        buf[lid] = s;
-        ctx.localBarrier();
-        for (int st = 64; st > 0; st >>= 1) {
-            if (lid < st) {
-                buf[lid] += buf[lid + st];
-            }
-            ctx.localBarrier();
-        }
-        float dot = buf[0];
+        float dot = WorkGroup.sum(ctx, lid, 128, s);
         for (int i = lid; i < c; i += 128) {
             gx.set(o + i, gx.get(o + i) + y.get(o + i) * (g.get(o + i) - dot));
         }
