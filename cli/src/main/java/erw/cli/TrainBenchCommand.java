@@ -67,25 +67,27 @@ final class TrainBenchCommand implements Callable<Integer> {
      * zero-mapped: resident only where written); the rest of the RSS is the JVM's own (code, compiler, metaspace)
      * and native libraries' (a device runtime, its compiler and, with PoCL, the device buffers themselves).
      */
-    record Memory(long rssKb, long heapUsedKb, long heapCommittedKb, long mirrorKb, long mirrorZeroMappedKb, long mirrorZeroMappedResidentKb) {
+    record Memory(long rssKb, long heapUsedKb, long heapCommittedKb, long mirrorKb, long mirrorZeroMappedKb, long mirrorZeroMappedResidentKb, long deviceHostArraysKb) {
         static Memory now(erw.engine.Backend backend) {
             System.gc();
             var heap = java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
             long[] m = backend.hostMirrorBytes();
-            return new Memory(TrainBenchCommand.rssKb("VmRSS:"), heap.getUsed() >> 10, heap.getCommitted() >> 10, m[0] >> 10, m[1] >> 10, m[2] >> 10);
+            return new Memory(TrainBenchCommand.rssKb("VmRSS:"), heap.getUsed() >> 10, heap.getCommitted() >> 10, m[0] >> 10, m[1] >> 10, m[2] >> 10, m[3] >> 10);
         }
 
         String json() {
             return String.format(Locale.ROOT, "\"rss_kb\": %d, \"heap_used_kb\": %d, \"heap_committed_kb\": %d, \"mirror_kb\": %d, \"mirror_zero_mapped_kb\": %d, "
-                    + "\"mirror_zero_mapped_resident_kb\": %d", rssKb, heapUsedKb, heapCommittedKb, mirrorKb, mirrorZeroMappedKb, mirrorZeroMappedResidentKb);
+                    + "\"mirror_zero_mapped_resident_kb\": %d, \"device_host_arrays_kb\": %d", rssKb, heapUsedKb, heapCommittedKb, mirrorKb, mirrorZeroMappedKb,
+                    mirrorZeroMappedResidentKb, deviceHostArraysKb);
         }
 
         String describe() {
             String mirrors = mirrorKb + mirrorZeroMappedKb == 0 ? "" : String.format(Locale.ROOT, ", host mirrors of device buffers %.0f MiB filled + %.0f MiB zero-mapped%s",
                     mirrorKb / 1024.0, mirrorZeroMappedKb / 1024.0, mirrorZeroMappedKb == 0 || mirrorZeroMappedResidentKb < 0 ? ""
                             : String.format(Locale.ROOT, " (%.0f MiB of it resident)", mirrorZeroMappedResidentKb / 1024.0));
-            return String.format(Locale.ROOT, "RSS %.0f MiB at the end: Java heap %.0f MiB in use (%.0f MiB committed)%s; the rest (free heap, JVM, native libraries%s) %.0f MiB",
-                    rssKb / 1024.0, heapUsedKb / 1024.0, heapCommittedKb / 1024.0, mirrors, mirrors.isEmpty() ? "" : ", device runtime",
+            String arrays = mirrors.isEmpty() ? "" : String.format(Locale.ROOT, ", %.0f MiB of it host arrays of device buffers", deviceHostArraysKb / 1024.0);
+            return String.format(Locale.ROOT, "RSS %.0f MiB at the end: Java heap %.0f MiB in use%s (%.0f MiB committed)%s; the rest (free heap, JVM, native libraries%s) %.0f MiB",
+                    rssKb / 1024.0, heapUsedKb / 1024.0, arrays, heapCommittedKb / 1024.0, mirrors, mirrors.isEmpty() ? "" : ", device runtime",
                     Math.max(0, rssKb - heapUsedKb - mirrorKb - Math.max(0, mirrorZeroMappedResidentKb)) / 1024.0);
         }
     }
@@ -183,7 +185,8 @@ final class TrainBenchCommand implements Callable<Integer> {
         return new Result(j.get("img_per_s").asDouble(), j.get("s_per_step").asDouble(), j.get("peak_rss_kb").asLong(), j.get("params").asLong(),
                 j.path("planned_bytes").asLong(0), j.path("baseline_rss_kb").asLong(0),
                 new Memory(j.path("rss_kb").asLong(0), j.path("heap_used_kb").asLong(0), j.path("heap_committed_kb").asLong(0),
-                        j.path("mirror_kb").asLong(0), j.path("mirror_zero_mapped_kb").asLong(0), j.path("mirror_zero_mapped_resident_kb").asLong(-1)), null);
+                        j.path("mirror_kb").asLong(0), j.path("mirror_zero_mapped_kb").asLong(0), j.path("mirror_zero_mapped_resident_kb").asLong(-1),
+                        j.path("device_host_arrays_kb").asLong(0)), null);
     }
 
     /** PyTorch's step; {@code defaultOmp}: as installed, else with passive OpenMP waiting. */

@@ -60,12 +60,13 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
-     * Host memory a device backend holds beside the tensors' own arrays (its host copies of device buffers), in
-     * bytes: {filled when made, zero-mapped (untouched anonymous memory), of those resident (-1 if unknown)}.
-     * Zeros on the CPU, which holds none. For memory reports.
+     * Host memory a device backend holds for its device buffers, in bytes: its host copies of them {filled when made,
+     * zero-mapped (untouched anonymous memory), of those resident (-1 if unknown)}, and the host arrays (Java heap) of
+     * the tensor storages they hold, made only for what the host uses. Zeros on the CPU, which holds none. For memory
+     * reports.
      */
     default long[] hostMirrorBytes() {
-        return new long[3];
+        return new long[4];
     }
 
     @Override

@@ -47,7 +47,8 @@ import java.util.Map;
  * Storage for the tensors of a compiled plan, by liveness: the activations, saved statistics and
  * activation gradients whose values never outlive one run of the plan share arrays when their
  * lifetimes do not overlap. Both backends call it when they compile (the TornadoVM backend keys its
- * device buffers by host array, so sharing an array shares the device buffer).
+ * device buffers by {@link Tensor.Storage}, so sharing a storage shares the device buffer; the shared
+ * host array is made only if the host uses it).
  *
  * <p>Guarantees:
  * <ul>
@@ -325,15 +326,12 @@ public final class BufferPlanner {
 
         void bind() {
             for (Slot sl : slots) {
-                if (sl.tenants.size() == 1) continue; // alone: it just gets its own array
-                float[] array = new float[sl.size];
-                for (Store s : sl.tenants) s.root().bind(s.gradient(), sl, array);
+                if (sl.tenants.size() == 1) continue; // alone: it just gets its own storage
+                Tensor.Storage shared = new Tensor.Storage(sl.size, sl);
+                for (Store s : sl.tenants) s.root().bind(s.gradient(), shared);
             }
-            // everything else the plan touches gets its storage now, so a later plan cannot share it
-            for (Store s : intervals.keySet()) {
-                if (s.gradient()) s.root().grad();
-                else s.root().data();
-            }
+            // everything else the plan touches gets its storage now (its host array when first used), so a later plan cannot share it
+            for (Store s : intervals.keySet()) s.root().storage(s.gradient());
         }
 
         /** -Derw.memory.verbose=true: every shared array and its tenants' lifetimes, on stderr. */

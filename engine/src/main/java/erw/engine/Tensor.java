@@ -12,9 +12,10 @@ import java.util.Arrays;
  *
  * <p>Storage is allocated on first use, not when the tensor is recorded: a graph can be recorded
  * and sized without its memory ({@code erw model} for SiT-XL/2 on a laptop), and {@link BufferPlanner}
- * can give tensors whose lifetimes do not overlap one shared array when a plan is compiled. Once a
- * tensor has storage it keeps it for good; {@code data().length == size()} always holds (kernels on
- * both backends rely on it).
+ * can give tensors whose lifetimes do not overlap one shared {@link Storage} when a plan is compiled. A
+ * storage's host array is made only when something uses it on the host ({@link #data()}, {@link #grad()}),
+ * so what a device backend keeps on the device alone never takes heap. Once a tensor has storage it keeps
+ * it for good; {@code data().length == size()} always holds (kernels on both backends rely on it).
  */
 public final class Tensor {
 
@@ -44,9 +45,50 @@ public final class Tensor {
     private final boolean requiresGrad;
     private final Tensor base;
     /** The root's storage (null on views, and until first use or binding). */
-    private float[] data, grad;
-    /** The shared array group this root's data / gradient was bound to by a planner (null: its own). */
-    private BufferPlanner.Slot dataSlot, gradSlot;
+    private Storage data, grad;
+
+    /**
+     * The storage of a root tensor's data or gradient: its identity is what a plan's buffers are keyed by (tensors
+     * that a {@link BufferPlanner} slot groups share one), and its host array is made on the first host use. A
+     * device backend that keeps a storage on the device and never reads or writes it from the host (activations,
+     * their gradients, scratch) never makes the array: on a GPU the activations then take device memory only, not
+     * also as much again of Java heap.
+     */
+    public static final class Storage {
+        private final int size;
+        /** The planner's slot whose tensors share this storage, or null when it is one tensor's own. */
+        private final BufferPlanner.Slot slot;
+        private float[] array;
+
+        /** Storage of {@code size} floats of its own (a backend's per-op scratch). */
+        public Storage(int size) {
+            this(size, null);
+        }
+
+        Storage(int size, BufferPlanner.Slot slot) {
+            this.size = size;
+            this.slot = slot;
+        }
+
+        public int size() {
+            return size;
+        }
+
+        /** The host array (all zeros when made here). */
+        public synchronized float[] array() {
+            if (array == null) array = new float[size];
+            return array;
+        }
+
+        /** The host array if anything has made it yet, else null (then the storage has never held anything but zeros on the host). */
+        public synchronized float[] arrayIfMade() {
+            return array;
+        }
+
+        BufferPlanner.Slot slot() {
+            return slot;
+        }
+    }
 
     private Tensor(String name, int[] shape, int size, Kind kind, boolean requiresGrad, Tensor base) {
         this.name = name;
@@ -157,31 +199,36 @@ public final class Tensor {
         return requiresGrad;
     }
 
-    /** The storage (the root's, allocated on first use); kernels and the host read and write it directly. */
+    /** The storage's host array (the root's, made on first use); kernels and the host read and write it directly. */
     public float[] data() {
-        Tensor r = root();
-        float[] d = r.data;
-        return d != null ? d : r.allocate(false);
+        return storage(false).array();
     }
 
-    /** The gradient buffer (allocated on first use), or null when this tensor does not take part in differentiation. */
+    /** The gradient's host array (made on first use), or null when this tensor does not take part in differentiation. */
     public float[] grad() {
-        if (!requiresGrad) return null;
+        Storage g = storage(true);
+        return g == null ? null : g.array();
+    }
+
+    /**
+     * The root's data (or gradient) storage, created (without a host array) if it has none yet; null for the gradient
+     * of a tensor that does not take part in differentiation.
+     */
+    public Storage storage(boolean gradient) {
+        if (gradient && !requiresGrad) return null;
         Tensor r = root();
-        float[] g = r.grad;
-        return g != null ? g : r.allocate(true);
-    }
-
-    private synchronized float[] allocate(boolean gradient) {
-        if (gradient) {
-            if (grad == null) grad = new float[size];
-            return grad;
+        synchronized (r) {
+            Storage s = gradient ? r.grad : r.data;
+            if (s == null) {
+                s = new Storage(size);
+                if (gradient) r.grad = s;
+                else r.data = s;
+            }
+            return s;
         }
-        if (data == null) data = new float[size];
-        return data;
     }
 
-    /** Whether the root's data (or gradient) has storage yet: allocated by a use, or bound by a planner. */
+    /** Whether the root's data (or gradient) has storage yet: by a use, or bound by a planner. */
     boolean hasStorage(boolean gradient) {
         Tensor r = root();
         synchronized (r) {
@@ -189,27 +236,23 @@ public final class Tensor {
         }
     }
 
-    /** The planner's slot of the root's data (or gradient), or null when it has its own array. */
+    /** The planner's slot of the root's data (or gradient), or null when it has its own storage. */
     BufferPlanner.Slot slot(boolean gradient) {
         Tensor r = root();
         synchronized (r) {
-            return gradient ? r.gradSlot : r.dataSlot;
+            Storage s = gradient ? r.grad : r.data;
+            return s == null ? null : s.slot();
         }
     }
 
-    /** Gives the root's data (or gradient) the array of a planner's slot; only before it has storage. */
-    void bind(boolean gradient, BufferPlanner.Slot slot, float[] array) {
+    /** Gives the root's data (or gradient) a planner slot's shared storage; only before it has storage. */
+    void bind(boolean gradient, Storage shared) {
         Tensor r = root();
-        if (array.length != size) throw new IllegalStateException("binding " + name + " of " + size + " floats to an array of " + array.length);
+        if (shared.size() != size) throw new IllegalStateException("binding " + name + " of " + size + " floats to storage of " + shared.size());
         synchronized (r) {
             if ((gradient ? r.grad : r.data) != null) throw new IllegalStateException((gradient ? "gradient of " : "") + name + " already has storage");
-            if (gradient) {
-                r.grad = array;
-                r.gradSlot = slot;
-            } else {
-                r.data = array;
-                r.dataSlot = slot;
-            }
+            if (gradient) r.grad = shared;
+            else r.data = shared;
         }
     }
 
@@ -248,7 +291,11 @@ public final class Tensor {
     }
 
     public void zeroGrad() {
-        float[] g = requiresGrad ? root().grad : null;
+        Storage s;
+        synchronized (root()) {
+            s = requiresGrad ? root().grad : null;
+        }
+        float[] g = s == null ? null : s.arrayIfMade();
         if (g != null) Arrays.fill(g, 0f);
     }
 

@@ -1,5 +1,6 @@
 package erw.engine.tornado;
 
+import erw.engine.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -15,18 +16,21 @@ import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.TornadoNativeArray;
 
 /**
- * One TornadoVM {@link FloatArray} per host storage array (a root tensor's data, or its gradient),
- * shared by every TaskGraph of a backend. Views share their root's float[], so they map to the
- * same buffer. The engine keeps tensors on the heap, which TornadoVM cannot wrap zero-copy
- * (its arrays are off-heap segments with a header), so host and FloatArray are synced by copies.
+ * One TornadoVM {@link FloatArray} per {@link Tensor.Storage} (a root tensor's data, or its gradient, or a
+ * planner slot's shared storage), shared by every TaskGraph of a backend. Views share their root's storage,
+ * so they map to the same buffer. The engine keeps host values on the heap, which TornadoVM cannot wrap
+ * zero-copy (its arrays are off-heap segments with a header), so a host array and its FloatArray are synced
+ * by copies; a storage the host never uses has no host array at all (activations, their gradients, scratch:
+ * the buffer is its only host-side memory).
  *
- * <p>A host array that is all zero when its buffer is made (activations, their gradients, optimizer moments,
- * per-op scratch: most of a training step's memory) gets a <em>zero-mapped</em> mirror: anonymous memory
- * mapped without being touched, which reads as zeros and takes no resident memory until something writes
- * it. Its values on the device are the same as an eager copy's (zeros until the first upload, which copies
- * the host's values if it is no longer all zero by then); a mirror that only ever receives an upload of zeros
- * and never a download stays unresident. Before, every resident buffer was held twice on the host (heap
- * array and filled mirror), three times with PoCL, whose device memory is host memory. Needs native access for
+ * <p>A storage without a host array, or whose host array is all zero when its buffer is made (activations,
+ * their gradients, optimizer moments, per-op scratch: most of a training step's memory), gets a
+ * <em>zero-mapped</em> mirror: anonymous memory mapped without being touched, which reads as zeros and takes
+ * no resident memory until something writes it. Its values on the device are the same as an eager copy's
+ * (zeros until the first upload, which copies the host's values if it is no longer all zero by then); a mirror
+ * that only ever receives an upload of zeros and never a download stays unresident. Before session 15 every
+ * activation was held twice on the host (a heap array the host never used, and its mirror), three times with
+ * PoCL, whose device memory is host memory. Needs native access for
  * {@code erw.engine.tornado} (which {@code ./erw} grants); without it, or with
  * {@code -Derw.tornado.lazyMirrors=false}, every mirror is allocated and filled eagerly. A backend that pins
  * host memory for transfers (TornadoVM's PTX and CUDA backends register every segment with
@@ -70,17 +74,18 @@ final class DeviceBuffers {
         return Collections.synchronizedSet(Collections.newSetFromMap(new WeakHashMap<>()));
     }
 
-    private final Map<float[], FloatArray> byHost = new IdentityHashMap<>();
+    private final Map<Tensor.Storage, FloatArray> byStorage = new IdentityHashMap<>();
 
-    /** The buffer for a host array, created (with the host's current contents) on first use. */
-    synchronized FloatArray of(float[] host) {
-        return byHost.computeIfAbsent(host, h -> {
-            if (isZero(h)) {
-                FloatArray z = zeroMapped(h.length);
+    /** The buffer of a storage, created (with its host array's current contents, zeros when it has none) on first use. */
+    synchronized FloatArray of(Tensor.Storage storage) {
+        return byStorage.computeIfAbsent(storage, st -> {
+            float[] h = st.arrayIfMade();
+            if (h == null || isZero(h)) {
+                FloatArray z = zeroMapped(st.size());
                 if (z != null) return z;
             }
-            FloatArray a = new FloatArray(h.length);
-            copyIn(h, a);
+            FloatArray a = new FloatArray(st.size()); // zero-filled
+            if (h != null) copyIn(h, a);
             return a;
         });
     }
@@ -123,24 +128,35 @@ final class DeviceBuffers {
 
     /**
      * The host's values into the mirror before a buffer's first upload (FIRST_EXECUTION sends what the mirror
-     * holds). A mirror nothing has written yet holds zeros, so where the host array is still all zero the copy
-     * would change nothing and is skipped: the mirror stays untouched (what the transfer then reads is the
-     * kernel's shared zero page, on kernels that map one for reads of untouched anonymous memory).
+     * holds). A storage without a host array has never held anything but zeros on the host, and every download
+     * makes its array ({@link #copyOut}), so its mirror holds zeros: nothing to copy. A mirror nothing has
+     * written yet holds zeros too, so where the host array is still all zero the copy would change nothing and
+     * is skipped: the mirror stays untouched (what the transfer then reads is the kernel's shared zero page, on
+     * kernels that map one for reads of untouched anonymous memory).
      */
-    static void upload(float[] host, FloatArray a) {
-        if (PRISTINE.contains(a) && isZero(host)) return;
+    static void upload(Tensor.Storage storage, FloatArray a) {
+        float[] host = storage.arrayIfMade();
+        if (host == null || PRISTINE.contains(a) && isZero(host)) return;
         copyIn(host, a);
     }
 
-    /** Host values into a mirror (every write of a mirror from the host goes through here). */
-    static void copyIn(float[] host, FloatArray a) {
+    /** The host array's values into a mirror (every write of a mirror from the host goes through here). */
+    static void copyIn(Tensor.Storage storage, FloatArray a) {
+        copyIn(storage.array(), a);
+    }
+
+    private static void copyIn(float[] host, FloatArray a) {
         PRISTINE.remove(a);
         MemorySegment.copy(host, 0, a.getSegment(), ValueLayout.JAVA_FLOAT, 0, host.length);
     }
 
-    /** A mirror's values into the host array, after TornadoVM copied the device's into the mirror (every download pairs with this). */
-    static void copyOut(FloatArray a, float[] host) {
+    /**
+     * A mirror's values into the storage's host array (made if it had none), after TornadoVM copied the device's into
+     * the mirror (every download pairs with this).
+     */
+    static void copyOut(FloatArray a, Tensor.Storage storage) {
         PRISTINE.remove(a);
+        float[] host = storage.array();
         MemorySegment.copy(a.getSegment(), ValueLayout.JAVA_FLOAT, 0, host, 0, host.length);
     }
 
@@ -161,17 +177,18 @@ final class DeviceBuffers {
     }
 
     synchronized int size() {
-        return byHost.size();
+        return byStorage.size();
     }
 
     /**
-     * Bytes of the mirrors: {allocated and filled, zero-mapped, of those resident} (the last -1 where mincore is
-     * not at hand). A zero-mapped mirror is resident where written, read on a kernel without a shared zero page, or
-     * pinned.
+     * Bytes of the mirrors: {allocated and filled, zero-mapped, of those resident, the host arrays of the buffers'
+     * storages (on the Java heap)} (the third -1 where mincore is not at hand). A zero-mapped mirror is resident where
+     * written, read on a kernel without a shared zero page, or pinned.
      */
     synchronized long[] bytes() {
-        long eager = 0, lazy = 0, resident = 0;
-        for (FloatArray a : byHost.values()) {
+        long eager = 0, lazy = 0, resident = 0, heap = 0;
+        for (Tensor.Storage st : byStorage.keySet()) if (st.arrayIfMade() != null) heap += 4L * st.size();
+        for (FloatArray a : byStorage.values()) {
             if (ZERO_MAPPED.contains(a)) {
                 lazy += a.getNumBytesOfSegmentWithHeader();
                 long r = residentBytes(a);
@@ -180,15 +197,15 @@ final class DeviceBuffers {
                 eager += a.getNumBytesOfSegmentWithHeader();
             }
         }
-        return new long[]{eager, lazy, resident};
+        return new long[]{eager, lazy, resident, heap};
     }
 
     /** Drops the buffers not in {@code live} (those of closed plans), so their off-heap memory can go. */
     synchronized void retainOnly(java.util.Set<FloatArray> live) {
-        byHost.values().removeIf(a -> !live.contains(a));
+        byStorage.values().removeIf(a -> !live.contains(a));
     }
 
     synchronized void clear() {
-        byHost.clear();
+        byStorage.clear();
     }
 }

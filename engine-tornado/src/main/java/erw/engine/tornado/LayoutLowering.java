@@ -37,7 +37,7 @@ final class LayoutLowering {
             FloatArray[] p = new FloatArray[6];
             for (int k = 0; k < 6; k++) p[k] = s.write(parts.get(k));
             s.task("chunk6", LayoutKernels::chunk6, s.read(whole), p[0], p[1], p[2], p[3], p[4], p[5], parts.get(0).cols(), whole.size());
-        } else if (six && whole.requiresGrad() && whole.grad() != null && parts.stream().allMatch(p -> p.grad() != null)) {
+        } else if (six && whole.requiresGrad() && parts.stream().allMatch(Tensor::requiresGrad)) {
             FloatArray[] g = new FloatArray[6];
             for (int k = 0; k < 6; k++) g[k] = s.gradRead(parts.get(k));
             s.task("chunk6_bwd", LayoutKernels::chunk6Backward, g[0], g[1], g[2], g[3], g[4], g[5], s.gradUpdate(whole), parts.get(0).cols(), whole.size());
@@ -129,7 +129,7 @@ final class LayoutLowering {
                     FloatArray src = s.read(whole), dst = s.write(part);
                     s.task("chunk", LayoutKernels::copyColumns, src, width, off, dst, w, 0, w, 0, total);
                 }
-            } else if (part.grad() != null && whole.grad() != null && (chunk ? whole.requiresGrad() : true)) {
+            } else if (part.requiresGrad() && whole.requiresGrad()) {
                 if (toWhole) {
                     FloatArray src = s.gradRead(part), dst = s.gradUpdate(whole);
                     s.task("chunk_bwd", LayoutKernels::copyColumns, src, w, 0, dst, width, off, w, 1, total);

@@ -108,7 +108,7 @@ final class OptimizerLowering {
     }
 
     static void zeroGrad(ZeroGrad op, TaskSink s) {
-        List<Tensor> ts = op.tensors().stream().filter(t -> t.grad() != null).toList();
+        List<Tensor> ts = op.tensors().stream().filter(Tensor::requiresGrad).toList();
         int G = MultiTensorKernels.G_ZERO, full = ts.size() / G * G;
         for (int k = 0; k < full; k += G) {
             int[] c = ends(ts, k, G);

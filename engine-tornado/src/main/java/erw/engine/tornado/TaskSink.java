@@ -32,8 +32,8 @@ final class TaskSink {
     private final DeviceBuffers buffers;
     private final List<Task> tasks = new ArrayList<>();
     private final Map<String, WorkerGrid> grids = new LinkedHashMap<>();
-    private final Map<FloatArray, float[]> hostOf = new IdentityHashMap<>();
-    private final Map<float[], FloatArray> bufferOf = new IdentityHashMap<>();
+    private final Map<FloatArray, Tensor.Storage> storageOf = new IdentityHashMap<>();
+    private final Map<Tensor.Storage, FloatArray> bufferOf = new IdentityHashMap<>();
     private final Map<FloatArray, Integer> access = new IdentityHashMap<>();
     private final Map<FloatArray, Tensor> tensorOf = new IdentityHashMap<>();
     private final java.util.Set<FloatArray> hostIO = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
@@ -41,13 +41,13 @@ final class TaskSink {
     private final List<Runnable> hostChecks = new ArrayList<>();
     private String currentOp = "?";
 
-    /** Host arrays this graph copies in and out like inputs although their tensors are not inputs (a data-parallel rank's gradients). */
-    private final java.util.Set<float[]> hostStaged;
+    /** Storages this graph copies in and out like inputs although their tensors are not inputs (a data-parallel rank's gradients). */
+    private final java.util.Set<Tensor.Storage> hostStaged;
 
     /** Whether GEMMs go to cuBLAS as library tasks (TornadoVM's CUDA backend) instead of the JIT-compiled GEMM kernel. */
     private final boolean libraryGemm;
 
-    TaskSink(DeviceBuffers buffers, java.util.Set<float[]> hostStaged, boolean libraryGemm) {
+    TaskSink(DeviceBuffers buffers, java.util.Set<Tensor.Storage> hostStaged, boolean libraryGemm) {
         this.buffers = buffers;
         this.hostStaged = hostStaged;
         this.libraryGemm = libraryGemm;
@@ -61,33 +61,39 @@ final class TaskSink {
         this.currentOp = opName;
     }
 
-    private FloatArray use(Tensor t, float[] host, int mode) {
-        FloatArray a = buffers.of(host);
-        hostOf.put(a, host);
-        bufferOf.put(host, a);
+    /** Lowering touches no host array: a storage gets one only where the host copies values in or out (see {@link DeviceBuffers}). */
+    private FloatArray use(Tensor t, Tensor.Storage storage, int mode) {
+        FloatArray a = register(storage, mode);
         tensorOf.putIfAbsent(a, t);
+        if (storage == t.storage(false) && (t.kind() == Tensor.Kind.INPUT || t.kind() == Tensor.Kind.SCALAR) || hostStaged.contains(storage)) hostIO.add(a);
+        return a;
+    }
+
+    private FloatArray register(Tensor.Storage storage, int mode) {
+        FloatArray a = buffers.of(storage);
+        storageOf.put(a, storage);
+        bufferOf.put(storage, a);
         access.merge(a, mode, (x, y) -> x | y);
-        if (host == t.data() && (t.kind() == Tensor.Kind.INPUT || t.kind() == Tensor.Kind.SCALAR) || hostStaged.contains(host)) hostIO.add(a);
         return a;
     }
 
     /** The tensor's data, read by the next task. */
     FloatArray read(Tensor t) {
-        return use(t, t.data(), READ);
+        return use(t, t.storage(false), READ);
     }
 
     /** The tensor's data, overwritten by the next task. */
     FloatArray write(Tensor t) {
-        return use(t, t.data(), WRITE);
+        return use(t, t.storage(false), WRITE);
     }
 
     /** The tensor's data, read and written (in-place updates, accumulation). */
     FloatArray update(Tensor t) {
-        return use(t, t.data(), READ | WRITE);
+        return use(t, t.storage(false), READ | WRITE);
     }
 
-    private float[] gradOf(Tensor t) {
-        float[] g = t.grad();
+    private Tensor.Storage gradOf(Tensor t) {
+        Tensor.Storage g = t.storage(true);
         if (g == null) throw new EngineException("TornadoVM backend, op '" + currentOp + "': tensor " + t + " has no gradient buffer");
         return g;
     }
@@ -113,14 +119,10 @@ final class TaskSink {
 
     /**
      * A buffer for per-op statistics (row norms, log-sum-exps) passed between the tasks of one op.
-     * It has a private host array so that it crosses TaskGraph segments like any tensor.
+     * It has a private storage (never a host array) so that it crosses TaskGraph segments like any tensor.
      */
     FloatArray scratch(int n) {
-        float[] host = new float[Math.max(1, n)];
-        FloatArray a = buffers.of(host);
-        hostOf.put(a, host);
-        bufferOf.put(host, a);
-        access.merge(a, READ | WRITE, (x, y) -> x | y);
+        FloatArray a = register(new Tensor.Storage(Math.max(1, n)), READ | WRITE);
         scratch.add(a);
         return a;
     }
@@ -145,13 +147,9 @@ final class TaskSink {
      */
     FloatArray onesVector(int n) {
         return onesVectors.computeIfAbsent(n, k -> {
-            float[] host = new float[k];
-            java.util.Arrays.fill(host, 1f);
-            FloatArray a = buffers.of(host);
-            hostOf.put(a, host);
-            bufferOf.put(host, a);
-            access.merge(a, READ, (x, y) -> x | y);
-            return a;
+            Tensor.Storage ones = new Tensor.Storage(k);
+            java.util.Arrays.fill(ones.array(), 1f);
+            return register(ones, READ);
         });
     }
 
@@ -320,13 +318,13 @@ final class TaskSink {
         return hostIO.contains(a);
     }
 
-    /** The buffer of a host array if this graph uses it, else null. */
-    FloatArray bufferOf(float[] host) {
-        return bufferOf.get(host);
+    /** The buffer of a storage if this graph uses it, else null. */
+    FloatArray bufferOf(Tensor.Storage storage) {
+        return bufferOf.get(storage);
     }
 
-    float[] host(FloatArray a) {
-        return hostOf.get(a);
+    Tensor.Storage storage(FloatArray a) {
+        return storageOf.get(a);
     }
 
     Tensor tensor(FloatArray a) {

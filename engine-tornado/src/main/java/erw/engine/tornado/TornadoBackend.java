@@ -83,12 +83,12 @@ public final class TornadoBackend implements Backend {
     @Override
     public List<Plan> compileCycle(String name, List<Graph> graphs, Collection<Tensor> hostGradients) {
         BufferPlanner.prepare(name, graphs, true);
-        Set<float[]> staged = Collections.newSetFromMap(new IdentityHashMap<>());
-        for (Tensor t : hostGradients) staged.add(t.grad());
+        Set<Tensor.Storage> staged = Collections.newSetFromMap(new IdentityHashMap<>());
+        for (Tensor t : hostGradients) staged.add(t.storage(true));
         return lower(name, graphs, staged);
     }
 
-    private List<Plan> lower(String name, List<Graph> graphs, Set<float[]> hostStaged) {
+    private List<Plan> lower(String name, List<Graph> graphs, Set<Tensor.Storage> hostStaged) {
         List<TornadoCycle.Part> parts = new ArrayList<>();
         for (Graph g : graphs) {
             TaskSink sink = new TaskSink(buffers, hostStaged, RankDevice.libraryGemm());
@@ -114,13 +114,14 @@ public final class TornadoBackend implements Backend {
         return stamps.incrementAndGet();
     }
 
-    private static List<float[]> hostArrays(Collection<Tensor> tensors) {
-        List<float[]> hosts = new ArrayList<>();
+    /** The data and gradient storages of these tensors (the host arrays are made where a copy lands in them). */
+    private static List<Tensor.Storage> storages(Collection<Tensor> tensors) {
+        List<Tensor.Storage> storages = new ArrayList<>();
         for (Tensor t : tensors) {
-            hosts.add(t.data());
-            if (t.grad() != null) hosts.add(t.grad());
+            storages.add(t.storage(false));
+            if (t.requiresGrad()) storages.add(t.storage(true));
         }
-        return hosts;
+        return storages;
     }
 
     /** Data and gradients of these tensors from the cycle that ran last among those holding them on the device. */
@@ -132,11 +133,11 @@ public final class TornadoBackend implements Backend {
         }
         open.sort((a, b) -> Long.compare(b.lastRun(), a.lastRun()));
         // one fetch per cycle: its on-demand transfers go per owning TaskGraph, not per array
-        Map<TornadoCycle, List<float[]>> byCycle = new LinkedHashMap<>();
-        for (float[] host : hostArrays(tensors)) {
+        Map<TornadoCycle, List<Tensor.Storage>> byCycle = new LinkedHashMap<>();
+        for (Tensor.Storage st : storages(tensors)) {
             for (TornadoCycle c : open) {
-                if (c.holdsOnDevice(host)) {
-                    byCycle.computeIfAbsent(c, k -> new ArrayList<>()).add(host);
+                if (c.holdsOnDevice(st)) {
+                    byCycle.computeIfAbsent(c, k -> new ArrayList<>()).add(st);
                     break;
                 }
             }
@@ -146,9 +147,9 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public void syncToDevice(Collection<Tensor> tensors) {
-        List<float[]> hosts = hostArrays(tensors);
+        List<Tensor.Storage> written = storages(tensors);
         synchronized (cycles) {
-            for (TornadoCycle c : cycles) c.hostWrote(hosts);
+            for (TornadoCycle c : cycles) c.hostWrote(written);
         }
     }
 

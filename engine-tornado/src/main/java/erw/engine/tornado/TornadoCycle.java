@@ -87,8 +87,8 @@ final class TornadoCycle implements AutoCloseable {
     private final int[] partStart;
     /** Resident buffers in first-use order, with the segment of first and last use. */
     private final Map<FloatArray, int[]> residentRange = new IdentityHashMap<>();
-    private final Map<FloatArray, float[]> hostOf = new IdentityHashMap<>();
-    private final Map<float[], FloatArray> residentByHost = new IdentityHashMap<>();
+    private final Map<FloatArray, Tensor.Storage> storageOf = new IdentityHashMap<>();
+    private final Map<Tensor.Storage, FloatArray> residentByStorage = new IdentityHashMap<>();
     private TornadoExecutionPlan plan;
     private TornadoExecutionResult lastResult;
     private int nextPart;
@@ -142,7 +142,7 @@ final class TornadoCycle implements AutoCloseable {
                     if (!seg.used.add(a)) continue;
                     Integer mode = sink.access().get(a);
                     if (mode == null) throw new EngineException("TornadoVM backend, op '" + t.opName() + "': task " + t.id() + " uses a buffer no tensor backs");
-                    hostOf.put(a, sink.host(a));
+                    storageOf.put(a, sink.storage(a));
                     if (sink.isHostIO(a)) {
                         seg.in.add(a);
                         if ((mode & TaskSink.WRITE) != 0) seg.out.add(a);
@@ -150,7 +150,7 @@ final class TornadoCycle implements AutoCloseable {
                         int[] range = residentRange.get(a);
                         if (range == null) {
                             residentRange.put(a, new int[]{s, s});
-                            residentByHost.put(sink.host(a), a);
+                            residentByStorage.put(sink.storage(a), a);
                             seg.firstUse.add(a);
                         } else {
                             range[1] = s;
@@ -242,13 +242,13 @@ final class TornadoCycle implements AutoCloseable {
         for (int s = partStart[part]; s < partStart[part + 1]; s++) {
             Segment seg = segments.get(s);
             // FIRST_EXECUTION uploads what the FloatArray holds then: the host's values at the first run
-            if (!seg.executed) for (FloatArray a : seg.firstUse) DeviceBuffers.upload(hostOf.get(a), a);
-            for (FloatArray a : seg.in) DeviceBuffers.copyIn(hostOf.get(a), a);
+            if (!seg.executed) for (FloatArray a : seg.firstUse) DeviceBuffers.upload(storageOf.get(a), a);
+            for (FloatArray a : seg.in) DeviceBuffers.copyIn(storageOf.get(a), a);
             lastResult = Execution.run(graphName(part) + " (" + seg.id + ")", plan, s);
             executions++;
             if (PROFILE) count(lastResult, !seg.executed);
             seg.executed = true;
-            for (FloatArray a : seg.out) DeviceBuffers.copyOut(a, hostOf.get(a));
+            for (FloatArray a : seg.out) DeviceBuffers.copyOut(a, storageOf.get(a));
         }
         started = true;
         nextPart = (part + 1) % parts.size();
@@ -293,14 +293,10 @@ final class TornadoCycle implements AutoCloseable {
         return lastRun;
     }
 
-    /** Whether a host array is a resident buffer of this cycle that the device may have changed. */
-    boolean holdsOnDevice(float[] host) {
-        FloatArray a = residentOf(host);
+    /** Whether a storage is a resident buffer of this cycle that the device may have changed. */
+    boolean holdsOnDevice(Tensor.Storage storage) {
+        FloatArray a = residentByStorage.get(storage);
         return a != null && segments.get(residentRange.get(a)[0]).executed;
-    }
-
-    private FloatArray residentOf(float[] host) {
-        return residentByHost.get(host);
     }
 
     /** Copies resident buffers back to their host arrays, an on-demand transfer from the segment owning each; returns the bytes. */
@@ -316,18 +312,18 @@ final class TornadoCycle implements AutoCloseable {
         for (Map.Entry<Integer, List<FloatArray>> e : byOwner.entrySet()) {
             Execution.transferToHost(name, plan, lastResult, e.getKey(), e.getValue().toArray());
             for (FloatArray a : e.getValue()) {
-                DeviceBuffers.copyOut(a, hostOf.get(a));
+                DeviceBuffers.copyOut(a, storageOf.get(a));
                 bytes += 4L * a.getSize();
             }
         }
         return bytes;
     }
 
-    /** {@link #fetch} for host arrays (the backend's syncToHost). */
-    void fetchHost(Collection<float[]> hosts) {
+    /** {@link #fetch} for storages (the backend's syncToHost). */
+    void fetchHost(Collection<Tensor.Storage> storages) {
         List<FloatArray> arrays = new ArrayList<>();
-        for (float[] h : hosts) {
-            FloatArray a = residentOf(h);
+        for (Tensor.Storage h : storages) {
+            FloatArray a = residentByStorage.get(h);
             if (a != null) arrays.add(a);
         }
         syncedBytes += fetch(arrays);
@@ -338,10 +334,10 @@ final class TornadoCycle implements AutoCloseable {
      * resident buffer is fetched and the cycle is rebuilt, so that its next run uploads the host's
      * values (TornadoVM 5.2 offers no host-to-device copy of a persisted buffer outside a run).
      */
-    synchronized void hostWrote(Collection<float[]> hosts) {
+    synchronized void hostWrote(Collection<Tensor.Storage> storages) {
         Set<FloatArray> written = identitySet();
-        for (float[] h : hosts) {
-            FloatArray a = residentOf(h);
+        for (Tensor.Storage h : storages) {
+            FloatArray a = residentByStorage.get(h);
             if (a != null && segments.get(residentRange.get(a)[0]).executed) written.add(a);
         }
         if (written.isEmpty()) return;
@@ -359,14 +355,14 @@ final class TornadoCycle implements AutoCloseable {
         return all;
     }
 
-    /** The host arrays copied to the device on every round, and those copied back (host I/O and read-back). */
-    List<Set<float[]>> perRoundHostArrays() {
-        Set<float[]> in = identitySet(), out = identitySet();
+    /** The storages copied to the device on every round, and those copied back (host I/O and read-back). */
+    List<Set<Tensor.Storage>> perRoundStorages() {
+        Set<Tensor.Storage> in = identitySet(), out = identitySet();
         for (Segment s : segments) {
-            for (FloatArray a : s.in) in.add(hostOf.get(a));
-            for (FloatArray a : s.out) out.add(hostOf.get(a));
+            for (FloatArray a : s.in) in.add(storageOf.get(a));
+            for (FloatArray a : s.out) out.add(storageOf.get(a));
         }
-        for (Part p : parts) for (FloatArray a : p.readBack()) if (residentRange.containsKey(a)) out.add(hostOf.get(a));
+        for (Part p : parts) for (FloatArray a : p.readBack()) if (residentRange.containsKey(a)) out.add(storageOf.get(a));
         return List.of(in, out);
     }
 
@@ -435,7 +431,7 @@ final class TornadoCycle implements AutoCloseable {
             for (Map.Entry<FloatArray, Integer> e : sink.access().entrySet()) if ((e.getValue() & TaskSink.WRITE) != 0) out.add(e.getKey());
         } else {
             for (Tensor t : declared) {
-                FloatArray a = sink.bufferOf(t.data());
+                FloatArray a = sink.bufferOf(t.storage(false));
                 if (a != null) out.add(a);
             }
         }

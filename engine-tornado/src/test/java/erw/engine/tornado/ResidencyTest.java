@@ -33,7 +33,7 @@ class ResidencyTest {
         final Tensor w1 = Tensor.param("w1", HIDDEN, IN), b1 = Tensor.param("b1", HIDDEN);
         final Tensor w2 = Tensor.param("w2", OUT, HIDDEN), b2 = Tensor.param("b2", OUT);
         final Tensor lr = Tensor.scalar("lr", 1e-2f), step = Tensor.scalar("step", 0);
-        final Tensor loss;
+        final Tensor loss, hidden;
         final AdamW adam;
         final List<Plan> plans;
 
@@ -41,7 +41,8 @@ class ResidencyTest {
             SplittableRandom r = new SplittableRandom(42);
             for (Tensor p : params()) for (int i = 0; i < p.size(); i++) p.data()[i] = (float) ((r.nextDouble() * 2 - 1) * 0.3);
             Graph fwd = new Graph("mlp");
-            loss = fwd.mse("loss", fwd.linear("l2", fwd.silu("act", fwd.linear("l1", x, w1, b1)), w2, b2), target);
+            hidden = fwd.silu("act", fwd.linear("l1", x, w1, b1));
+            loss = fwd.mse("loss", fwd.linear("l2", hidden, w2, b2), target);
             Graph bwd = fwd.backward(loss);
             Graph opt = new Graph("mlp.optimizer");
             adam = opt.add(new AdamW("adamw", params(), lr, step, 0.9f, 0.999f, 1e-8f, 0.01f));
@@ -97,6 +98,9 @@ class ResidencyTest {
         try (Mlp m = new Mlp(tv)) {
             List<float[]> initial = copies(m.params());
             for (int s = 1; s <= 4; s++) tvLoss.add(m.step(s, s));
+            // activations and their gradients never cross: no heap array (on a GPU they take device memory only)
+            assertEquals(null, m.hidden.storage(false).arrayIfMade(), "host array of the hidden activation");
+            assertEquals(null, m.hidden.storage(true).arrayIfMade(), "host array of the hidden activation's gradient");
             // the host's weights are those of before training until synced: they never crossed
             for (int k = 0; k < initial.size(); k++) assertArrayEquals(initial.get(k), m.params().get(k).data(), "host copy of " + m.params().get(k).name());
             TornadoCycle cycle = ((TornadoPlan) m.plans.get(0)).cycle();
@@ -114,12 +118,12 @@ class ResidencyTest {
     void perRoundTransfersAreOnlyInputsScalarsAndTheLoss() {
         TornadoBackend tv = Parity.tornado();
         try (Mlp m = new Mlp(tv)) {
-            List<java.util.Set<float[]>> io = ((TornadoPlan) m.plans.get(0)).cycle().perRoundHostArrays();
-            java.util.Set<float[]> expectedIn = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-            expectedIn.addAll(List.of(m.x.data(), m.target.data(), m.lr.data(), m.step.data()));
+            List<java.util.Set<Tensor.Storage>> io = ((TornadoPlan) m.plans.get(0)).cycle().perRoundStorages();
+            java.util.Set<Tensor.Storage> expectedIn = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            for (Tensor t : List.of(m.x, m.target, m.lr, m.step)) expectedIn.add(t.storage(false));
             assertEquals(expectedIn, io.get(0), "host-to-device each round: x, target, lr, step");
             assertEquals(1, io.get(1).size(), "device-to-host each round: the loss");
-            assertTrue(io.get(1).contains(m.loss.data()), "device-to-host each round: the loss");
+            assertTrue(io.get(1).contains(m.loss.storage(false)), "device-to-host each round: the loss");
         }
     }
 
