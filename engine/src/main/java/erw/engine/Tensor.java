@@ -44,8 +44,8 @@ public final class Tensor {
     private final Kind kind;
     private final boolean requiresGrad;
     private final Tensor base;
-    /** The root's storage (null on views, and until first use or binding). */
-    private Storage data, grad;
+    /** The root's storage (null on views, and until first use or binding); volatile for the lock-free reads of {@link #data()}. */
+    private volatile Storage data, grad;
 
     /**
      * The storage of a root tensor's data or gradient: its identity is what a plan's buffers are keyed by (tensors
@@ -58,7 +58,7 @@ public final class Tensor {
         private final int size;
         /** The planner's slot whose tensors share this storage, or null when it is one tensor's own. */
         private final BufferPlanner.Slot slot;
-        private float[] array;
+        private volatile float[] array;
 
         /** Storage of {@code size} floats of its own (a backend's per-op scratch). */
         public Storage(int size) {
@@ -75,13 +75,18 @@ public final class Tensor {
         }
 
         /** The host array (all zeros when made here). */
-        public synchronized float[] array() {
+        public float[] array() {
+            float[] a = array;
+            return a != null ? a : make();
+        }
+
+        private synchronized float[] make() {
             if (array == null) array = new float[size];
             return array;
         }
 
         /** The host array if anything has made it yet, else null (then the storage has never held anything but zeros on the host). */
-        public synchronized float[] arrayIfMade() {
+        public float[] arrayIfMade() {
             return array;
         }
 
@@ -201,13 +206,15 @@ public final class Tensor {
 
     /** The storage's host array (the root's, made on first use); kernels and the host read and write it directly. */
     public float[] data() {
-        return storage(false).array();
+        Storage s = root().data; // kernels call this per op: no lock once the storage exists
+        return (s != null ? s : storage(false)).array();
     }
 
     /** The gradient's host array (made on first use), or null when this tensor does not take part in differentiation. */
     public float[] grad() {
-        Storage g = storage(true);
-        return g == null ? null : g.array();
+        if (!requiresGrad) return null;
+        Storage g = root().grad;
+        return (g != null ? g : storage(true)).array();
     }
 
     /**
@@ -291,10 +298,7 @@ public final class Tensor {
     }
 
     public void zeroGrad() {
-        Storage s;
-        synchronized (root()) {
-            s = requiresGrad ? root().grad : null;
-        }
+        Storage s = requiresGrad ? root().grad : null;
         float[] g = s == null ? null : s.arrayIfMade();
         if (g != null) Arrays.fill(g, 0f);
     }
