@@ -1110,7 +1110,8 @@ class Check:
             w("\nPeak memory: GPU memory in use (nvidia-smi, sampled every 100 ms, minus the level before; PyTorch: "
               "max_memory_allocated in brackets) and the process's peak RSS; for erw also its RSS at the end of the run in GiB, split into the "
               "Java heap in use, the TornadoVM backend's host mirrors of device buffers (filled, and zero-mapped: resident only where written or "
-              "pinned) and the rest (free heap, JVM, native libraries, the device runtime):\n")
+              "pinned; one mirror per device buffer, so their sum is what erw allocates on the device, to hold against the GPU figure) and the rest "
+              "(free heap, JVM, native libraries, the device runtime):\n")
             w("| model | " + " | ".join(f"erw {c}" for c in erw_cols) + (" | " + " | ".join(torch_cols) if torch_cols else "") + " |")
             w("|---|" + "---|" * (len(erw_cols) + len(torch_cols)))
             for mm, *_ in TRAIN[self.mode or "gpu"]:
