@@ -74,7 +74,7 @@ public final class TornadoBackend implements Backend {
         return lower(graph.name(), List.of(graph), Set.of()).getFirst();
     }
 
-    /** The graphs' activations share host arrays, hence device buffers, by liveness across the cycle ({@link BufferPlanner}). */
+    /** The graphs' activations share storages, hence device buffers, by liveness across the cycle ({@link BufferPlanner}). */
     @Override
     public List<Plan> compileCycle(String name, List<Graph> graphs) {
         return compileCycle(name, graphs, List.of());
