@@ -6,8 +6,8 @@ import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 
 /**
- * Row-wise kernels (LayerNorm, softmax, cross-entropy): one work-group of 128 per row, row sums by
- * a local-memory tree. Launch: global rows*128, local 128.
+ * Row-wise kernels (LayerNorm, softmax, cross-entropy): one work-group of {@link #GROUP} (128) per row, row sums by
+ * a local-memory tree. Launch: global rows*GROUP, local GROUP.
  */
 public final class RowKernels {
     private RowKernels() {}
@@ -17,20 +17,20 @@ public final class RowKernels {
     /** The mean of x[o .. o + d) over the work-group. */
     private static float rowMean(KernelContext ctx, int lid, FloatArray x, int o, int d) {
         float s = 0f;
-        for (int i = lid; i < d; i += 128) {
+        for (int i = lid; i < d; i += GROUP) {
             s += x.get(o + i);
         }
-        return WorkGroup.sum(ctx, lid, 128, s) / d;
+        return WorkGroup.sum(ctx, lid, GROUP, s) / d;
     }
 
     /** The biased variance of x[o .. o + d) about {@code mu} over the work-group (two passes: no cancellation). */
     private static float rowVariance(KernelContext ctx, int lid, FloatArray x, int o, int d, float mu) {
         float v = 0f;
-        for (int i = lid; i < d; i += 128) {
+        for (int i = lid; i < d; i += GROUP) {
             float t = x.get(o + i) - mu;
             v += t * t;
         }
-        return WorkGroup.sum(ctx, lid, 128, v) / d;
+        return WorkGroup.sum(ctx, lid, GROUP, v) / d;
     }
 
     /** stats[2r] = mean, stats[2r+1] = 1/sqrt(var + eps) of row r (width d). */
@@ -59,7 +59,7 @@ public final class RowKernels {
         float mu = rowMean(ctx, lid, x, o, d);
         float var = rowVariance(ctx, lid, x, o, d, mu);
         float rs = 1f / TornadoMath.sqrt(var + eps);
-        for (int i = lid; i < d; i += 128) {
+        for (int i = lid; i < d; i += GROUP) {
             float y = (x.get(o + i) - mu) * rs;
             if (affine == 1) {
                 y = y * w.get(i) + b.get(i);
@@ -74,8 +74,8 @@ public final class RowKernels {
 
     /** gx += rstd * (gi - mean(gi) - xhat * mean(gi * xhat)), gi = g [* w]; mean and rstd saved by the forward. */
     public static void layerNormBackwardInput(KernelContext ctx, FloatArray x, FloatArray mean, FloatArray rstd, FloatArray w, FloatArray g, FloatArray gx, int affine, int d) {
-        float[] b1 = ctx.allocateFloatLocalArray(128);
-        float[] b2 = ctx.allocateFloatLocalArray(128);
+        float[] b1 = ctx.allocateFloatLocalArray(GROUP);
+        float[] b2 = ctx.allocateFloatLocalArray(GROUP);
         int row = ctx.groupIdx;
         int lid = ctx.localIdx;
         int o = row * d;
@@ -83,7 +83,7 @@ public final class RowKernels {
         float rs = rstd.get(row);
         float sg = 0f;
         float sgx = 0f;
-        for (int i = lid; i < d; i += 128) {
+        for (int i = lid; i < d; i += GROUP) {
             float gi = g.get(o + i);
             if (affine == 1) {
                 gi = gi * w.get(i);
@@ -95,7 +95,7 @@ public final class RowKernels {
         b1[lid] = sg;
         b2[lid] = sgx;
         ctx.localBarrier();
-        for (int st = 64; st > 0; st >>= 1) {
+        for (int st = GROUP / 2; st > 0; st >>= 1) {
             if (lid < st) {
                 b1[lid] += b1[lid + st];
                 b2[lid] += b2[lid + st];
@@ -104,7 +104,7 @@ public final class RowKernels {
         }
         float mg = b1[0] / d;
         float mgx = b2[0] / d;
-        for (int i = lid; i < d; i += 128) {
+        for (int i = lid; i < d; i += GROUP) {
             float gi = g.get(o + i);
             if (affine == 1) {
                 gi = gi * w.get(i);
@@ -158,18 +158,18 @@ public final class RowKernels {
         int lid = ctx.localIdx;
         int o = row * c;
         float m = -3.4028235e38f;
-        for (int i = lid; i < c; i += 128) {
+        for (int i = lid; i < c; i += GROUP) {
             m = TornadoMath.max(m, x.get(o + i));
         }
-        float mx = WorkGroup.max(ctx, lid, 128, m);
+        float mx = WorkGroup.max(ctx, lid, GROUP, m);
         float s = 0f;
-        for (int i = lid; i < c; i += 128) {
+        for (int i = lid; i < c; i += GROUP) {
             float e = TornadoMath.exp(x.get(o + i) - mx);
             out.set(o + i, e);
             s += e;
         }
-        float inv = 1f / WorkGroup.sum(ctx, lid, 128, s);
-        for (int i = lid; i < c; i += 128) {
+        float inv = 1f / WorkGroup.sum(ctx, lid, GROUP, s);
+        for (int i = lid; i < c; i += GROUP) {
             out.set(o + i, out.get(o + i) * inv);
         }
     }
@@ -180,11 +180,11 @@ public final class RowKernels {
         int lid = ctx.localIdx;
         int o = row * c;
         float s = 0f;
-        for (int i = lid; i < c; i += 128) {
+        for (int i = lid; i < c; i += GROUP) {
             s += g.get(o + i) * y.get(o + i);
         }
-        float dot = WorkGroup.sum(ctx, lid, 128, s);
-        for (int i = lid; i < c; i += 128) {
+        float dot = WorkGroup.sum(ctx, lid, GROUP, s);
+        for (int i = lid; i < c; i += GROUP) {
             gx.set(o + i, gx.get(o + i) + y.get(o + i) * (g.get(o + i) - dot));
         }
     }
