@@ -54,7 +54,12 @@ import jdk.incubator.vector.VectorSpecies;
  *       defeats store forwarding on the loop's critical path), so the same GEMM ran at 280-300 or at
  *       110 GFLOP/s on two threads depending on whether the parallel loop's lambda was compiled yet.
  *       The 12-row kernels broadcast unconditionally (pre-broadcast A is an 8-float-vector option
- *       only) and have no spills: 4096x768x192 on two cores 360-377 GFLOP/s, OpenBLAS 349-353.</li>
+ *       only) and have no spills: 4096x768x192 on two cores 360-377 GFLOP/s, OpenBLAS 349-353. Reading
+ *       the B panel a few steps ahead (Java has no prefetch; one scalar load per step, its value kept)
+ *       made the kernel alone ~20% faster from L2 but C2 then hoisted all 12 broadcasts and spilled 2-6
+ *       accumulators (the GEMM 15-20% slower; a 10 x 32 kernel with the same loads did not spill but was
+ *       no faster). {@code tools/c2-loop} disassembles C2's code for a kernel (no hsdis needed) and
+ *       counts the vector spills in its loop: 0 here, whatever the timing noise of the machine.</li>
  *   <li>{@code KC} = 384: the A micro-panel (12 x 384 floats, 18 KiB) stays in L1 while the kernel
  *       sweeps the packed B block; C tiles are loaded and stored once per 384 steps of k.</li>
  *   <li>{@code NC} = 2048: the packed B block (384 x 2048 floats, 3 MiB) streams with unit stride from
