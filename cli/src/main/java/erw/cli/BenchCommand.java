@@ -33,6 +33,11 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--no-peer", description = "Skip the OpenBLAS comparison.")
         boolean noPeer;
 
+        @Option(names = "--rounds", description = "Rounds of erw's timing then the peer's, alternated; medians reported, and the range of the "
+                + "rounds' ratios (default ${DEFAULT-VALUE}). On a shared VM both sides' speed drifts by 10-30% within minutes, so one "
+                + "round is one sample of that drift. The first round finds the peer's best configuration, later ones rerun it.")
+        int rounds = 3;
+
         @Option(names = "--trans", description = "Transposes of A and B: NN, NT, TN or TT (default ${DEFAULT-VALUE}; the peer is always NN).")
         String trans = "NN";
 
@@ -46,15 +51,42 @@ public final class BenchCommand implements Runnable {
                 if (p.length != 3) throw new IllegalArgumentException("--shapes: '" + s + "' is not MxNxK");
                 dims.add(new int[]{Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2])});
             }
+            if (rounds < 1) throw new IllegalArgumentException("--rounds must be >= 1, got " + rounds);
             try (WorkerPool pool = new WorkerPool(threads)) {
-                System.out.printf("%-18s %12s %14s %8s %14s  %s%n", "shape (MxNxK)", "erw GFLOP/s", "peer at best", "ratio", "peer installed", "peer's best configuration");
-                for (GemmBenchmark.Result r : GemmBenchmark.run(pool, dims, repeats, tr.charAt(0) == 'T', tr.charAt(1) == 'T')) {
-                    GemmBenchmark.Peer peer = noPeer ? null : GemmBenchmark.openBlasBest(r.m(), r.n(), r.k(), threads);
-                    System.out.printf(Locale.ROOT, "%-18s %12.1f %14s %8s %14s  %s%n", r.m() + "x" + r.n() + "x" + r.k(), r.gflops(),
-                            peer == null ? "n/a" : String.format(Locale.ROOT, "%.1f", peer.gflops()),
-                            peer == null ? "" : String.format(Locale.ROOT, "%.2f", r.gflops() / peer.gflops()),
-                            peer == null ? "" : String.format(Locale.ROOT, "%.1f", peer.defaultGflops()), peer == null ? "" : peer.config());
+                int shapesCount = dims.size();
+                double[][] mine = new double[shapesCount][rounds], theirs = new double[shapesCount][rounds];
+                GemmBenchmark.Peer[] best = new GemmBenchmark.Peer[shapesCount];
+                for (int r = 0; r < rounds; r++) {
+                    List<GemmBenchmark.Result> res = GemmBenchmark.run(pool, dims, repeats, tr.charAt(0) == 'T', tr.charAt(1) == 'T');
+                    for (int s = 0; s < shapesCount; s++) {
+                        int[] d = dims.get(s);
+                        mine[s][r] = res.get(s).gflops();
+                        Double peer = null;
+                        if (!noPeer && r == 0) {
+                            best[s] = GemmBenchmark.openBlasBest(d[0], d[1], d[2], threads);
+                            peer = best[s] == null ? null : best[s].gflops();
+                        } else if (!noPeer && best[s] != null) {
+                            peer = GemmBenchmark.openBlas(d[0], d[1], d[2], threads, best[s]);
+                        }
+                        theirs[s][r] = peer == null ? Double.NaN : peer;
+                    }
                 }
+                System.out.printf("%-18s %12s %14s %8s %12s %14s  %s%n", "shape (MxNxK)", "erw GFLOP/s", "peer at best", "ratio",
+                        "ratio range", "peer installed", "peer's best configuration");
+                for (int s = 0; s < shapesCount; s++) {
+                    int[] d = dims.get(s);
+                    double[] ratios = GemmBenchmark.ratios(mine[s], theirs[s]);
+                    double[] peers = java.util.Arrays.stream(theirs[s]).filter(v -> !Double.isNaN(v)).toArray();
+                    boolean peer = best[s] != null && ratios.length > 0;
+                    System.out.printf(Locale.ROOT, "%-18s %12.1f %14s %8s %12s %14s  %s%n", d[0] + "x" + d[1] + "x" + d[2], GemmBenchmark.median(mine[s]),
+                            peer ? String.format(Locale.ROOT, "%.1f", GemmBenchmark.median(peers)) : "n/a",
+                            peer ? String.format(Locale.ROOT, "%.2f", GemmBenchmark.median(ratios)) : "",
+                            peer && ratios.length > 1 ? String.format(Locale.ROOT, "%.2f-%.2f", java.util.Arrays.stream(ratios).min().orElseThrow(),
+                                    java.util.Arrays.stream(ratios).max().orElseThrow()) : "",
+                            peer ? String.format(Locale.ROOT, "%.1f", best[s].defaultGflops()) : "", peer ? best[s].config() : "");
+                }
+                System.out.println("rounds: " + rounds + " (erw's figure, the peer's and the ratio are medians over the rounds; each round times erw on every "
+                        + "shape, best of " + repeats + ", then the peer)");
                 System.out.println("threads: " + threads + (noPeer ? "" : "; peer: numpy's matmul (bench/numpy_gemm.py --best: the BLAS builds installed and "
                         + "the OpenBLAS core types this CPU runs, fastest kept; OPENBLAS_NUM_THREADS=" + threads + ")"));
                 System.out.println("erw's blocking: " + erw.engine.cpu.Sgemm.describe());

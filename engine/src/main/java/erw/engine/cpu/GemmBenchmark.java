@@ -111,7 +111,7 @@ public final class GemmBenchmark {
      * the CPU supports), next to its figure as installed; null when the peer cannot run.
      */
     public static Peer openBlasBest(int m, int n, int k, int threads) {
-        String shape = m + "x" + n + "x" + k, out = runNumpy(shape, threads);
+        String shape = m + "x" + n + "x" + k, out = runNumpy(List.of("--best", shape), threads, null);
         Double best = out == null ? null : parseGflops(out, shape);
         if (best == null) return null;
         for (String line : out.split("\\R")) {
@@ -121,23 +121,49 @@ public final class GemmBenchmark {
         return null;
     }
 
+    /**
+     * numpy's matmul GFLOP/s on one shape in the peer configuration {@code config} (as {@link #openBlasBest} found it),
+     * one run of {@code bench/numpy_gemm.py} without the search; null when the peer cannot run.
+     */
+    public static Double openBlas(int m, int n, int k, int threads, Peer config) {
+        String shape = m + "x" + n + "x" + k, out = runNumpy(List.of(shape), threads, config);
+        return out == null ? null : parseGflops(out, shape);
+    }
+
+    /** The median of {@code x} (the mean of the middle two for an even count); NaN when empty. */
+    public static double median(double[] x) {
+        if (x.length == 0) return Double.NaN;
+        double[] s = x.clone();
+        java.util.Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    /** {@code mine[r] / theirs[r]} for every round r whose peer figure is a number (a peer that failed to run is NaN). */
+    public static double[] ratios(double[] mine, double[] theirs) {
+        return java.util.stream.IntStream.range(0, Math.min(mine.length, theirs.length)).filter(r -> !Double.isNaN(theirs[r]))
+                .mapToDouble(r -> mine[r] / theirs[r]).toArray();
+    }
+
     private static final Pattern CONFIG = Pattern.compile("\"config\"\\s*:\\s*\"([^\"]*)\"");
     private static final Pattern DEFAULT = Pattern.compile("\"default_gflops\"\\s*:\\s*([-+0-9.eE]+)");
 
     /**
-     * The output of {@code /usr/bin/python3 bench/numpy_gemm.py --best MxNxK} with {@code OPENBLAS_NUM_THREADS},
-     * {@code OMP_NUM_THREADS} and {@code MKL_NUM_THREADS} set to {@code threads}; null when the script,
-     * Python or numpy is missing or the script fails.
+     * The output of {@code /usr/bin/python3 bench/numpy_gemm.py ARGS} with {@code OPENBLAS_NUM_THREADS},
+     * {@code OMP_NUM_THREADS} and {@code MKL_NUM_THREADS} set to {@code threads} and the environment of {@code config}
+     * (null: none); null when the script, Python or numpy is missing or the script fails.
      */
-    private static String runNumpy(String shape, int threads) {
+    private static String runNumpy(List<String> args, int threads, Peer config) {
         Path script = Path.of(System.getProperty("erw.bench.numpyScript", NUMPY_SCRIPT));
         if (!Files.isRegularFile(script) || !Files.isExecutable(Path.of(PYTHON))) return null;
-        ProcessBuilder pb = new ProcessBuilder(PYTHON, script.toString(), "--best", shape).redirectErrorStream(true);
+        List<String> cmd = new ArrayList<>(List.of(PYTHON, script.toString()));
+        cmd.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         Map<String, String> env = pb.environment();
         String t = Integer.toString(Math.max(1, threads));
         env.put("OPENBLAS_NUM_THREADS", t);
         env.put("OMP_NUM_THREADS", t);
         env.put("MKL_NUM_THREADS", t);
+        if (config != null) config.applyTo(env);
         try {
             Process p = pb.start();
             p.getOutputStream().close();

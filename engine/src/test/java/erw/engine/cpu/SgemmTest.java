@@ -305,6 +305,15 @@ class SgemmTest {
     }
 
     @Test
+    void benchmarkRoundsSummarize() {
+        assertEquals(2.0, GemmBenchmark.median(new double[] {3, 1, 2}));
+        assertEquals(2.5, GemmBenchmark.median(new double[] {4, 1, 3, 2}));
+        assertTrue(Double.isNaN(GemmBenchmark.median(new double[0])));
+        // a round whose peer did not run (NaN) has no ratio; the others are erw / peer in order
+        assertArrayEquals(new double[] {0.5, 2.0}, GemmBenchmark.ratios(new double[] {1, 5, 4}, new double[] {2, Double.NaN, 2}));
+    }
+
+    @Test
     void columnBlockFollowsTheMachine() {
         int nr = Sgemm.panelWidth();
         assertEquals(2048, Sgemm.defaultNc("AuthenticAMD", 1L << 20));
