@@ -176,15 +176,16 @@ final class LinearAlgebraKernels {
                 }
                 Sgemm.gemm(pool, pr, false, false, t, hd, t, dp, 0, k, 0, dq, 0, false, null, 0);  // dQ = scale dS K (scale below)
                 Sgemm.gemm(pool, pr, true, false, t, hd, t, dp, 0, q, 0, dk, 0, false, null, 0);   // dK = dS^T (scale Q)
-                FloatVector zero = FloatVector.zero(Vec.S);
+                float[] gIn = write ? Vec.ZERO : gq; // gq, or +0 when written whole (see Vec.ZERO)
+                int gs = write ? 0 : 1;
                 for (int j = 0; j < t; j++) {
                     int row = (b * t + j) * 3 * dim + h * hd, c = 0;
                     for (int ub = Vec.S.loopBound(hd); c < ub; c += Vec.S.length()) {
                         int x = j * hd + c; // the same two roundings as the scalar tail: a product, then a sum
                         int qi = row + c, ki = row + dim + c, vi = row + 2 * dim + c;
-                        (write ? zero : FloatVector.fromArray(Vec.S, gq, qi)).add(FloatVector.fromArray(Vec.S, dq, x).mul(scale)).intoArray(gq, qi);
-                        (write ? zero : FloatVector.fromArray(Vec.S, gq, ki)).add(FloatVector.fromArray(Vec.S, dk, x)).intoArray(gq, ki);
-                        (write ? zero : FloatVector.fromArray(Vec.S, gq, vi)).add(FloatVector.fromArray(Vec.S, dv, x)).intoArray(gq, vi);
+                        FloatVector.fromArray(Vec.S, gIn, qi * gs).add(FloatVector.fromArray(Vec.S, dq, x).mul(scale)).intoArray(gq, qi);
+                        FloatVector.fromArray(Vec.S, gIn, ki * gs).add(FloatVector.fromArray(Vec.S, dk, x)).intoArray(gq, ki);
+                        FloatVector.fromArray(Vec.S, gIn, vi * gs).add(FloatVector.fromArray(Vec.S, dv, x)).intoArray(gq, vi);
                     }
                     for (; c < hd; c++) {
                         gq[row + c] = (write ? 0f : gq[row + c]) + scale * dq[j * hd + c];

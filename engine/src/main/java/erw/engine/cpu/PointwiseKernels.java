@@ -172,11 +172,13 @@ final class PointwiseKernels {
 
     private static void siluBackward(float[] xd, float[] g, float[] gx, boolean write, int lo, int hi) {
         int i = lo, ub = lo + S.loopBound(hi - lo);
+        float[] gxIn = write ? Vec.ZERO : gx; // gx, or +0 when written whole (see Vec.ZERO)
+        int xs = write ? 0 : 1;
         for (; i < ub; i += S.length()) {
             FloatVector v = FloatVector.fromArray(S, xd, i);
             FloatVector sg = FastMath.sigmoid(v);
             FloatVector d = v.mul(sg.neg().add(1f)).add(1f).mul(sg);
-            FloatVector.fromArray(S, g, i).fma(d, write ? FloatVector.zero(S) : FloatVector.fromArray(S, gx, i)).intoArray(gx, i);
+            FloatVector.fromArray(S, g, i).fma(d, FloatVector.fromArray(S, gxIn, i * xs)).intoArray(gx, i);
         }
         for (; i < hi; i++) {
             float v = xd[i];
@@ -187,13 +189,15 @@ final class PointwiseKernels {
 
     private static void geluBackward(float[] xd, float[] g, float[] gx, boolean write, int lo, int hi) {
         int i = lo, ub = lo + S.loopBound(hi - lo);
+        float[] gxIn = write ? Vec.ZERO : gx; // gx, or +0 when written whole (see Vec.ZERO)
+        int xs = write ? 0 : 1;
         for (; i < ub; i += S.length()) {
             FloatVector v = FloatVector.fromArray(S, xd, i);
             FloatVector v2 = v.mul(v);
             FloatVector th = FastMath.tanh(v2.mul(v).mul(GELU_C).add(v).mul(SQRT_2_OVER_PI));
             FloatVector du = v2.mul(3f * GELU_C).add(1f).mul(SQRT_2_OVER_PI);
             FloatVector d = th.add(1f).mul(0.5f).add(v.mul(0.5f).mul(th.mul(th).neg().add(1f)).mul(du));
-            FloatVector.fromArray(S, g, i).fma(d, write ? FloatVector.zero(S) : FloatVector.fromArray(S, gx, i)).intoArray(gx, i);
+            FloatVector.fromArray(S, g, i).fma(d, FloatVector.fromArray(S, gxIn, i * xs)).intoArray(gx, i);
         }
         for (; i < hi; i++) {
             float v = xd[i];
@@ -229,19 +233,21 @@ final class PointwiseKernels {
         float[] gx = x.requiresGrad() ? x.grad() : null;
         float[] gh = h.requiresGrad() ? h.grad() : null;
         float[] gg = gate.requiresGrad() ? gate.grad() : null;
-        FloatVector zero = FloatVector.zero(S);
         pool.parallelFor(n, (lo, hi) -> {
             for (int b = lo; b < hi; b++) {
                 int s = b * d;
                 for (int r = b * t; r < (b + 1) * t; r++) {
                     int o = r * d, i = 0;
                     boolean first = writeGate && r == b * t; // the sum over the sample's tokens starts from zero
-                    // the scalar loop's roundings: a product, then a sum (no fused multiply-add)
+                    // the scalar loop's roundings: a product, then a sum (no fused multiply-add); a gradient written
+                    // whole adds to Vec.ZERO (read with stride 0) instead (see Vec.ZERO)
+                    float[] gxIn = writeX ? Vec.ZERO : gx, ghIn = writeH ? Vec.ZERO : gh, ggIn = first ? Vec.ZERO : gg;
+                    int xs = writeX ? 0 : 1, hs = writeH ? 0 : 1, gs = first ? 0 : 1;
                     for (int ub = S.loopBound(d); i < ub; i += S.length()) {
                         FloatVector gi = FloatVector.fromArray(S, g, o + i);
-                        if (gx != null) (writeX ? zero : FloatVector.fromArray(S, gx, o + i)).add(gi).intoArray(gx, o + i);
-                        if (gh != null) (writeH ? zero : FloatVector.fromArray(S, gh, o + i)).add(gi.mul(FloatVector.fromArray(S, gd, s + i))).intoArray(gh, o + i);
-                        if (gg != null) (first ? zero : FloatVector.fromArray(S, gg, s + i)).add(gi.mul(FloatVector.fromArray(S, hd, o + i))).intoArray(gg, s + i);
+                        if (gx != null) FloatVector.fromArray(S, gxIn, (o + i) * xs).add(gi).intoArray(gx, o + i);
+                        if (gh != null) FloatVector.fromArray(S, ghIn, (o + i) * hs).add(gi.mul(FloatVector.fromArray(S, gd, s + i))).intoArray(gh, o + i);
+                        if (gg != null) FloatVector.fromArray(S, ggIn, (s + i) * gs).add(gi.mul(FloatVector.fromArray(S, hd, o + i))).intoArray(gg, s + i);
                     }
                     for (; i < d; i++) {
                         float gi = g[o + i];
@@ -277,22 +283,24 @@ final class PointwiseKernels {
         float[] gx = x.requiresGrad() ? x.grad() : null;
         float[] gsh = shift.requiresGrad() ? shift.grad() : null;
         float[] gsc = scale.requiresGrad() ? scale.grad() : null;
-        FloatVector zero = FloatVector.zero(S);
         pool.parallelFor(n, (lo, hi) -> {
             for (int b = lo; b < hi; b++) {
                 int s = b * d;
                 for (int r = b * t; r < (b + 1) * t; r++) {
                     int o = r * d, i = 0;
                     boolean firstShift = writeShift && r == b * t, firstScale = writeScale && r == b * t; // sums over the sample's tokens
-                    // the scalar loop's roundings: 1 + scale, a product, then a sum (no fused multiply-add)
+                    // the scalar loop's roundings: 1 + scale, a product, then a sum (no fused multiply-add); a gradient
+                    // written whole adds to Vec.ZERO (read with stride 0) instead (see Vec.ZERO)
+                    float[] gxIn = writeX ? Vec.ZERO : gx, shIn = firstShift ? Vec.ZERO : gsh, scIn = firstScale ? Vec.ZERO : gsc;
+                    int xs = writeX ? 0 : 1, shs = firstShift ? 0 : 1, scs = firstScale ? 0 : 1;
                     for (int ub = S.loopBound(d); i < ub; i += S.length()) {
                         FloatVector gi = FloatVector.fromArray(S, g, o + i);
                         if (gx != null) {
                             FloatVector prod = gi.mul(FloatVector.fromArray(S, sc, s + i).add(1f));
-                            (writeX ? zero : FloatVector.fromArray(S, gx, o + i)).add(prod).intoArray(gx, o + i);
+                            FloatVector.fromArray(S, gxIn, (o + i) * xs).add(prod).intoArray(gx, o + i);
                         }
-                        if (gsh != null) (firstShift ? zero : FloatVector.fromArray(S, gsh, s + i)).add(gi).intoArray(gsh, s + i);
-                        if (gsc != null) (firstScale ? zero : FloatVector.fromArray(S, gsc, s + i)).add(gi.mul(FloatVector.fromArray(S, xd, o + i))).intoArray(gsc, s + i);
+                        if (gsh != null) FloatVector.fromArray(S, shIn, (s + i) * shs).add(gi).intoArray(gsh, s + i);
+                        if (gsc != null) FloatVector.fromArray(S, scIn, (s + i) * scs).add(gi.mul(FloatVector.fromArray(S, xd, o + i))).intoArray(gsc, s + i);
                     }
                     for (; i < d; i++) {
                         float gi = g[o + i];
