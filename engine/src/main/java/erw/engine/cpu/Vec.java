@@ -19,7 +19,7 @@ public final class Vec {
      * Choosing the vector itself in the loop ({@code write ? zero : fromArray(..)}) ran modulate's backward on SiT-S/2
      * at 1.75-2.44 ms a call instead of 0.72, gated residual's at 1.23-1.60 instead of 0.87 (2-core Xeon, steady state).
      */
-    public static final float[] ZERO = new float[L];
+    static final float[] ZERO = new float[L];
 
     /** sum_i a[ao+i] * b[bo+i]. */
     public static float dot(float[] a, int ao, float[] b, int bo, int n) {
