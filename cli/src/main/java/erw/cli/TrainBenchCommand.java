@@ -44,6 +44,9 @@ final class TrainBenchCommand implements Callable<Integer> {
     @Option(names = "--profile", description = "Print erw's time per op type (CPU backend).") boolean profile;
     @Option(names = "--backend", description = "cpu | tornado | auto (default ${DEFAULT-VALUE}).") String backend = "cpu";
     @Option(names = "--no-peer", description = "Skip PyTorch.") boolean noPeer;
+    @Option(names = "--rounds", description = "Rounds per config of erw's step then PyTorch's (passive OpenMP), alternated; the img/s and the "
+            + "ratio printed are medians over the rounds, with the range of the rounds' ratios (default ${DEFAULT-VALUE}). On a shared VM both "
+            + "sides drift by 10-30% within minutes. PyTorch as installed runs in the first round only.") int rounds = 1;
     @Option(names = "--recompute", description = "erw's activation recomputation: none | blocks (default ${DEFAULT-VALUE}).") String recompute = "none";
     @Option(names = "--precision", description = "erw's GEMM operands: fp32 | tf32 | bf16 (as erw train; default ${DEFAULT-VALUE}). The PyTorch peer on the CPU runs fp32.")
     String precision = "fp32";
@@ -58,6 +61,11 @@ final class TrainBenchCommand implements Callable<Integer> {
                   double[] untimedSeconds) {
         Result(double imgPerSec, double secondsPerStep, long peakRssKb, long params, long plannedBytes, long baselineRssKb) {
             this(imgPerSec, secondsPerStep, peakRssKb, params, plannedBytes, baselineRssKb, null, null);
+        }
+
+        /** The same result with another img/s (a median over rounds). */
+        Result withImgPerSec(double v) {
+            return new Result(v, secondsPerStep, peakRssKb, params, plannedBytes, baselineRssKb, memory, untimedSeconds);
         }
     }
 
@@ -113,13 +121,33 @@ final class TrainBenchCommand implements Callable<Integer> {
         System.out.printf("%-10s %5s %10s %13s %7s %13s %7s %12s %13s %13s %7s %12s%n", "config", "batch", "erw img/s", "torch default", "ratio",
                 "torch passive", "ratio", "erw planned", "erw peak RSS", "torch RSS", "ratio", "erw growth");
         List<String> memory = new ArrayList<>();
+        if (rounds < 1) throw new IllegalArgumentException("--rounds must be >= 1, got " + rounds);
+        List<String> ranges = new ArrayList<>();
         for (String m : models) {
             int b = batch(m);
             Result e = child(m);
             if (e.memory() != null && e.memory().rssKb() > 0) memory.add("erw " + m + ": " + e.memory().describe());
             Result td = peer ? torch(m, b, true) : null, tp = peer ? torch(m, b, false) : null;
+            String passiveRatio = ratio(e, tp);
+            if (rounds > 1) { // later rounds: erw, then PyTorch passive; medians of img/s and of the rounds' ratios
+                double[] mine = new double[rounds], theirs = new double[rounds];
+                mine[0] = e.imgPerSec();
+                theirs[0] = tp == null ? Double.NaN : tp.imgPerSec();
+                for (int r = 1; r < rounds; r++) {
+                    mine[r] = child(m).imgPerSec();
+                    theirs[r] = peer ? torch(m, b, false).imgPerSec() : Double.NaN;
+                }
+                double[] ratios = erw.engine.cpu.GemmBenchmark.ratios(mine, theirs);
+                if (ratios.length > 0) passiveRatio = String.format(Locale.ROOT, "%.2fx", erw.engine.cpu.GemmBenchmark.median(ratios));
+                e = e.withImgPerSec(erw.engine.cpu.GemmBenchmark.median(mine));
+                if (tp != null) tp = tp.withImgPerSec(erw.engine.cpu.GemmBenchmark.median(theirs));
+                ranges.add(String.format(Locale.ROOT, "%s: erw img/s %s", m, Arrays.toString(Arrays.stream(mine).mapToObj(x -> String.format(Locale.ROOT, "%.2f", x)).toArray()))
+                        + (tp == null ? "" : String.format(Locale.ROOT, ", PyTorch passive %s; ratio median %.2fx, rounds %.2f-%.2f", Arrays.toString(Arrays.stream(theirs)
+                        .mapToObj(x -> String.format(Locale.ROOT, "%.2f", x)).toArray()), erw.engine.cpu.GemmBenchmark.median(ratios),
+                        Arrays.stream(ratios).min().orElse(Double.NaN), Arrays.stream(ratios).max().orElse(Double.NaN))));
+            }
             long growth = e.baselineRssKb() > 0 ? e.peakRssKb() - e.baselineRssKb() : 0;
-            System.out.printf(Locale.ROOT, "%-10s %5d %10.2f %13s %7s %13s %7s %12s %13s %13s %7s %12s%n", m, b, e.imgPerSec(), rate(td), ratio(e, td), rate(tp), ratio(e, tp),
+            System.out.printf(Locale.ROOT, "%-10s %5d %10.2f %13s %7s %13s %7s %12s %13s %13s %7s %12s%n", m, b, e.imgPerSec(), rate(td), ratio(e, td), rate(tp), passiveRatio,
                     mib(e.plannedBytes() / 1024), mib(e.peakRssKb()), tp == null ? "n/a" : mib(tp.peakRssKb()),
                     tp == null || tp.peakRssKb() <= 0 ? "" : String.format(Locale.ROOT, "%.2fx", e.peakRssKb() / (double) tp.peakRssKb()),
                     growth <= 0 ? "n/a" : mib(growth) + (e.plannedBytes() > 0 ? String.format(Locale.ROOT, " (%+.0f%%)", 100.0 * (growth * 1024.0 / e.plannedBytes() - 1)) : ""));
@@ -129,6 +157,10 @@ final class TrainBenchCommand implements Callable<Integer> {
                 + "erw growth: its peak RSS less the JVM's resident set before the model was built, and how far that is from the planned figure");
         System.out.println("img/s from the median step time" + (peer ? "; peer: PyTorch (" + TORCH_SCRIPT
                 + ", same model, loss, clip, AdamW and EMA), as installed (GNU OpenMP's default spin-waiting) and with OMP_WAIT_POLICY=PASSIVE" : ""));
+        if (rounds > 1) {
+            System.out.println("rounds: " + rounds + " per config (erw's and PyTorch passive's img/s are medians over them; the ratios per round:)");
+            ranges.forEach(System.out::println);
+        }
         memory.forEach(System.out::println);
         if (blas != null) {
             System.out.printf(Locale.ROOT, "peer's BLAS: %s (the fastest of bench/numpy_gemm.py --best at 4096x768x192: %.1f GFLOP/s, as installed %.1f)%n",
