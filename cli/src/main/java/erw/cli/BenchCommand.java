@@ -81,8 +81,7 @@ public final class BenchCommand implements Runnable {
                     System.out.printf(Locale.ROOT, "%-18s %12.1f %14s %8s %12s %14s  %s%n", d[0] + "x" + d[1] + "x" + d[2], GemmBenchmark.median(mine[s]),
                             peer ? String.format(Locale.ROOT, "%.1f", GemmBenchmark.median(peers)) : "n/a",
                             peer ? String.format(Locale.ROOT, "%.2f", GemmBenchmark.median(ratios)) : "",
-                            peer && ratios.length > 1 ? String.format(Locale.ROOT, "%.2f-%.2f", java.util.Arrays.stream(ratios).min().orElseThrow(),
-                                    java.util.Arrays.stream(ratios).max().orElseThrow()) : "",
+                            peer && ratios.length > 1 ? GemmBenchmark.span(ratios) : "",
                             peer ? String.format(Locale.ROOT, "%.1f", best[s].defaultGflops()) : "", peer ? best[s].config() : "");
                 }
                 System.out.println("rounds: " + rounds + " (erw's figure, the peer's and the ratio are medians over the rounds; each round times erw on every "

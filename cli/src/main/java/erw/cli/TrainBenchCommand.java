@@ -3,6 +3,7 @@ package erw.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import erw.engine.cpu.CpuBackend;
+import erw.engine.cpu.GemmBenchmark;
 import erw.engine.host.Philox;
 import erw.engine.host.WorkerPool;
 import erw.model.SiTConfig;
@@ -137,14 +138,12 @@ final class TrainBenchCommand implements Callable<Integer> {
                     mine[r] = child(m).imgPerSec();
                     theirs[r] = peer ? torch(m, b, false).imgPerSec() : Double.NaN;
                 }
-                double[] ratios = erw.engine.cpu.GemmBenchmark.ratios(mine, theirs);
-                if (ratios.length > 0) passiveRatio = String.format(Locale.ROOT, "%.2fx", erw.engine.cpu.GemmBenchmark.median(ratios));
-                e = e.withImgPerSec(erw.engine.cpu.GemmBenchmark.median(mine));
-                if (tp != null) tp = tp.withImgPerSec(erw.engine.cpu.GemmBenchmark.median(theirs));
-                ranges.add(String.format(Locale.ROOT, "%s: erw img/s %s", m, Arrays.toString(Arrays.stream(mine).mapToObj(x -> String.format(Locale.ROOT, "%.2f", x)).toArray()))
-                        + (tp == null ? "" : String.format(Locale.ROOT, ", PyTorch passive %s; ratio median %.2fx, rounds %.2f-%.2f", Arrays.toString(Arrays.stream(theirs)
-                        .mapToObj(x -> String.format(Locale.ROOT, "%.2f", x)).toArray()), erw.engine.cpu.GemmBenchmark.median(ratios),
-                        Arrays.stream(ratios).min().orElse(Double.NaN), Arrays.stream(ratios).max().orElse(Double.NaN))));
+                double[] ratios = GemmBenchmark.ratios(mine, theirs);
+                if (ratios.length > 0) passiveRatio = String.format(Locale.ROOT, "%.2fx", GemmBenchmark.median(ratios));
+                e = e.withImgPerSec(GemmBenchmark.median(mine));
+                if (tp != null) tp = tp.withImgPerSec(GemmBenchmark.median(theirs));
+                ranges.add(m + ": erw img/s " + figures(mine) + (tp == null ? "" : "; PyTorch passive " + figures(theirs) + "; ratio median "
+                        + passiveRatio + ", rounds " + GemmBenchmark.span(ratios)));
             }
             long growth = e.baselineRssKb() > 0 ? e.peakRssKb() - e.baselineRssKb() : 0;
             System.out.printf(Locale.ROOT, "%-10s %5d %10.2f %13s %7s %13s %7s %12s %13s %13s %7s %12s%n", m, b, e.imgPerSec(), rate(td), ratio(e, td), rate(tp), passiveRatio,
@@ -198,6 +197,11 @@ final class TrainBenchCommand implements Callable<Integer> {
 
     private static String ratio(Result e, Result t) {
         return t == null ? "" : String.format(Locale.ROOT, "%.2fx", e.imgPerSec() / t.imgPerSec());
+    }
+
+    /** Per-round figures, "a / b / c" with two decimals. */
+    private static String figures(double[] x) {
+        return Arrays.stream(x).mapToObj(v -> String.format(Locale.ROOT, "%.2f", v)).collect(java.util.stream.Collectors.joining(" / "));
     }
 
     private static String mib(long kb) {

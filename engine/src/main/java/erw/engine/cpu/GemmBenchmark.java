@@ -138,6 +138,12 @@ public final class GemmBenchmark {
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
+    /** "min-max" of {@code x} with two decimals (the range of rounds' ratios), "" when empty. */
+    public static String span(double[] x) {
+        if (x.length == 0) return "";
+        return String.format(java.util.Locale.ROOT, "%.2f-%.2f", java.util.Arrays.stream(x).min().orElseThrow(), java.util.Arrays.stream(x).max().orElseThrow());
+    }
+
     /** {@code mine[r] / theirs[r]} for every round r whose peer figure is a number (a peer that failed to run is NaN). */
     public static double[] ratios(double[] mine, double[] theirs) {
         return java.util.stream.IntStream.range(0, Math.min(mine.length, theirs.length)).filter(r -> !Double.isNaN(theirs[r]))

@@ -311,6 +311,8 @@ class SgemmTest {
         assertTrue(Double.isNaN(GemmBenchmark.median(new double[0])));
         // a round whose peer did not run (NaN) has no ratio; the others are erw / peer in order
         assertArrayEquals(new double[] {0.5, 2.0}, GemmBenchmark.ratios(new double[] {1, 5, 4}, new double[] {2, Double.NaN, 2}));
+        assertEquals("0.50-2.00", GemmBenchmark.span(new double[] {2.0, 0.5, 1.0}));
+        assertEquals("", GemmBenchmark.span(new double[0]));
     }
 
     @Test
