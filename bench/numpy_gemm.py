@@ -12,6 +12,9 @@ with LD_LIBRARY_PATH at each other BLAS build installed under /usr/lib/x86_64-li
 libblas.so.3 alternative may be the reference BLAS; with each OPENBLAS_CORETYPE the CPU supports, since
 OpenBLAS 0.3.21 misdetects some CPUs) and prints per shape the fastest, with "config", "default_gflops"
 (as installed) and "tried" (every configuration's figure).
+
+--serve: stays up and answers requests on stdin, "MxNxK [repeats]" a line, with one JSON line each (best of the
+repeats, one call each). `erw bench gemm` times erw and this peer back to back on each shape that way.
 """
 import os
 
@@ -130,6 +133,7 @@ def main():
     ap.add_argument("shapes", nargs="*", default=["2048x2048x2048", "4096x1152x384", "4096x384x1536"])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=0.3)
+    ap.add_argument("--serve", action="store_true", help="answer timing requests on stdin (MxNxK [repeats]), one JSON line each")
     ap.add_argument("--best", action="store_true", help="try the installed BLAS builds and OpenBLAS core types; report the best "
                     "(with its configuration) and the default per shape")
     args = ap.parse_args()
@@ -139,26 +143,49 @@ def main():
     rng = np.random.default_rng(0)
     np.ones((8, 8), np.float32) @ np.ones((8, 8), np.float32)  # load BLAS
     blas = blas_library()
+    if args.serve:
+        serve(args, rng, blas)
+        return
     for s in args.shapes:
-        m, n, k = (int(v) for v in s.lower().split("x"))
+        print(json.dumps(measure(s, args.repeats, args.min_time, rng, blas, {})), flush=True)
+
+
+def measure(shape, repeats, min_time, rng, blas, operands):
+    """One shape's best of `repeats` timings, each over enough calls to last >= min_time seconds (one call when 0);
+    the operands are made (and warmed up) once per shape and kept in `operands`."""
+    m, n, k = (int(v) for v in shape.lower().split("x"))
+    if shape not in operands:
         a = rng.standard_normal((m, k), dtype=np.float32)
         b = rng.standard_normal((k, n), dtype=np.float32)
         c = np.empty((m, n), np.float32)
         np.matmul(a, b, out=c)  # warmup
+        operands[shape] = (a, b, c)
+    a, b, c = operands[shape]
+    t0 = time.perf_counter()
+    np.matmul(a, b, out=c)
+    one = time.perf_counter() - t0
+    calls = max(1, int(min_time / max(one, 1e-9)))
+    best = float("inf")
+    for _ in range(repeats):
         t0 = time.perf_counter()
-        np.matmul(a, b, out=c)
-        one = time.perf_counter() - t0
-        calls = max(1, int(args.min_time / max(one, 1e-9)))
-        best = float("inf")
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            for _ in range(calls):
-                np.matmul(a, b, out=c)
-            best = min(best, (time.perf_counter() - t0) / calls)
-        print(json.dumps({"shape": s, "m": m, "n": n, "k": k, "threads": int(os.environ["OPENBLAS_NUM_THREADS"]),
-                          "gflops": round(2.0 * m * n * k / best / 1e9, 2), "best_s": best, "numpy": np.__version__,
-                          "blas": blas}), flush=True)
+        for _ in range(calls):
+            np.matmul(a, b, out=c)
+        best = min(best, (time.perf_counter() - t0) / calls)
+    return {"shape": shape, "m": m, "n": n, "k": k, "threads": int(os.environ["OPENBLAS_NUM_THREADS"]),
+            "gflops": round(2.0 * m * n * k / best / 1e9, 2), "best_s": best, "numpy": np.__version__, "blas": blas}
 
+
+def serve(args, rng, blas):
+    """--serve: one request a line on stdin, "MxNxK [repeats]", one JSON line back (best of the repeats, one call
+    each: --min-time is not used), until stdin closes. `erw bench gemm` keeps this process and times the peer right
+    after erw on the same shape, so both figures come from the same minute of a shared machine."""
+    operands = {}
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        repeats = int(words[1]) if len(words) > 1 else args.repeats
+        print(json.dumps(measure(words[0], repeats, 0.0, rng, blas, operands)), flush=True)
 
 if __name__ == "__main__":
     main()

@@ -33,10 +33,11 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--no-peer", description = "Skip the OpenBLAS comparison.")
         boolean noPeer;
 
-        @Option(names = "--rounds", description = "Rounds of erw's timing then the peer's, alternated; medians reported, and the range of the "
-                + "rounds' ratios (default ${DEFAULT-VALUE}). On a shared VM both sides' speed drifts by 10-30% within minutes, so one "
-                + "round is one sample of that drift. The first round finds the peer's best configuration, later ones rerun it.")
-        int rounds = 3;
+        @Option(names = "--rounds", description = "Rounds per shape (default ${DEFAULT-VALUE}): erw and the peer timed back to back on the "
+                + "shape (best of --repeats calls each, which side first alternating, 0.2 s apart); the medians and the median and middle "
+                + "half of the rounds' ratios are reported. On a shared VM both sides' speed drifts by 10-30%% within minutes; pairs seconds "
+                + "apart see the same drift. The peer's best configuration is searched once per shape first, then kept running.")
+        int rounds = 10;
 
         @Option(names = "--trans", description = "Transposes of A and B: NN, NT, TN or TT (default ${DEFAULT-VALUE}; the peer is always NN).")
         String trans = "NN";
@@ -56,23 +57,37 @@ public final class BenchCommand implements Runnable {
                 int shapesCount = dims.size();
                 double[][] mine = new double[shapesCount][rounds], theirs = new double[shapesCount][rounds];
                 GemmBenchmark.Peer[] best = new GemmBenchmark.Peer[shapesCount];
-                for (int r = 0; r < rounds; r++) {
-                    List<GemmBenchmark.Result> res = GemmBenchmark.run(pool, dims, repeats, tr.charAt(0) == 'T', tr.charAt(1) == 'T');
-                    for (int s = 0; s < shapesCount; s++) {
+                GemmBenchmark.Workload work = new GemmBenchmark.Workload(pool, dims, tr.charAt(0) == 'T', tr.charAt(1) == 'T');
+                Map<String, GemmBenchmark.PeerServer> servers = new java.util.LinkedHashMap<>(); // one per configuration in use
+                try {
+                    for (int s = 0; s < shapesCount && !noPeer; s++) {
                         int[] d = dims.get(s);
-                        mine[s][r] = res.get(s).gflops();
-                        Double peer = null;
-                        if (!noPeer && r == 0) {
-                            best[s] = GemmBenchmark.openBlasBest(d[0], d[1], d[2], threads);
-                            peer = best[s] == null ? null : best[s].gflops();
-                        } else if (!noPeer && best[s] != null) {
-                            peer = GemmBenchmark.openBlas(d[0], d[1], d[2], threads, best[s]);
-                        }
-                        theirs[s][r] = peer == null ? Double.NaN : peer;
+                        GemmBenchmark.Peer b = GemmBenchmark.openBlasBest(d[0], d[1], d[2], threads);
+                        best[s] = b;
+                        if (b != null) servers.computeIfAbsent(b.config(), c -> GemmBenchmark.PeerServer.start(threads, b));
                     }
+                    for (int r = 0; r < rounds; r++) {
+                        for (int s = 0; s < shapesCount; s++) {
+                            int[] d = dims.get(s);
+                            GemmBenchmark.PeerServer peer = best[s] == null ? null : servers.get(best[s].config());
+                            Double p = null;
+                            for (int side = 0; side < 2; side++) {
+                                boolean erwNow = (side == 0) == (r % 2 == 0);
+                                if (!erwNow && peer == null) continue;
+                                pause();
+                                if (erwNow) mine[s][r] = work.time(s, repeats).gflops();
+                                else p = peer.gflops(d[0], d[1], d[2], repeats);
+                            }
+                            theirs[s][r] = p == null ? Double.NaN : p;
+                        }
+                    }
+                } finally {
+                    servers.values().forEach(v -> {
+                        if (v != null) v.close();
+                    });
                 }
                 System.out.printf("%-18s %12s %14s %8s %12s %14s  %s%n", "shape (MxNxK)", "erw GFLOP/s", "peer at best", "ratio",
-                        "ratio range", "peer installed", "peer's best configuration");
+                        "ratio q1-q3", "peer installed", "peer's best configuration");
                 for (int s = 0; s < shapesCount; s++) {
                     int[] d = dims.get(s);
                     double[] ratios = GemmBenchmark.ratios(mine[s], theirs[s]);
@@ -81,16 +96,30 @@ public final class BenchCommand implements Runnable {
                     System.out.printf(Locale.ROOT, "%-18s %12.1f %14s %8s %12s %14s  %s%n", d[0] + "x" + d[1] + "x" + d[2], GemmBenchmark.median(mine[s]),
                             peer ? String.format(Locale.ROOT, "%.1f", GemmBenchmark.median(peers)) : "n/a",
                             peer ? String.format(Locale.ROOT, "%.2f", GemmBenchmark.median(ratios)) : "",
-                            peer && ratios.length > 1 ? GemmBenchmark.span(ratios) : "",
+                            peer && ratios.length > 1 ? GemmBenchmark.quartiles(ratios) : "",
                             peer ? String.format(Locale.ROOT, "%.1f", best[s].defaultGflops()) : "", peer ? best[s].config() : "");
                 }
-                System.out.println("rounds: " + rounds + " (erw's figure, the peer's and the ratio are medians over the rounds; each round times erw on every "
-                        + "shape, best of " + repeats + ", then the peer)");
+                System.out.println("rounds: " + rounds + " per shape, each erw and the peer back to back (best of " + repeats + " calls each, "
+                        + "alternately erw or the peer first); the figures are medians over the rounds, the ratio the median of the rounds' ratios");
                 System.out.println("threads: " + threads + (noPeer ? "" : "; peer: numpy's matmul (bench/numpy_gemm.py --best: the BLAS builds installed and "
                         + "the OpenBLAS core types this CPU runs, fastest kept; OPENBLAS_NUM_THREADS=" + threads + ")"));
                 System.out.println("erw's blocking: " + erw.engine.cpu.Sgemm.describe());
             }
             return 0;
+        }
+    }
+
+    /**
+     * Between any two timings of {@code bench gemm}: OpenBLAS's idle threads keep polling (sched_yield) for about a tenth
+     * of a second after a call, erw's workers spin about a millisecond before they park; neither should run beside the other.
+     */
+    private static final long PAUSE_MS = 200;
+
+    private static void pause() {
+        try {
+            Thread.sleep(PAUSE_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

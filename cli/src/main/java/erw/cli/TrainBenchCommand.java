@@ -47,7 +47,7 @@ final class TrainBenchCommand implements Callable<Integer> {
     @Option(names = "--no-peer", description = "Skip PyTorch.") boolean noPeer;
     @Option(names = "--rounds", description = "Rounds per config of erw's step then PyTorch's (passive OpenMP), alternated; the img/s and the "
             + "ratio printed are medians over the rounds, with the range of the rounds' ratios (default ${DEFAULT-VALUE}). On a shared VM both "
-            + "sides drift by 10-30% within minutes. PyTorch as installed runs in the first round only.") int rounds = 1;
+            + "sides drift by 10-30%% within minutes. PyTorch as installed runs in the first round only.") int rounds = 1;
     @Option(names = "--recompute", description = "erw's activation recomputation: none | blocks (default ${DEFAULT-VALUE}).") String recompute = "none";
     @Option(names = "--precision", description = "erw's GEMM operands: fp32 | tf32 | bf16 (as erw train; default ${DEFAULT-VALUE}). The PyTorch peer on the CPU runs fp32.")
     String precision = "fp32";

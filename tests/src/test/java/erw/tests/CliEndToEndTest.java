@@ -96,6 +96,32 @@ class CliEndToEndTest {
         return text;
     }
 
+    /**
+     * Every command's help renders without a picocli warning: picocli formats help texts with String.format, and a bare
+     * "10-30% within" printed "[picocli WARN] Could not format ..." on stderr above `erw bench gemm --help`.
+     */
+    @Test
+    void helpTextsRenderWithoutWarnings() {
+        java.io.PrintStream old = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        java.util.ArrayDeque<CommandLine> todo = new java.util.ArrayDeque<>(java.util.List.of(Main.commandLine()));
+        int commands = 0;
+        System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            while (!todo.isEmpty()) {
+                CommandLine cl = todo.pop();
+                todo.addAll(cl.getSubcommands().values());
+                assertTrue(!cl.getUsageMessage().isBlank());
+                commands++;
+            }
+        } finally {
+            System.setErr(old);
+        }
+        String err = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(!err.contains("picocli WARN"), err);
+        assertTrue(commands > 10, "commands: " + commands);
+    }
+
     /** erw bench sample runs the sampler of erw sample on the tiny model; bad sizes and presets get one line. */
     @Test
     void benchSampleRunsAndRejectsBadInput() {

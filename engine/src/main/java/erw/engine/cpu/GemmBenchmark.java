@@ -46,39 +46,117 @@ public final class GemmBenchmark {
      * a training run, where every shape runs thousands of times, never sees.
      */
     public static List<Result> run(WorkerPool pool, List<int[]> shapes, int repeats, boolean transA, boolean transB) {
-        if (repeats < 1) throw new IllegalArgumentException("repeats must be >= 1, got " + repeats);
-        List<float[][]> operands = new ArrayList<>();
-        for (int[] s : shapes) {
-            int m = s[0], n = s[1], k = s[2];
-            SplittableRandom rnd = new SplittableRandom(0x5eed + m * 31L + n * 17L + k);
-            float[] a = new float[Math.multiplyExact(m, k)], b = new float[Math.multiplyExact(k, n)];
-            float[] c = new float[Math.multiplyExact(m, n)];
-            for (int i = 0; i < a.length; i++) a[i] = (float) (rnd.nextDouble() - 0.5);
-            for (int i = 0; i < b.length; i++) b[i] = (float) (rnd.nextDouble() - 0.5);
-            operands.add(new float[][] {a, b, c});
-        }
-        long warmUntil = System.nanoTime() + 2_000_000_000L;
-        for (int w = 0; w < 2 || (System.nanoTime() < warmUntil && w < 1000); w++) {
-            for (int i = 0; i < shapes.size(); i++) {
-                int[] s = shapes.get(i);
-                float[][] o = operands.get(i);
-                Sgemm.gemm(pool, transA, transB, s[0], s[1], s[2], o[0], 0, o[1], 0, o[2], 0, false);
+        Workload w = new Workload(pool, shapes, transA, transB);
+        List<Result> out = new ArrayList<>();
+        for (int i = 0; i < shapes.size(); i++) out.add(w.time(i, repeats));
+        return out;
+    }
+
+    /**
+     * erw's side of the benchmark: each shape's operands, made once (seeded), and the warm-up of {@link #run}; then
+     * {@link #time} a shape as often as wanted (the paired rounds of {@code erw bench gemm}).
+     */
+    public static final class Workload {
+        private final WorkerPool pool;
+        private final List<int[]> shapes;
+        private final boolean transA, transB;
+        private final List<float[][]> operands = new ArrayList<>();
+
+        public Workload(WorkerPool pool, List<int[]> shapes, boolean transA, boolean transB) {
+            this.pool = pool;
+            this.shapes = List.copyOf(shapes);
+            this.transA = transA;
+            this.transB = transB;
+            for (int[] s : shapes) {
+                int m = s[0], n = s[1], k = s[2];
+                SplittableRandom rnd = new SplittableRandom(0x5eed + m * 31L + n * 17L + k);
+                float[] a = new float[Math.multiplyExact(m, k)], b = new float[Math.multiplyExact(k, n)];
+                float[] c = new float[Math.multiplyExact(m, n)];
+                for (int i = 0; i < a.length; i++) a[i] = (float) (rnd.nextDouble() - 0.5);
+                for (int i = 0; i < b.length; i++) b[i] = (float) (rnd.nextDouble() - 0.5);
+                operands.add(new float[][] {a, b, c});
+            }
+            long warmUntil = System.nanoTime() + 2_000_000_000L;
+            for (int w = 0; w < 2 || (System.nanoTime() < warmUntil && w < 1000); w++) {
+                for (int i = 0; i < shapes.size(); i++) gemm(i);
             }
         }
-        List<Result> out = new ArrayList<>();
-        for (int i = 0; i < shapes.size(); i++) {
-            int m = shapes.get(i)[0], n = shapes.get(i)[1], k = shapes.get(i)[2];
+
+        private void gemm(int i) {
+            int[] s = shapes.get(i);
             float[][] o = operands.get(i);
+            Sgemm.gemm(pool, transA, transB, s[0], s[1], s[2], o[0], 0, o[1], 0, o[2], 0, false);
+        }
+
+        /** Shape {@code i}'s best of {@code repeats} timed calls. */
+        public Result time(int i, int repeats) {
+            if (repeats < 1) throw new IllegalArgumentException("repeats must be >= 1, got " + repeats);
+            int m = shapes.get(i)[0], n = shapes.get(i)[1], k = shapes.get(i)[2];
             long best = Long.MAX_VALUE;
             for (int r = 0; r < repeats; r++) {
                 long t0 = System.nanoTime();
-                Sgemm.gemm(pool, transA, transB, m, n, k, o[0], 0, o[1], 0, o[2], 0, false);
+                gemm(i);
                 best = Math.min(best, System.nanoTime() - t0);
             }
             double seconds = Math.max(best, 1) * 1e-9;
-            out.add(new Result(m, n, k, 2.0 * m * n * k / seconds * 1e-9, seconds));
+            return new Result(m, n, k, 2.0 * m * n * k / seconds * 1e-9, seconds);
         }
-        return out;
+    }
+
+    /**
+     * The peer kept running ({@code bench/numpy_gemm.py --serve} in one configuration), so that it can be timed right
+     * after erw on the same shape, many times, without a process start and numpy import each time. One request at a
+     * time; {@link #close} ends the process.
+     */
+    public static final class PeerServer implements AutoCloseable {
+        private final Process process;
+        private final java.io.BufferedWriter in;
+        private final java.io.BufferedReader out;
+
+        private PeerServer(Process process) {
+            this.process = process;
+            this.in = new java.io.BufferedWriter(new java.io.OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8));
+            this.out = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        }
+
+        /** The peer in {@code config} with {@code threads} threads, or null when it cannot start (no script, Python or numpy). */
+        public static PeerServer start(int threads, Peer config) {
+            ProcessBuilder pb = numpy(List.of("--serve"), threads, config);
+            if (pb == null) return null;
+            try {
+                return new PeerServer(pb.redirectError(ProcessBuilder.Redirect.DISCARD).start());
+            } catch (IOException e) {
+                return null;
+            }
+        }
+
+        /** numpy's matmul on {@code m x n x k}, best of {@code repeats} calls, in GFLOP/s; null when the peer failed. */
+        public Double gflops(int m, int n, int k, int repeats) {
+            String shape = m + "x" + n + "x" + k;
+            try {
+                in.write(shape + " " + repeats + "\n");
+                in.flush();
+                String line = out.readLine();
+                return line == null ? null : parseGflops(line, shape);
+            } catch (IOException e) {
+                return null;
+            }
+        }
+
+        @Override
+        public void close() {
+            try {
+                in.close();
+            } catch (IOException ignored) {
+                // the process is gone already
+            }
+            try {
+                if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly();
+            } catch (InterruptedException e) {
+                process.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     private static final Pattern GFLOPS = Pattern.compile("\"gflops\"\\s*:\\s*([-+0-9.eE]+)");
@@ -144,6 +222,21 @@ public final class GemmBenchmark {
         return String.format(java.util.Locale.ROOT, "%.2f-%.2f", java.util.Arrays.stream(x).min().orElseThrow(), java.util.Arrays.stream(x).max().orElseThrow());
     }
 
+    /** "q1-q3" of {@code x} with two decimals (the middle half of the rounds' ratios, the quartiles interpolated), "" when empty. */
+    public static String quartiles(double[] x) {
+        if (x.length == 0) return "";
+        double[] s = x.clone();
+        java.util.Arrays.sort(s);
+        return String.format(java.util.Locale.ROOT, "%.2f-%.2f", quantile(s, 0.25), quantile(s, 0.75));
+    }
+
+    /** The {@code q} quantile of sorted {@code s}, linear between order statistics (numpy's default). */
+    static double quantile(double[] s, double q) {
+        double pos = q * (s.length - 1);
+        int lo = (int) Math.floor(pos), hi = Math.min(s.length - 1, lo + 1);
+        return s[lo] + (pos - lo) * (s[hi] - s[lo]);
+    }
+
     /** {@code mine[r] / theirs[r]} for every round r whose peer figure is a number (a peer that failed to run is NaN). */
     public static double[] ratios(double[] mine, double[] theirs) {
         return java.util.stream.IntStream.range(0, Math.min(mine.length, theirs.length)).filter(r -> !Double.isNaN(theirs[r]))
@@ -159,17 +252,9 @@ public final class GemmBenchmark {
      * (null: none); null when the script, Python or numpy is missing or the script fails.
      */
     private static String runNumpy(List<String> args, int threads, Peer config) {
-        Path script = Path.of(System.getProperty("erw.bench.numpyScript", NUMPY_SCRIPT));
-        if (!Files.isRegularFile(script) || !Files.isExecutable(Path.of(PYTHON))) return null;
-        List<String> cmd = new ArrayList<>(List.of(PYTHON, script.toString()));
-        cmd.addAll(args);
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        Map<String, String> env = pb.environment();
-        String t = Integer.toString(Math.max(1, threads));
-        env.put("OPENBLAS_NUM_THREADS", t);
-        env.put("OMP_NUM_THREADS", t);
-        env.put("MKL_NUM_THREADS", t);
-        if (config != null) config.applyTo(env);
+        ProcessBuilder pb = numpy(args, threads, config);
+        if (pb == null) return null;
+        pb.redirectErrorStream(true);
         try {
             Process p = pb.start();
             p.getOutputStream().close();
@@ -194,6 +279,26 @@ public final class GemmBenchmark {
             Thread.currentThread().interrupt();
             return null;
         }
+    }
+
+    /**
+     * The process {@code /usr/bin/python3 bench/numpy_gemm.py ARGS} with {@code OPENBLAS_NUM_THREADS}, {@code OMP_NUM_THREADS}
+     * and {@code MKL_NUM_THREADS} set to {@code threads} and the environment of {@code config} (null: none); null when the
+     * script or Python is missing.
+     */
+    private static ProcessBuilder numpy(List<String> args, int threads, Peer config) {
+        Path script = Path.of(System.getProperty("erw.bench.numpyScript", NUMPY_SCRIPT));
+        if (!Files.isRegularFile(script) || !Files.isExecutable(Path.of(PYTHON))) return null;
+        List<String> cmd = new ArrayList<>(List.of(PYTHON, script.toString()));
+        cmd.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        Map<String, String> env = pb.environment();
+        String t = Integer.toString(Math.max(1, threads));
+        env.put("OPENBLAS_NUM_THREADS", t);
+        env.put("OMP_NUM_THREADS", t);
+        env.put("MKL_NUM_THREADS", t);
+        if (config != null) config.applyTo(env);
+        return pb;
     }
 
     /** The gflops of the JSON line for {@code shape} (or of the only JSON line with gflops), else null. */

@@ -4,6 +4,7 @@ import erw.engine.Precision;
 import erw.engine.host.WorkerPool;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -313,6 +314,45 @@ class SgemmTest {
         assertArrayEquals(new double[] {0.5, 2.0}, GemmBenchmark.ratios(new double[] {1, 5, 4}, new double[] {2, Double.NaN, 2}));
         assertEquals("0.50-2.00", GemmBenchmark.span(new double[] {2.0, 0.5, 1.0}));
         assertEquals("", GemmBenchmark.span(new double[0]));
+        // the middle half, interpolated as numpy's quantile: 1..5 -> 2 and 4; 1..4 -> 1.75 and 3.25
+        assertEquals("2.00-4.00", GemmBenchmark.quartiles(new double[] {5, 1, 4, 2, 3}));
+        assertEquals("1.75-3.25", GemmBenchmark.quartiles(new double[] {4, 3, 2, 1}));
+        assertEquals("0.90-0.90", GemmBenchmark.quartiles(new double[] {0.9}));
+        assertEquals("", GemmBenchmark.quartiles(new double[0]));
+    }
+
+    /** The kept-running peer's protocol: a request a line on stdin, a JSON line back; a peer that dies answers null. */
+    @Test
+    void peerServerAnswersEachRequest(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isExecutable(java.nio.file.Path.of("/usr/bin/python3")), "no /usr/bin/python3");
+        java.nio.file.Path script = dir.resolve("fake_peer.py");
+        java.nio.file.Files.writeString(script, String.join("\n",
+                "import json, os, sys",
+                "assert sys.argv[1:] == ['--serve'], sys.argv",
+                "assert os.environ['OPENBLAS_NUM_THREADS'] == '2' and os.environ.get('OPENBLAS_CORETYPE') == 'SKYLAKEX', os.environ",
+                "for line in sys.stdin:",
+                "    shape, reps = line.split()",
+                "    if shape == '9x9x9': sys.exit(3)",
+                "    m, n, k = map(int, shape.split('x'))",
+                "    print(json.dumps({'shape': shape, 'gflops': m + int(reps) / 10}), flush=True)", ""));
+        String old = System.getProperty("erw.bench.numpyScript");
+        System.setProperty("erw.bench.numpyScript", script.toString());
+        try (GemmBenchmark.PeerServer peer = GemmBenchmark.PeerServer.start(2, new GemmBenchmark.Peer(1, "OPENBLAS_CORETYPE=SKYLAKEX", 1))) {
+            assertNotNull(peer);
+            assertEquals(64.3, peer.gflops(64, 8, 8, 3));
+            assertEquals(128.5, peer.gflops(128, 4, 4, 5));
+            assertNull(peer.gflops(9, 9, 9, 1), "the peer exited");
+        } finally {
+            if (old == null) System.clearProperty("erw.bench.numpyScript");
+            else System.setProperty("erw.bench.numpyScript", old);
+        }
+        System.setProperty("erw.bench.numpyScript", dir.resolve("missing.py").toString());
+        try {
+            assertNull(GemmBenchmark.PeerServer.start(2, null), "no script, no peer");
+        } finally {
+            if (old == null) System.clearProperty("erw.bench.numpyScript");
+            else System.setProperty("erw.bench.numpyScript", old);
+        }
     }
 
     @Test
