@@ -36,7 +36,8 @@ public final class BenchCommand implements Runnable {
         @Option(names = "--rounds", description = "Rounds per shape (default ${DEFAULT-VALUE}): erw and the peer timed back to back on the "
                 + "shape (best of --repeats calls each, which side first alternating, 0.2 s apart); the medians and the median and middle "
                 + "half of the rounds' ratios are reported. On a shared VM both sides' speed drifts by 10-30%% within minutes; pairs seconds "
-                + "apart see the same drift. The peer's best configuration is searched once per shape first, then kept running.")
+                + "apart see the same drift. The peer's configurations are searched once per shape first; those within 10%% of the best "
+                + "are kept running and each timed in every round, the fastest kept.")
         int rounds = 10;
 
         @Option(names = "--trans", description = "Transposes of A and B: NN, NT, TN or TT (default ${DEFAULT-VALUE}; the peer is always NN).")
@@ -59,26 +60,43 @@ public final class BenchCommand implements Runnable {
                 GemmBenchmark.Peer[] best = new GemmBenchmark.Peer[shapesCount];
                 GemmBenchmark.Workload work = new GemmBenchmark.Workload(pool, dims, tr.charAt(0) == 'T', tr.charAt(1) == 'T');
                 Map<String, GemmBenchmark.PeerServer> servers = new java.util.LinkedHashMap<>(); // one per configuration in use
+                List<List<GemmBenchmark.Peer>> contenders = new ArrayList<>();
+                List<Map<String, Integer>> wins = new ArrayList<>();
                 try {
-                    for (int s = 0; s < shapesCount && !noPeer; s++) {
+                    for (int s = 0; s < shapesCount; s++) {
                         int[] d = dims.get(s);
-                        GemmBenchmark.Peer b = GemmBenchmark.openBlasBest(d[0], d[1], d[2], threads);
+                        GemmBenchmark.Peer b = noPeer ? null : GemmBenchmark.openBlasBest(d[0], d[1], d[2], threads);
                         best[s] = b;
-                        if (b != null) servers.computeIfAbsent(b.config(), c -> GemmBenchmark.PeerServer.start(threads, b));
+                        contenders.add(b == null ? List.of() : GemmBenchmark.contenders(b, CONTENDERS_WITHIN));
+                        wins.add(new java.util.LinkedHashMap<>());
+                        for (GemmBenchmark.Peer c : contenders.get(s)) servers.computeIfAbsent(c.config(), x -> GemmBenchmark.PeerServer.start(threads, c));
                     }
                     for (int r = 0; r < rounds; r++) {
                         for (int s = 0; s < shapesCount; s++) {
                             int[] d = dims.get(s);
-                            GemmBenchmark.PeerServer peer = best[s] == null ? null : servers.get(best[s].config());
-                            Double p = null;
-                            for (int side = 0; side < 2; side++) {
-                                boolean erwNow = (side == 0) == (r % 2 == 0);
-                                if (!erwNow && peer == null) continue;
+                            double p = Double.NaN;
+                            String won = null;
+                            // erw first in even rounds, last in odd ones; the peer's contenders in between, the fastest kept
+                            if (r % 2 == 0) {
                                 pause();
-                                if (erwNow) mine[s][r] = work.time(s, repeats).gflops();
-                                else p = peer.gflops(d[0], d[1], d[2], repeats);
+                                mine[s][r] = work.time(s, repeats).gflops();
                             }
-                            theirs[s][r] = p == null ? Double.NaN : p;
+                            for (GemmBenchmark.Peer c : contenders.get(s)) {
+                                GemmBenchmark.PeerServer server = servers.get(c.config());
+                                if (server == null) continue;
+                                pause();
+                                Double g = server.gflops(d[0], d[1], d[2], repeats);
+                                if (g != null && !(g <= p)) {
+                                    p = g;
+                                    won = c.config();
+                                }
+                            }
+                            if (r % 2 == 1) {
+                                pause();
+                                mine[s][r] = work.time(s, repeats).gflops();
+                            }
+                            theirs[s][r] = p;
+                            if (won != null) wins.get(s).merge(won, 1, Integer::sum);
                         }
                     }
                 } finally {
@@ -87,7 +105,7 @@ public final class BenchCommand implements Runnable {
                     });
                 }
                 System.out.printf("%-18s %12s %14s %8s %12s %14s  %s%n", "shape (MxNxK)", "erw GFLOP/s", "peer at best", "ratio",
-                        "ratio q1-q3", "peer installed", "peer's best configuration");
+                        "ratio q1-q3", "peer installed", "peer's fastest configuration in the rounds");
                 for (int s = 0; s < shapesCount; s++) {
                     int[] d = dims.get(s);
                     double[] ratios = GemmBenchmark.ratios(mine[s], theirs[s]);
@@ -97,10 +115,11 @@ public final class BenchCommand implements Runnable {
                             peer ? String.format(Locale.ROOT, "%.1f", GemmBenchmark.median(peers)) : "n/a",
                             peer ? String.format(Locale.ROOT, "%.2f", GemmBenchmark.median(ratios)) : "",
                             peer && ratios.length > 1 ? GemmBenchmark.quartiles(ratios) : "",
-                            peer ? String.format(Locale.ROOT, "%.1f", best[s].defaultGflops()) : "", peer ? best[s].config() : "");
+                            peer ? String.format(Locale.ROOT, "%.1f", best[s].defaultGflops()) : "", peer ? roundsWon(wins.get(s)) : "");
                 }
                 System.out.println("rounds: " + rounds + " per shape, each erw and the peer back to back (best of " + repeats + " calls each, "
-                        + "alternately erw or the peer first); the figures are medians over the rounds, the ratio the median of the rounds' ratios");
+                        + "alternately erw or the peer first; the peer in each configuration within " + Math.round(CONTENDERS_WITHIN * 100)
+                        + "% of its search's best, the fastest kept); the figures are medians over the rounds, the ratio the median of the rounds' ratios");
                 System.out.println("threads: " + threads + (noPeer ? "" : "; peer: numpy's matmul (bench/numpy_gemm.py --best: the BLAS builds installed and "
                         + "the OpenBLAS core types this CPU runs, fastest kept; OPENBLAS_NUM_THREADS=" + threads + ")"));
                 System.out.println("erw's blocking: " + erw.engine.cpu.Sgemm.describe());
@@ -114,6 +133,17 @@ public final class BenchCommand implements Runnable {
      * of a second after a call, erw's workers spin about a millisecond before they park; neither should run beside the other.
      */
     private static final long PAUSE_MS = 200;
+
+    /** Peer configurations within this fraction of the search's best are all timed in every round (the faster kept). */
+    private static final double CONTENDERS_WITHIN = 0.10;
+
+    /** "CONFIG (n of N rounds)" for the configurations that were the peer's fastest, most rounds first. */
+    static String roundsWon(Map<String, Integer> wins) {
+        int total = wins.values().stream().mapToInt(Integer::intValue).sum();
+        if (wins.size() == 1) return wins.keySet().iterator().next();
+        return wins.entrySet().stream().sorted((x, y) -> y.getValue() - x.getValue())
+                .map(e -> e.getKey() + " (" + e.getValue() + " of " + total + ")").collect(java.util.stream.Collectors.joining(", "));
+    }
 
     private static void pause() {
         try {

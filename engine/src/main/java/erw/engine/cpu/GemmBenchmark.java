@@ -163,7 +163,12 @@ public final class GemmBenchmark {
     private static final Pattern SHAPE = Pattern.compile("\"shape\"\\s*:\\s*\"([0-9]+x[0-9]+x[0-9]+)\"");
 
     /** The peer at its best on this machine: GFLOP/s and configuration of the fastest, and the figure as installed. */
-    public record Peer(double gflops, String config, double defaultGflops) {
+    public record Peer(double gflops, String config, double defaultGflops, Map<String, Double> tried) {
+        /** A configuration without the search's other figures. */
+        public Peer(double gflops, String config, double defaultGflops) {
+            this(gflops, config, defaultGflops, Map.of());
+        }
+
         /**
          * The environment of {@link #config()} ({@code as installed}, or words {@code NAME=value} such as
          * {@code OPENBLAS_CORETYPE=SKYLAKEX}), for running another OpenBLAS user (PyTorch) the same way.
@@ -194,9 +199,23 @@ public final class GemmBenchmark {
         if (best == null) return null;
         for (String line : out.split("\\R")) {
             Matcher s = SHAPE.matcher(line), c = CONFIG.matcher(line), d = DEFAULT.matcher(line);
-            if (s.find() && s.group(1).equals(shape) && c.find() && d.find()) return new Peer(best, c.group(1), Double.parseDouble(d.group(1)));
+            if (s.find() && s.group(1).equals(shape) && c.find() && d.find()) return new Peer(best, c.group(1), Double.parseDouble(d.group(1)), tried(line));
         }
         return null;
+    }
+
+    /**
+     * The configurations of a {@link #openBlasBest} search whose figure came within {@code within} (a fraction) of the
+     * best one's, the best first: a single search run picks between near-equal configurations (OpenBLAS's SKYLAKEX
+     * and COOPERLAKE kernels on an Intel Xeon) by the noise of that moment, so {@code bench gemm} times each of
+     * these in every round and keeps the faster. {@code best} itself when its search printed no list.
+     */
+    public static List<Peer> contenders(Peer best, double within) {
+        List<Peer> out = new ArrayList<>(List.of(best));
+        best.tried().forEach((config, gflops) -> {
+            if (!config.equals(best.config()) && gflops >= (1 - within) * best.gflops()) out.add(new Peer(gflops, config, best.defaultGflops(), Map.of()));
+        });
+        return out;
     }
 
     /**
@@ -241,6 +260,19 @@ public final class GemmBenchmark {
     public static double[] ratios(double[] mine, double[] theirs) {
         return java.util.stream.IntStream.range(0, Math.min(mine.length, theirs.length)).filter(r -> !Double.isNaN(theirs[r]))
                 .mapToDouble(r -> mine[r] / theirs[r]).toArray();
+    }
+
+    private static final Pattern TRIED = Pattern.compile("\"tried\"\\s*:\\s*\\{([^}]*)\\}");
+    private static final Pattern ENTRY = Pattern.compile("\"([^\"]*)\"\\s*:\\s*([-+0-9.eE]+)");
+
+    /** The {@code "tried"} object of a {@code --best} line: each configuration's GFLOP/s, in the search's order. */
+    static Map<String, Double> tried(String line) {
+        Map<String, Double> out = new java.util.LinkedHashMap<>();
+        Matcher t = TRIED.matcher(line);
+        if (!t.find()) return out;
+        Matcher e = ENTRY.matcher(t.group(1));
+        while (e.find()) out.put(e.group(1), Double.parseDouble(e.group(2)));
+        return out;
     }
 
     private static final Pattern CONFIG = Pattern.compile("\"config\"\\s*:\\s*\"([^\"]*)\"");

@@ -387,6 +387,18 @@ class SgemmTest {
     @Test
     void peerConfigurationBecomesAnEnvironment() {
         assertEquals(java.util.Map.of(), new GemmBenchmark.Peer(1, "as installed", 1).environment());
+        // the search's figures: the configurations within 10% of the best are timed in every round, the best first
+        String line = "{\"shape\": \"8x8x8\", \"gflops\": 232.7, \"config\": \"OPENBLAS_CORETYPE=COOPERLAKE\", \"default_gflops\": 32.5, "
+                + "\"tried\": {\"as installed\": 32.47, \"OPENBLAS_CORETYPE=HASWELL\": 82.56, \"OPENBLAS_CORETYPE=SKYLAKEX\": 218.06, "
+                + "\"OPENBLAS_CORETYPE=COOPERLAKE\": 232.7}}";
+        java.util.Map<String, Double> tried = GemmBenchmark.tried(line);
+        assertEquals(List.of("as installed", "OPENBLAS_CORETYPE=HASWELL", "OPENBLAS_CORETYPE=SKYLAKEX", "OPENBLAS_CORETYPE=COOPERLAKE"), List.copyOf(tried.keySet()));
+        assertEquals(82.56, tried.get("OPENBLAS_CORETYPE=HASWELL"));
+        List<GemmBenchmark.Peer> near = GemmBenchmark.contenders(new GemmBenchmark.Peer(232.7, "OPENBLAS_CORETYPE=COOPERLAKE", 32.5, tried), 0.10);
+        assertEquals(List.of("OPENBLAS_CORETYPE=COOPERLAKE", "OPENBLAS_CORETYPE=SKYLAKEX"), near.stream().map(GemmBenchmark.Peer::config).toList());
+        assertEquals(1, GemmBenchmark.contenders(new GemmBenchmark.Peer(232.7, "OPENBLAS_CORETYPE=COOPERLAKE", 32.5, tried), 0.05).size());
+        assertEquals(1, GemmBenchmark.contenders(new GemmBenchmark.Peer(1, "as installed", 1), 0.5).size());
+        assertTrue(GemmBenchmark.tried("{\"gflops\": 1}").isEmpty());
         assertEquals(java.util.Map.of("OPENBLAS_CORETYPE", "SKYLAKEX"), new GemmBenchmark.Peer(1, "OPENBLAS_CORETYPE=SKYLAKEX", 1).environment());
         assertEquals(java.util.Map.of("LD_LIBRARY_PATH", "/usr/lib/x86_64-linux-gnu/openblas-pthread", "OPENBLAS_CORETYPE", "HASWELL"),
                 new GemmBenchmark.Peer(1, "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread OPENBLAS_CORETYPE=HASWELL", 1).environment());
