@@ -40,6 +40,10 @@ public final class BenchCommand implements Runnable {
                 + "are kept running and each timed in every round, the fastest kept.")
         int rounds = 10;
 
+        @Option(names = "--anatomy", description = "Also where the first shape's time goes: the FMA peak, the micro-kernel alone (no "
+                + "packing) and the whole GEMM, in turn in each of --rounds rounds (NN), with the shares within each round.")
+        boolean anatomy;
+
         @Option(names = "--trans", description = "Transposes of A and B: NN, NT, TN or TT (default ${DEFAULT-VALUE}; the peer is always NN).")
         String trans = "NN";
 
@@ -123,6 +127,13 @@ public final class BenchCommand implements Runnable {
                 System.out.println("threads: " + threads + (noPeer ? "" : "; peer: numpy's matmul (bench/numpy_gemm.py --best: the BLAS builds installed and "
                         + "the OpenBLAS core types this CPU runs, fastest kept; OPENBLAS_NUM_THREADS=" + threads + ")"));
                 System.out.println("erw's blocking: " + erw.engine.cpu.Sgemm.describe());
+                if (anatomy) {
+                    int[] d = dims.get(0);
+                    GemmBenchmark.Anatomy a = GemmBenchmark.anatomy(pool, d, rounds);
+                    System.out.printf(Locale.ROOT, "anatomy of %dx%dx%d, %d threads, medians of %d rounds (GFLOP/s): FMAs alone %.1f; micro-kernel "
+                                    + "alone (A panels from L1, the B block from L2, no packing) %.1f = %.2f of the FMAs; whole GEMM %.1f = %.2f of the "
+                                    + "kernel alone%n", d[0], d[1], d[2], threads, rounds, a.fmas(), a.kernel(), a.kernelShare(), a.gemm(), a.gemmShare());
+                }
             }
             return 0;
         }

@@ -159,6 +159,68 @@ public final class GemmBenchmark {
         }
     }
 
+    /**
+     * Where a GEMM's time goes on this machine, all figures in GFLOP/s on all the pool's threads: {@code fmas} the
+     * machine's FMA peak as Java reaches it (16 independent FMA chains a thread, no memory), {@code kernel} the main
+     * micro-kernel in the blocked loop's pattern without packing (A micro-panels from L1, the B block from L2, C in L2;
+     * {@link Sgemm#kernelSweep}), {@code gemm} the whole GEMM of {@code shape}. Each a median over {@code rounds} rounds
+     * that run the three in turn, with each round's {@code kernel / fmas} and {@code gemm / kernel}: on a shared VM
+     * the machine's speed changes from one second to the next, the shares within a round much less.
+     */
+    public record Anatomy(double fmas, double kernel, double gemm, double kernelShare, double gemmShare) {}
+
+    public static Anatomy anatomy(WorkerPool pool, int[] shape, int rounds) {
+        int threads = pool.threads(), nc = Sgemm.NC;
+        int[] sizes = Sgemm.kernelSweepSizes(nc);
+        float[][][] ops = new float[threads][][];
+        for (int t = 0; t < threads; t++) ops[t] = new float[][] {new float[sizes[0]], new float[sizes[1]], new float[sizes[2]], new float[64]};
+        Workload gemm = new Workload(pool, List.of(shape), false, false);
+        double[] f = new double[rounds], kr = new double[rounds], g = new double[rounds];
+        for (int r = -1; r < rounds; r++) { // round -1 warms up
+            double fr = timed(pool, ops, 0), krr = timed(pool, ops, 1), gr = gemm.time(0, 5).gflops();
+            if (r >= 0) {
+                f[r] = fr;
+                kr[r] = krr;
+                g[r] = gr;
+            }
+        }
+        return new Anatomy(median(f), median(kr), median(g), median(ratios(kr, f)), median(ratios(g, kr)));
+    }
+
+    /** {@code what} (0: FMAs alone, 1: the kernel sweep) on every thread for 0.3 s; GFLOP/s of all together. */
+    private static double timed(WorkerPool pool, float[][][] ops, int what) {
+        long[] flops = new long[ops.length];
+        long t0 = System.nanoTime();
+        pool.parallelFor(ops.length, 1, (lo, hi) -> {
+            for (int t = lo; t < hi; t++) {
+                long end = System.nanoTime() + 300_000_000L, done = 0;
+                while (System.nanoTime() < end) done += what == 0 ? fmas(ops[t][3]) : Sgemm.kernelSweep(ops[t][0], ops[t][1], ops[t][2], Sgemm.NC);
+                flops[t] = done;
+            }
+        });
+        double seconds = (System.nanoTime() - t0) * 1e-9;
+        return java.util.Arrays.stream(flops).sum() / seconds * 1e-9;
+    }
+
+    private static final jdk.incubator.vector.VectorSpecies<Float> S = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+
+    /** 16 independent chains of 20,000 FMAs each (enough to cover two FMA units' latency); the sums go to {@code sink}. */
+    private static long fmas(float[] sink) {
+        var x = jdk.incubator.vector.FloatVector.broadcast(S, 0.999f);
+        var y = jdk.incubator.vector.FloatVector.broadcast(S, 1e-6f);
+        jdk.incubator.vector.FloatVector a0 = y, a1 = y, a2 = y, a3 = y, a4 = y, a5 = y, a6 = y, a7 = y;
+        jdk.incubator.vector.FloatVector a8 = y, a9 = y, a10 = y, a11 = y, a12 = y, a13 = y, a14 = y, a15 = y;
+        for (int i = 0; i < 20_000; i++) {
+            a0 = a0.fma(x, y); a1 = a1.fma(x, y); a2 = a2.fma(x, y); a3 = a3.fma(x, y);
+            a4 = a4.fma(x, y); a5 = a5.fma(x, y); a6 = a6.fma(x, y); a7 = a7.fma(x, y);
+            a8 = a8.fma(x, y); a9 = a9.fma(x, y); a10 = a10.fma(x, y); a11 = a11.fma(x, y);
+            a12 = a12.fma(x, y); a13 = a13.fma(x, y); a14 = a14.fma(x, y); a15 = a15.fma(x, y);
+        }
+        a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).add(a8).add(a9).add(a10).add(a11).add(a12).add(a13).add(a14).add(a15)
+                .intoArray(sink, 0);
+        return 20_000L * 16 * 2 * S.length();
+    }
+
     private static final Pattern GFLOPS = Pattern.compile("\"gflops\"\\s*:\\s*([-+0-9.eE]+)");
     private static final Pattern SHAPE = Pattern.compile("\"shape\"\\s*:\\s*\"([0-9]+x[0-9]+x[0-9]+)\"");
 

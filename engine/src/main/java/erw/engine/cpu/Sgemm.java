@@ -305,6 +305,27 @@ public final class Sgemm {
         }
     }
 
+    /**
+     * The blocked loop's inner part on private operands, for {@link GemmBenchmark#anatomy}: the main micro-kernel over
+     * {@code MC} rows of packed A (micro-panel by micro-panel) times a packed B block of {@code KC x nc} (panel by
+     * panel), C accumulated in place ({@code c}: MC x nc). Nothing is packed. Returns the multiply-adds done x 2.
+     */
+    static long kernelSweep(float[] ap, float[] bp, float[] c, int nc) {
+        int boff = lineOffset(bp);
+        for (int q = 0; q < MC / MR; q++) {
+            for (int jr = 0; jr + NR <= nc; jr += NR) {
+                int co = q * MR * nc + jr;
+                kernel(MR, NV, KC, ap, q * PANEL, bp, boff + jr * KC, c, co, nc, c, co, nc);
+            }
+        }
+        return 2L * MC * (nc / NR * NR) * KC;
+    }
+
+    /** Floats of the operands of {@link #kernelSweep}: packed A, packed B (with room to align), C. */
+    static int[] kernelSweepSizes(int nc) {
+        return new int[] {MC / MR * PANEL, 15 + KC * nc, MC * nc};
+    }
+
     public static void gemm(WorkerPool pool, boolean transA, boolean transB, int m, int n, int k,
                             float[] a, int aOff, float[] b, int bOff, float[] c, int cOff, boolean accumulate) {
         gemm(pool, transA, transB, m, n, k, a, aOff, b, bOff, c, cOff, accumulate, null, 0);

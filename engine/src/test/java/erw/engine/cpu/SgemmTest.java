@@ -321,6 +321,21 @@ class SgemmTest {
         assertEquals("", GemmBenchmark.quartiles(new double[0]));
     }
 
+    /** bench gemm --anatomy: the FMA peak, the kernel alone and the GEMM, each positive, with their shares within the rounds. */
+    @Test
+    void anatomyMeasuresThePeakTheKernelAndTheGemm() {
+        GemmBenchmark.Anatomy a = GemmBenchmark.anatomy(pool2, new int[] {96, 64, 48}, 1);
+        assertTrue(a.fmas() > 0 && a.kernel() > 0 && a.gemm() > 0, a.toString());
+        assertEquals(a.kernel() / a.fmas(), a.kernelShare(), 1e-9, "one round: the share is the figures' ratio");
+        assertEquals(a.gemm() / a.kernel(), a.gemmShare(), 1e-9);
+        // the sweep leaves its C finite: kernelSweep's operands are zeros, so C stays exactly zero
+        int[] sz = Sgemm.kernelSweepSizes(Sgemm.NC);
+        float[] c = new float[sz[2]];
+        long flops = Sgemm.kernelSweep(new float[sz[0]], new float[sz[1]], c, Sgemm.NC);
+        assertEquals(2L * Sgemm.MC * Sgemm.NC * Sgemm.KC, flops);
+        for (float v : c) assertEquals(0f, v);
+    }
+
     /** The kept-running peer's protocol: a request a line on stdin, a JSON line back; a peer that dies answers null. */
     @Test
     void peerServerAnswersEachRequest(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
