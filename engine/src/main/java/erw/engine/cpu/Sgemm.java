@@ -220,6 +220,8 @@ public final class Sgemm {
         float[] b = new float[0];
         final float[] a = new float[MC / MR * PANEL];
         final float[] tile = new float[MR * NR];
+        /** A's packed panels for a whole row range and one k block, kept for all column blocks ({@link #REUSE_A}). */
+        float[] kept = new float[0];
     }
 
     /** A row of +0: the start of the accumulators when C is overwritten (read with row stride 0). */
@@ -431,6 +433,14 @@ public final class Sgemm {
     }
 
     /** The packed, blocked GEMM restricted to {@code C[m0, m1) x [n0, n1)}, on the calling thread. */
+    /**
+     * With more than one column block (n > NC), run the k blocks outside the column blocks and pack each k block of A
+     * once for the whole row range (at most {@link #KEEP_A_MAX} floats), instead of once per column block.
+     * {@code -Derw.sgemm.keepA=false} turns it off. Every element's FMA chain is the same (k blocks in order).
+     */
+    static final boolean REUSE_A = Boolean.parseBoolean(System.getProperty("erw.sgemm.keepA", "true"));
+    private static final long KEEP_A_MAX = 1L << 22;
+
     private static void blocked(Precision precision, boolean transA, boolean transB, int m, int n, int k,
                                 float[] a, int aOff, float[] b, int bOff, BPacker packer, float[] c, int cOff, boolean accumulate,
                                 float[] bias, int biasOff, int m0, int m1, int n0, int n1) {
@@ -440,35 +450,44 @@ public final class Sgemm {
         float[] bp = buf.b, ap = buf.a, tile = buf.tile;
         int dropped = precision.droppedBits();
         int boff = lineOffset(bp); // the packed panels start at a cache line
-        for (int jc = n0; jc < n1; jc += NC) {
-            int nc = Math.min(NC, n1 - jc);
-            for (int pc = 0; pc < k; pc += KC) {
-                int kc = Math.min(KC, k - pc);
+        int jBlocks = (n1 - n0 + NC - 1) / NC, pBlocks = (k + KC - 1) / KC, chunk = MC / MR * PANEL;
+        long bigA = (long) ((m1 - m0 + MC - 1) / MC) * chunk;
+        boolean keepA = REUSE_A && jBlocks > 1 && bigA <= KEEP_A_MAX; // k blocks outside: A packed once, kept for every column block
+        if (keepA && buf.kept.length < bigA) buf.kept = new float[(int) bigA];
+        for (int outer = 0; outer < jBlocks * pBlocks; outer++) {
+            int jb = keepA ? outer % jBlocks : outer / pBlocks, pb = keepA ? outer / jBlocks : outer % pBlocks;
+            int jc = n0 + jb * NC, nc = Math.min(NC, n1 - jc);
+            int pc = pb * KC, kc = Math.min(KC, k - pc);
+            {
                 boolean loadC = accumulate || pc > 0, fromBias = !loadC && bias != null; // else from zero
                 if (packer != null) packer.pack(pc, kc, jc, nc, bp, boff);
                 else packB(transB, b, bOff, n, k, pc, kc, jc, nc, bp, boff);
                 if (dropped > 0) round(bp, boff, (nc + NR - 1) / NR * NR * kc, dropped);
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
-                    packA(transA, a, aOff, m, k, ic, mc, pc, kc, ap);
-                    if (dropped > 0) round(ap, 0, (mc + MR - 1) / MR * PANEL, dropped);
+                    float[] apc = keepA ? buf.kept : ap;
+                    int a0 = keepA ? (ic - m0) / MC * chunk : 0;
+                    if (!keepA || jb == 0) {
+                        packA(transA, a, aOff, m, k, ic, mc, pc, kc, apc, a0);
+                        if (dropped > 0) round(apc, a0, (mc + MR - 1) / MR * PANEL, dropped);
+                    }
                     for (int q = 0; q * MR < mc; q++) {
                         int ir = ic + q * MR, mr = Math.min(MR, mc - q * MR);
                         int mk = mr <= MR_EDGE ? MR_EDGE : MR; // rows of the kernel for this panel
-                        int ao = q * PANEL;
+                        int ao = a0 + q * PANEL;
                         for (int jr = 0; jr < nc; jr += NR) {
                             int nr = Math.min(NR, nc - jr);
                             int nvk = nr <= VL ? 1 : NV; // vectors of the kernel for this tile
                             int co = cOff + ir * n + jc + jr;
                             if (mr == mk && nr == nvk * VL) {
-                                if (loadC) kernel(mk, nvk, kc, ap, ao, bp, boff + jr * kc, c, co, n, c, co, n);
-                                else if (fromBias) kernel(mk, nvk, kc, ap, ao, bp, boff + jr * kc, c, co, n, bias, biasOff + jc + jr, 0);
-                                else kernel(mk, nvk, kc, ap, ao, bp, boff + jr * kc, c, co, n, ZERO, 0, 0);
+                                if (loadC) kernel(mk, nvk, kc, apc, ao, bp, boff + jr * kc, c, co, n, c, co, n);
+                                else if (fromBias) kernel(mk, nvk, kc, apc, ao, bp, boff + jr * kc, c, co, n, bias, biasOff + jc + jr, 0);
+                                else kernel(mk, nvk, kc, apc, ao, bp, boff + jr * kc, c, co, n, ZERO, 0, 0);
                             } else {
                                 if (loadC) for (int r = 0; r < mr; r++) System.arraycopy(c, co + r * n, tile, r * NR, nr);
                                 if (fromBias) for (int r = 0; r < mr; r++) System.arraycopy(bias, biasOff + jc + jr, tile, r * NR, nr);
-                                if (loadC || fromBias) kernel(mk, nvk, kc, ap, ao, bp, boff + jr * kc, tile, 0, NR, tile, 0, NR);
-                                else kernel(mk, nvk, kc, ap, ao, bp, boff + jr * kc, tile, 0, NR, ZERO, 0, 0);
+                                if (loadC || fromBias) kernel(mk, nvk, kc, apc, ao, bp, boff + jr * kc, tile, 0, NR, tile, 0, NR);
+                                else kernel(mk, nvk, kc, apc, ao, bp, boff + jr * kc, tile, 0, NR, ZERO, 0, 0);
                                 for (int r = 0; r < mr; r++) System.arraycopy(tile, r * NR, c, co + r * n, nr);
                             }
                         }
@@ -549,12 +568,12 @@ public final class Sgemm {
      * last panel of at most MR_EDGE rows is padded with zero rows to MR_EDGE, any other to MR.
      */
     private static void packA(boolean transA, float[] a, int aOff, int m, int k, int ic, int mc, int pc, int kc,
-                              float[] ap) {
+                              float[] ap, int apOff) {
         if (BCAST) {
             // micro-panel q at q * PANEL, its step p at + p * MR * VL, row r at + r * VL: VL copies each
             int last = (mc - 1) / MR, rows = mc - last * MR, mk = rows <= MR_EDGE ? MR_EDGE : MR;
             for (int r = 0; r < last * MR + mk; r++) {
-                int d = (r / MR) * PANEL + (r % MR) * VL;
+                int d = apOff + (r / MR) * PANEL + (r % MR) * VL;
                 if (r >= mc) {
                     for (int p = 0; p < kc; p++) FloatVector.zero(S).intoArray(ap, d + p * MR * VL);
                 } else if (!transA) {
@@ -570,7 +589,7 @@ public final class Sgemm {
         if (!transA) {
             // rows of A are contiguous in p: one copy per row
             for (int r = 0; r < mc; r++) {
-                System.arraycopy(a, aOff + (ic + r) * k + pc, ap, (r / MR) * MR * AS + (r % MR) * AS, kc);
+                System.arraycopy(a, aOff + (ic + r) * k + pc, ap, apOff + r * AS, kc);
             }
         } else {
             // A stored (k x m): the mc values of one p are contiguous. Row r of the block goes to
@@ -579,16 +598,16 @@ public final class Sgemm {
             int src = aOff + pc * m + ic;
             int pv = TRANSPOSE16 ? kc / 16 * 16 : 0, rv = TRANSPOSE16 ? mc / 16 * 16 : 0;
             for (int p = 0; p < pv; p += 16) {
-                for (int r = 0; r < rv; r += 16) transpose16(a, src + p * m + r, m, ap, r * AS + p, AS);
+                for (int r = 0; r < rv; r += 16) transpose16(a, src + p * m + r, m, ap, apOff + r * AS + p, AS);
             }
             for (int p = 0; p < kc; p++) {
-                for (int r = p < pv ? rv : 0; r < mc; r++) ap[r * AS + p] = a[src + p * m + r];
+                for (int r = p < pv ? rv : 0; r < mc; r++) ap[apOff + r * AS + p] = a[src + p * m + r];
             }
         }
         int last = (mc - 1) / MR, rows = mc - last * MR;
         int mk = rows <= MR_EDGE ? MR_EDGE : MR;
         for (int r = rows; r < mk; r++) {
-            int d = last * MR * AS + r * AS;
+            int d = apOff + last * MR * AS + r * AS;
             java.util.Arrays.fill(ap, d, d + kc, 0f);
         }
     }

@@ -140,7 +140,8 @@ class SgemmTest {
     @Test
     void everyElementIsOneFmaChain() {
         SplittableRandom rnd = new SplittableRandom(11);
-        int[][] shapes = {{29, 70, 390}, {12, 32, 800}, {4, 16, 5}, {40, 1, 3}, {130, 33, 1}};
+        // {29, 2060, 390}: several column and k blocks (k blocks outside, A packed once: Sgemm.REUSE_A)
+        int[][] shapes = {{29, 70, 390}, {12, 32, 800}, {4, 16, 5}, {40, 1, 3}, {130, 33, 1}, {29, 2060, 390}};
         for (int[] s : shapes) {
             for (int t = 0; t < 4; t++) {
                 boolean transA = (t & 1) != 0, transB = (t & 2) != 0;
@@ -176,7 +177,7 @@ class SgemmTest {
     void bitIdenticalAcrossThreadCounts() {
         SplittableRandom rnd = new SplittableRandom(3);
         // split by rows, split by columns, rows with a 4-row edge tile and more than one k block
-        int[][] shapes = {{300, 200, 500}, {8, 1000, 300}, {124, 77, 450}};
+        int[][] shapes = {{300, 200, 500}, {8, 1000, 300}, {124, 77, 450}, {300, 2060, 400}};
         for (int[] s : shapes) {
             for (int t = 0; t < 4; t++) {
                 boolean transA = (t & 1) != 0, transB = (t & 2) != 0;
@@ -200,7 +201,7 @@ class SgemmTest {
     @Test
     void reducedPrecisionIsTheFp32GemmOfTheRoundedOperands() {
         SplittableRandom rnd = new SplittableRandom(11);
-        int[][] shapes = {{300, 200, 500}, {8, 1000, 300}, {13, 37, 5}, {124, 77, 450}};
+        int[][] shapes = {{300, 200, 500}, {8, 1000, 300}, {13, 37, 5}, {124, 77, 450}, {29, 2060, 390}};
         for (Precision pr : new Precision[] {Precision.TF32, Precision.BF16}) {
             for (int[] s : shapes) {
                 for (int t = 0; t < 4; t++) {
