@@ -381,7 +381,7 @@ class Check:
         return cmd + main_args
 
     def cpu_cmd(self, main_args, heap=0.6):
-        return [self.java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED,erw.engine", "-Xss4m",
+        return [self.java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED,erw.engine", "-Xss4m", "-XX:-UseFPUForSpilling",
                 "-XX:+UseSerialGC", "-Xmn16m", self.heap(heap), "--module-path", os.pathsep.join(self.erw_mp)] + main_args
 
     # ------------------------------------------------------------------ stage 1

@@ -165,7 +165,32 @@ public final class Sgemm {
     public static String describe() {
         return "micro-tile " + MR + " x " + NR + (BCAST ? " (A pre-broadcast)" : "") + ", KC " + KC + ", NC " + NC + ", MC " + MC
                 + (alignsPanels() ? ", B panels at cache lines" : ", B panels unaligned (no native access for erw.engine)")
-                + " (" + (VENDOR.isEmpty() ? "CPU vendor unknown" : VENDOR) + ", L2 " + (L2 > 0 ? L2 / 1024 + " KiB" : "unknown") + ")";
+                + " (" + (VENDOR.isEmpty() ? "CPU vendor unknown" : VENDOR) + ", L2 " + (L2 > 0 ? L2 / 1024 + " KiB" : "unknown") + ")"
+                + switch (fpuSpilling()) {
+                    case "false" -> "; C2 spills no GPR to vector registers";
+                    case "true" -> "; C2 may spill GPRs to vector registers (-XX:+UseFPUForSpilling: the micro-kernel measured 10-15% slower so on a Xeon; ./erw turns it off)";
+                    default -> "";
+                };
+    }
+
+    /**
+     * This JVM's {@code UseFPUForSpilling} ("true", "false", or "" where the VM has no such option). JDK 25's HotSpot had it
+     * on by default on the Xeons of sessions 16-18 (whether on AMD too was not checked): C2 may then keep a general-purpose value in a free vector register instead of on the
+     * stack. The 12 x 32 kernel leaves exactly one zmm register free, and C2 parked the B panel's base address there,
+     * moving it back ({@code vmovq %xmm31,%r9}, a port-0 uop on the B loads' path) every iteration. On a 2-core Xeon
+     * (Emerald Rapids) that loop, replayed in assembly, ran at 0.84-0.87 of the same loop without the move (0.97-1.00
+     * of the FMA peak at best, against 0.83 with it; medians of 40 alternating slices), and with
+     * {@code -XX:-UseFPUForSpilling} (which {@code ./erw} passes) the kernel alone went from 0.78 to 0.85-0.86 of the
+     * FMA peak and one-thread 2048^3 against OpenBLAS at its best from 0.80 to 0.92. Reported by {@link #describe}
+     * so that a benchmark run in another launcher says why it is slower.
+     */
+    static String fpuSpilling() {
+        try {
+            return java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class)
+                    .getVMOption("UseFPUForSpilling").getValue();
+        } catch (RuntimeException | LinkageError e) { // not HotSpot, no such option, no management
+            return "";
+        }
     }
 
     private static String cpuVendor() {

@@ -386,6 +386,14 @@ class SgemmTest {
     }
 
     @Test
+    void reportsWhetherC2MayParkGeneralValuesInVectorRegisters() {
+        // the test JVM runs with HotSpot's default for this CPU; whichever it is, describe() names it
+        String flag = Sgemm.fpuSpilling(), line = Sgemm.describe();
+        assertTrue(flag.equals("true") || flag.equals("false"), "HotSpot has UseFPUForSpilling: " + flag);
+        assertTrue(line.endsWith(flag.equals("true") ? "./erw turns it off)" : "C2 spills no GPR to vector registers"), line);
+    }
+
+    @Test
     void packedPanelsStartAtACacheLine() {
         assertEquals(0, Sgemm.lineOffset(0L));
         assertEquals(12, Sgemm.lineOffset(16L));
